@@ -1,0 +1,175 @@
+//! Classification: from a finished request's outcome signals to at most one event action.
+//!
+//! Precedence (one event per request, plus any alert): rate limit (a `rate_limit.statuses`
+//! status or a `rate_limit.response_flags` flag), then the login outcome on login routes,
+//! then the status class (401, 403, input validation), then successful admin access.
+//! A request whose status is none of these gives no event, so a benign request costs
+//! two property reads.
+//!
+//! | condition | action | `event.reason` |
+//! |---|---|---|
+//! | status in `rate_limit.statuses` or flag in `rate_limit.response_flags` | `excess_rate_limit_exceeded` | `rate_limited` |
+//! | login route, 2xx | `authn_login_success` | `credentials_accepted` |
+//! | login route, 400 | `authn_login_fail` | `invalid_grant` |
+//! | login route, other `login.failure_statuses` | `authn_login_fail` | `bad_credentials` |
+//! | login route, any other status | `authn_login_attempt` | `outcome_not_determined` |
+//! | 401, jwt_authn `Jwt_is_missing` | `authn_token_invalid` | `token_missing` |
+//! | 401, jwt_authn `Jwt_is_expired` | `authn_token_invalid` | `token_expired` |
+//! | 401, jwt_authn `Jwt_is_not_yet_valid` | `authn_token_invalid` | `token_not_yet_valid` |
+//! | 401, jwt_authn `Jwt_verification_fails` | `authn_token_invalid` | `token_signature_invalid` |
+//! | 401, other jwt_authn failure | `authn_token_invalid` | `token_invalid` |
+//! | 401, ext_authz (`UAEX` flag or `ext_authz_denied`) | `authn_token_invalid` | `ext_authz_denied` |
+//! | 401, from the upstream or elsewhere | `authn_token_invalid` | `unauthorized` |
+//! | 403, RBAC | `authz_fail` | `rbac_denied` |
+//! | 403, ext_authz | `authz_fail` | `ext_authz_denied` |
+//! | 403, other | `authz_fail` | `forbidden` |
+//! | status in `input_validation.statuses` | `input_validation_fail` | `bad_request`, `payload_too_large`, `uri_too_long`, `unprocessable_content`, `header_fields_too_large`, or `rejected_input` |
+//! | 2xx under `admin.path_prefixes` | `authz_admin` | `admin_access` |
+
+use crate::action::Action;
+use crate::policy::Policy;
+
+const UAEX: u64 = 0x1000;
+
+/// The outcome signals classification reads.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Signals<'a> {
+    /// `response.code` (0 when there was no response).
+    pub status: u16,
+    /// `response.flags`.
+    pub flags: u64,
+    /// The request method, when known.
+    pub method: &'a [u8],
+    /// The request path without query.
+    pub path: &'a [u8],
+    /// `response.code_details`.
+    pub details: &'a [u8],
+}
+
+/// What classification decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Classified {
+    /// The event's action.
+    pub action: Action,
+    /// The fixed `event.reason` code.
+    pub reason: &'static str,
+    /// The policy rule that fired (`vigil.rule`).
+    pub rule: &'static str,
+}
+
+/// Whether a request is on a login route.
+pub fn is_login(policy: &Policy, method: &[u8], path: &[u8]) -> bool {
+    policy.login.methods.iter().any(|m| m.as_bytes() == method) && policy.login.paths.iter().any(|p| p.as_bytes() == path)
+}
+
+/// Whether a path is under an admin prefix (segment-aware: `/admin` covers `/admin/x`, not `/administrator`).
+pub fn is_admin(policy: &Policy, path: &[u8]) -> bool {
+    policy.admin.path_prefixes.iter().any(|p| {
+        let p = p.as_bytes();
+        path.starts_with(p) && (path.len() == p.len() || p.ends_with(b"/") || path[p.len()] == b'/')
+    })
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+fn reason_401(details: &[u8], flags: u64) -> &'static str {
+    if flags & UAEX != 0 || details.starts_with(b"ext_authz") {
+        return "ext_authz_denied";
+    }
+    if details.starts_with(b"jwt_authn") {
+        return if contains(details, b"Jwt_is_missing") {
+            "token_missing"
+        } else if contains(details, b"Jwt_is_expired") {
+            "token_expired"
+        } else if contains(details, b"Jwt_is_not_yet_valid") || contains(details, b"Jwt_not_yet_valid") {
+            "token_not_yet_valid"
+        } else if contains(details, b"Jwt_verification_fail") {
+            "token_signature_invalid"
+        } else {
+            "token_invalid"
+        };
+    }
+    "unauthorized"
+}
+
+fn reason_input(status: u16) -> &'static str {
+    match status {
+        400 => "bad_request",
+        413 => "payload_too_large",
+        414 => "uri_too_long",
+        422 => "unprocessable_content",
+        431 => "header_fields_too_large",
+        _ => "rejected_input",
+    }
+}
+
+/// Classifies one request. `None`: no security event.
+pub fn classify(policy: &Policy, s: &Signals<'_>) -> Option<Classified> {
+    let c = |action, reason, rule| Some(Classified { action, reason, rule });
+    if policy.rate_limit.statuses.contains(&s.status) || s.flags & policy.rate_limit_mask() != 0 {
+        return c(Action::ExcessRateLimitExceeded, "rate_limited", "rate_limit");
+    }
+    if is_login(policy, s.method, s.path) {
+        return if (200..300).contains(&s.status) {
+            c(Action::AuthnLoginSuccess, "credentials_accepted", "login")
+        } else if policy.login.failure_statuses.contains(&s.status) {
+            c(Action::AuthnLoginFail, if s.status == 400 { "invalid_grant" } else { "bad_credentials" }, "login")
+        } else {
+            c(Action::AuthnLoginAttempt, "outcome_not_determined", "login")
+        };
+    }
+    match s.status {
+        401 => c(Action::AuthnTokenInvalid, reason_401(s.details, s.flags), "status_401"),
+        403 => {
+            let reason = if s.details.starts_with(b"rbac_access_denied") {
+                "rbac_denied"
+            } else if s.flags & UAEX != 0 || s.details.starts_with(b"ext_authz") {
+                "ext_authz_denied"
+            } else {
+                "forbidden"
+            };
+            c(Action::AuthzFail, reason, "status_403")
+        }
+        st if policy.input_validation.statuses.contains(&st) => c(Action::InputValidationFail, reason_input(st), "input_validation"),
+        st if (200..300).contains(&st) && is_admin(policy, s.path) => c(Action::AuthzAdmin, "admin_access", "admin"),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn run(status: u16, flags: u64, method: &str, path: &str, details: &str) -> Option<(Action, &'static str)> {
+        let p = crate::presets::baseline();
+        let s = Signals { status, flags, method: method.as_bytes(), path: path.as_bytes(), details: details.as_bytes() };
+        classify(&p, &s).map(|c| (c.action, c.reason))
+    }
+
+    #[test]
+    fn baseline_table() {
+        use Action::*;
+        assert_eq!(run(429, 0, "GET", "/x", "local_rate_limited"), Some((ExcessRateLimitExceeded, "rate_limited")));
+        assert_eq!(run(401, 0x800, "POST", "/login", ""), Some((ExcessRateLimitExceeded, "rate_limited")));
+        assert_eq!(run(200, 0, "POST", "/login", ""), Some((AuthnLoginSuccess, "credentials_accepted")));
+        assert_eq!(run(401, 0, "POST", "/login", ""), Some((AuthnLoginFail, "bad_credentials")));
+        assert_eq!(run(400, 0, "POST", "/oauth/token", ""), Some((AuthnLoginFail, "invalid_grant")));
+        assert_eq!(run(302, 0, "POST", "/signin", ""), Some((AuthnLoginAttempt, "outcome_not_determined")));
+        assert_eq!(run(200, 0, "GET", "/login", ""), None);
+        assert_eq!(run(401, 0, "GET", "/api/x", "jwt_authn_access_denied{Jwt_is_expired}"), Some((AuthnTokenInvalid, "token_expired")));
+        assert_eq!(run(401, 0, "GET", "/api/x", "jwt_authn_access_denied{Jwt_is_missing}"), Some((AuthnTokenInvalid, "token_missing")));
+        assert_eq!(run(401, 0, "GET", "/api/x", "jwt_authn_access_denied{Jwt_verification_fails}"), Some((AuthnTokenInvalid, "token_signature_invalid")));
+        assert_eq!(run(401, 0, "GET", "/api/x", "jwt_authn_access_denied{Jwt_header_is_an_invalid_JSON}"), Some((AuthnTokenInvalid, "token_invalid")));
+        assert_eq!(run(401, 0, "GET", "/api/x", "via_upstream"), Some((AuthnTokenInvalid, "unauthorized")));
+        assert_eq!(run(403, 0, "GET", "/admin", "rbac_access_denied_matched_policy[admin-deny]"), Some((AuthzFail, "rbac_denied")));
+        assert_eq!(run(431, 0, "GET", "/", ""), Some((InputValidationFail, "header_fields_too_large")));
+        assert_eq!(run(422, 0, "POST", "/api/items", ""), Some((InputValidationFail, "unprocessable_content")));
+        assert_eq!(run(200, 0, "GET", "/admin/users", ""), Some((AuthzAdmin, "admin_access")));
+        assert_eq!(run(200, 0, "GET", "/administrator", ""), None);
+        assert_eq!(run(200, 0, "GET", "/", ""), None);
+        assert_eq!(run(500, 0, "GET", "/", ""), None);
+    }
+}

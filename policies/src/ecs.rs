@@ -1,0 +1,254 @@
+//! The Elastic Common Schema encoder: one [`Event`] → one line of JSON.
+//!
+//! Written directly into a `String` (no intermediate JSON tree). Every string from the wire
+//! goes through [`crate::escape`], so the line is valid UTF-8, has no raw control, C1, line
+//! separator or bidi characters, and each value is capped.
+//!
+//! ## Wire format, field by field
+//! | field | type | value |
+//! |---|---|---|
+//! | `@timestamp` | date | `request.time`, RFC 3339 UTC, milliseconds |
+//! | `ecs.version` | keyword | [`ECS_VERSION`] |
+//! | `event.id` | keyword | unique per event: VM seed + sequence |
+//! | `event.kind` | keyword | `event`, or `alert` |
+//! | `event.category` | keyword[] | from the action table ([`crate::action`]) |
+//! | `event.type` | keyword[] | from the action table |
+//! | `event.action` | keyword | the OWASP (or documented Vigil) name |
+//! | `event.outcome` | keyword | `success`, `failure`, `unknown` |
+//! | `event.reason` | keyword | a fixed code ([`crate::classify`]) |
+//! | `event.dataset`, `event.module` | keyword | `vigil.security`, `vigil` |
+//! | `log.level`, `log.logger` | keyword | from the action table; `vigil` |
+//! | `source.ip`, `source.port` | ip, long | the downstream peer (`source.address`) |
+//! | `user.name` | keyword | when known ([`crate::identity`]) |
+//! | `user_agent.original` | keyword | `user-agent` |
+//! | `http.request.method`, `http.request.id` | keyword | `:method`, `x-request-id` |
+//! | `http.response.status_code` | long | `response.code` |
+//! | `url.domain`, `url.path` | keyword | `:authority` without port; `:path` without query |
+//! | `observer.vendor`, `.product`, `.type` | keyword | `Envoy`, `Envoy`, `proxy` |
+//! | `agent.name`, `.type`, `.version` | keyword | `vigil`, `vigil`, the crate version |
+//! | `vigil.rule` | keyword | the policy rule that fired |
+//! | `vigil.response_code_details` | keyword | Envoy's `response.code_details`, raw |
+//! | `vigil.response_flags` | long | Envoy's `response.flags` bitmask |
+//! | `vigil.user.source`, `vigil.user.verified` | keyword, boolean | `jwt`/`basic`/`login_body`; verified only for jwt |
+//! | `vigil.session.fingerprint`, `vigil.session.source` | keyword | HMAC fingerprint of the session cookie or credential, and where it came from |
+//! | `vigil.source.address` | keyword | the raw peer address, only when it is not an IP |
+//! | `vigil.alert.count`, `vigil.alert.window_seconds` | long | alerts only |
+//! | `vigil.truncated` | keyword[] | names of the fields cut at the cap |
+
+use crate::escape::{write_json_str, write_json_text};
+use crate::event::Event;
+use std::fmt::Write as _;
+
+/// The ECS version events conform to (tests check fields against this schema).
+pub const ECS_VERSION: &str = "9.5.0";
+
+/// Vigil's version, as `agent.version`.
+pub const AGENT_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+struct W {
+    out: String,
+    first: bool,
+    cap: usize,
+    truncated: Vec<&'static str>,
+}
+
+impl W {
+    fn key(&mut self, k: &str) {
+        if !self.first {
+            self.out.push(',');
+        }
+        self.first = false;
+        self.out.push('"');
+        self.out.push_str(k);
+        self.out.push_str("\":");
+    }
+    fn open(&mut self, k: &str) {
+        self.key(k);
+        self.out.push('{');
+        self.first = true;
+    }
+    fn close(&mut self) {
+        self.out.push('}');
+        self.first = false;
+    }
+    fn text(&mut self, k: &str, v: &str) {
+        self.key(k);
+        write_json_text(&mut self.out, v);
+    }
+    fn bytes(&mut self, k: &str, field: &'static str, v: &[u8]) {
+        self.key(k);
+        if write_json_str(&mut self.out, v, self.cap) {
+            self.truncated.push(field);
+        }
+    }
+    fn opt_bytes(&mut self, k: &str, field: &'static str, v: &Option<Vec<u8>>) {
+        if let Some(v) = v {
+            self.bytes(k, field, v);
+        }
+    }
+    fn num(&mut self, k: &str, v: u64) {
+        self.key(k);
+        let _ = write!(self.out, "{v}");
+    }
+    fn list(&mut self, k: &str, v: &[&str]) {
+        self.key(k);
+        self.out.push('[');
+        for (i, s) in v.iter().enumerate() {
+            if i > 0 {
+                self.out.push(',');
+            }
+            write_json_text(&mut self.out, s);
+        }
+        self.out.push(']');
+    }
+}
+
+/// Encodes an event as one ECS JSON line (no trailing newline). Returns the line and the
+/// number of truncated fields.
+pub fn encode(e: &Event, field_max_bytes: usize) -> (String, usize) {
+    let mut w = W { out: String::with_capacity(768), first: true, cap: field_max_bytes, truncated: Vec::new() };
+    w.out.push('{');
+    w.text("@timestamp", &crate::time::rfc3339_millis(e.time_ns));
+    w.open("ecs");
+    w.text("version", ECS_VERSION);
+    w.close();
+    let action = e.action.unwrap_or(crate::action::Action::AuthnLoginAttempt);
+    let m = action.mapping();
+    w.open("event");
+    w.text("id", &e.id);
+    w.text("kind", m.kind);
+    w.list("category", m.category);
+    w.list("type", m.types);
+    w.text("action", action.name());
+    w.text("outcome", m.outcome.as_str());
+    w.text("reason", e.reason);
+    w.text("dataset", "vigil.security");
+    w.text("module", "vigil");
+    w.close();
+    w.open("log");
+    w.text("level", m.level);
+    w.text("logger", "vigil");
+    w.close();
+    if e.source_ip.is_some() || e.source_port.is_some() {
+        w.open("source");
+        if let Some(ip) = e.source_ip {
+            w.text("ip", &ip.to_string());
+        }
+        if let Some(p) = e.source_port {
+            w.num("port", u64::from(p));
+        }
+        w.close();
+    }
+    if let Some(u) = &e.user {
+        w.open("user");
+        w.bytes("name", "user.name", &u.name);
+        w.close();
+    }
+    if let Some(ua) = &e.user_agent {
+        w.open("user_agent");
+        w.bytes("original", "user_agent.original", ua);
+        w.close();
+    }
+    if e.method.is_some() || e.request_id.is_some() || e.status.is_some() {
+        w.open("http");
+        if e.method.is_some() || e.request_id.is_some() {
+            w.open("request");
+            w.opt_bytes("method", "http.request.method", &e.method);
+            w.opt_bytes("id", "http.request.id", &e.request_id);
+            w.close();
+        }
+        if let Some(s) = e.status {
+            w.open("response");
+            w.num("status_code", u64::from(s));
+            w.close();
+        }
+        w.close();
+    }
+    if e.domain.is_some() || e.path.is_some() {
+        w.open("url");
+        w.opt_bytes("domain", "url.domain", &e.domain);
+        w.opt_bytes("path", "url.path", &e.path);
+        w.close();
+    }
+    w.open("observer");
+    w.text("vendor", "Envoy");
+    w.text("product", "Envoy");
+    w.text("type", "proxy");
+    w.close();
+    w.open("agent");
+    w.text("name", "vigil");
+    w.text("type", "vigil");
+    w.text("version", AGENT_VERSION);
+    w.close();
+    w.open("vigil");
+    w.text("rule", e.rule);
+    w.opt_bytes("response_code_details", "vigil.response_code_details", &e.code_details);
+    w.num("response_flags", e.response_flags);
+    if let Some(u) = &e.user {
+        w.open("user");
+        w.text("source", u.source.as_str());
+        w.key("verified");
+        w.out.push_str(if u.verified { "true" } else { "false" });
+        w.close();
+    }
+    if let Some((fp, src)) = &e.session {
+        w.open("session");
+        w.text("fingerprint", fp);
+        w.bytes("source", "vigil.session.source", src.as_bytes());
+        w.close();
+    }
+    if let Some(raw) = &e.source_address_raw {
+        w.open("source");
+        w.bytes("address", "vigil.source.address", raw);
+        w.close();
+    }
+    if let Some(a) = e.alert {
+        w.open("alert");
+        w.num("count", u64::from(a.count));
+        w.num("window_seconds", u64::from(a.window_seconds));
+        w.close();
+    }
+    let n = w.truncated.len();
+    if n > 0 {
+        let t = std::mem::take(&mut w.truncated);
+        w.list("truncated", &t);
+    }
+    w.close();
+    w.out.push('}');
+    (w.out, n)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::action::Action;
+    use crate::event::{User, UserSource};
+
+    #[test]
+    fn encodes_nested_valid_json_with_truncation() {
+        let e = Event {
+            time_ns: 1_795_424_401_000_000_000,
+            id: "abc".into(),
+            action: Some(Action::AuthnLoginFail),
+            reason: "bad_credentials",
+            rule: "login",
+            source_ip: "203.0.113.7".parse().ok(),
+            source_port: Some(40001),
+            user: Some(User { name: b"al\x1bice".to_vec(), source: UserSource::LoginBody, verified: false }),
+            user_agent: Some(vec![b'a'; 100]),
+            path: Some(b"/login".to_vec()),
+            status: Some(401),
+            ..Event::default()
+        };
+        let (line, n) = encode(&e, 64);
+        assert_eq!(n, 1);
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(v["event"]["action"], "authn_login_fail");
+        assert_eq!(v["user"]["name"], "al\u{1b}ice");
+        assert_eq!(v["source"]["port"], 40001);
+        assert_eq!(v["vigil"]["truncated"][0], "user_agent.original");
+        assert_eq!(v["@timestamp"], "2026-11-23T09:00:01.000Z");
+        assert!(!line.contains('\u{1b}'));
+    }
+}

@@ -1,0 +1,30 @@
+//! # vigil-policies: Vigil's brain
+//!
+//! Pure Rust, with no proxy-wasm and no wasmtime dependency: the policy schema
+//! ([`policy`], presets in [`presets`]), classification of request/response facts into
+//! events ([`classify`]), the event vocabulary ([`action`]) and model ([`event`]), the
+//! Elastic Common Schema encoder ([`ecs`]) over safe string encoding ([`escape`]), identity
+//! and redaction ([`identity`], [`body_scan`], [`fingerprint`]), and detectors
+//! ([`brute_force`]). Hosts plug in through small traits: [`exchange::Exchange`] (what a
+//! request looked like), [`shared::SharedStore`] (cross-worker counters) and
+//! [`metrics::Metrics`] (counters). [`engine::Engine`] ties them together.
+
+pub mod action;
+pub mod body_scan;
+pub mod brute_force;
+pub mod classify;
+pub mod ecs;
+pub mod engine;
+pub mod escape;
+pub mod event;
+pub mod exchange;
+pub mod fingerprint;
+pub mod identity;
+pub mod metrics;
+pub mod policy;
+pub mod presets;
+pub mod shared;
+pub mod time;
+
+pub use engine::{Engine, RequestState};
+pub use policy::{Policy, PolicyError};

@@ -1,0 +1,386 @@
+//! The policy schema: what to classify, what to redact, when to alert.
+//!
+//! A policy is JSON, versioned (`"version": 1`) and strict: unknown fields are rejected, and
+//! every error names the JSON path of the offending field (e.g. `login.paths[2]`). The
+//! baseline preset ([`crate::presets::OWASP_BASELINE`]) lists every field explicitly; in a
+//! user's policy, every section except `version` may be omitted and takes the baseline's value.
+//!
+//! | field | meaning |
+//! |---|---|
+//! | `version` | must be `1` |
+//! | `identity.jwt` | where jwt_authn's `payload_in_metadata` lives: `metadata_namespace` (filter name), `payload_key`, and the `claim` that names the user; `null` disables |
+//! | `identity.basic_auth` | take the user from an HTTP Basic `Authorization` header (the password is never read into an event) |
+//! | `identity.login_body` | on login routes, scan the first `max_scan_bytes` of a form or JSON body for the first of `fields` |
+//! | `login` | login routes: `methods`, exact `paths` (query ignored), `failure_statuses`; 2xx is success, any other status is outcome `unknown` |
+//! | `admin.path_prefixes` | a 2xx response under these prefixes is an `authz_admin` event |
+//! | `rate_limit` | `statuses` and Envoy `response_flags` (short names) that mean "rate limited" |
+//! | `input_validation.statuses` | statuses that mean the input was rejected |
+//! | `brute_force` | per source IP sliding window: more than `max_failures` login failures within `window_seconds` raises an alert; `slots` is the size of the shared table |
+//! | `fingerprint` | HMAC-SHA256 key for fingerprints: `key` (inline) or `key_env` (VM environment variable); `session_cookies` names the cookies that carry a session |
+//! | `output.field_max_bytes` | cap on each logged string value |
+
+use serde::Deserialize;
+
+/// The flag bit Envoy sets in `response.flags` for each short response-flag name
+/// (Envoy's legacy `ResponseFlag` order).
+pub const RESPONSE_FLAGS: &[(&str, u64)] = &[
+    ("LH", 0x1),
+    ("UH", 0x2),
+    ("UT", 0x4),
+    ("LR", 0x8),
+    ("UR", 0x10),
+    ("UF", 0x20),
+    ("UC", 0x40),
+    ("UO", 0x80),
+    ("NR", 0x100),
+    ("DI", 0x200),
+    ("FI", 0x400),
+    ("RL", 0x800),
+    ("UAEX", 0x1000),
+    ("RLSE", 0x2000),
+    ("DC", 0x4000),
+    ("URX", 0x8000),
+    ("SI", 0x10000),
+    ("IH", 0x20000),
+    ("DPE", 0x40000),
+    ("UMSDR", 0x80000),
+    ("RFCF", 0x100000),
+    ("NFCF", 0x200000),
+    ("DT", 0x400000),
+    ("UPE", 0x800000),
+    ("NC", 0x1000000),
+    ("OM", 0x2000000),
+    ("DF", 0x4000000),
+    ("DO", 0x8000000),
+    ("DR", 0x10000000),
+    ("UDO", 0x20000000),
+];
+
+/// A parsed, validated policy.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Policy {
+    /// Schema version; must be 1.
+    pub version: u32,
+    /// Where the user's identity comes from.
+    #[serde(default = "defaults::identity")]
+    pub identity: Identity,
+    /// Login routes.
+    #[serde(default = "defaults::login")]
+    pub login: Login,
+    /// Admin routes.
+    #[serde(default = "defaults::admin")]
+    pub admin: Admin,
+    /// What counts as rate limited.
+    #[serde(default = "defaults::rate_limit")]
+    pub rate_limit: RateLimit,
+    /// What counts as rejected input.
+    #[serde(default = "defaults::input_validation")]
+    pub input_validation: InputValidation,
+    /// Brute-force detection.
+    #[serde(default = "defaults::brute_force")]
+    pub brute_force: BruteForce,
+    /// Keyed fingerprints.
+    #[serde(default = "defaults::fingerprint")]
+    pub fingerprint: Fingerprint,
+    /// Output limits.
+    #[serde(default = "defaults::output")]
+    pub output: Output,
+}
+
+/// `identity`: sources of `user.name`, in order of trust.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Identity {
+    /// A verified JWT's claim, from jwt_authn's `payload_in_metadata`.
+    pub jwt: Option<JwtIdentity>,
+    /// The HTTP Basic user name.
+    pub basic_auth: bool,
+    /// The login body's user field.
+    pub login_body: Option<LoginBody>,
+}
+
+/// `identity.jwt`.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct JwtIdentity {
+    /// The dynamic-metadata namespace jwt_authn writes (its filter name).
+    pub metadata_namespace: String,
+    /// jwt_authn's `payload_in_metadata` key.
+    pub payload_key: String,
+    /// The claim that names the user (a top-level string claim).
+    pub claim: String,
+}
+
+/// `identity.login_body`.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LoginBody {
+    /// Field names that carry the user name, first match wins.
+    pub fields: Vec<String>,
+    /// How much of the body is scanned (the request is never held back).
+    pub max_scan_bytes: usize,
+}
+
+/// `login`.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Login {
+    /// HTTP methods of login requests.
+    pub methods: Vec<String>,
+    /// Exact paths (without query) of login routes.
+    pub paths: Vec<String>,
+    /// Statuses that mean the login failed.
+    pub failure_statuses: Vec<u16>,
+}
+
+/// `admin`.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Admin {
+    /// Path prefixes of administrative routes.
+    pub path_prefixes: Vec<String>,
+}
+
+/// `rate_limit`.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimit {
+    /// Statuses that mean rate limited.
+    pub statuses: Vec<u16>,
+    /// Envoy response flags (short names, e.g. `RL`) that mean rate limited.
+    pub response_flags: Vec<String>,
+}
+
+/// `input_validation`.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct InputValidation {
+    /// Statuses that mean the request's input was rejected.
+    pub statuses: Vec<u16>,
+}
+
+/// `brute_force`.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct BruteForce {
+    /// Whether the detector runs.
+    pub enabled: bool,
+    /// Failures allowed in the window; the next one raises the alert.
+    pub max_failures: u32,
+    /// Sliding window length.
+    pub window_seconds: u32,
+    /// Size of the fixed shared-data table (one slot per tracked source IP).
+    pub slots: u32,
+}
+
+/// `fingerprint`.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Fingerprint {
+    /// The HMAC key, inline (prefer `key_env`).
+    #[serde(default)]
+    pub key: Option<String>,
+    /// The VM environment variable holding the HMAC key.
+    #[serde(default)]
+    pub key_env: Option<String>,
+    /// Cookie names that carry a session id.
+    #[serde(default)]
+    pub session_cookies: Vec<String>,
+}
+
+/// `output`.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Output {
+    /// Cap on each logged string value, in bytes.
+    pub field_max_bytes: usize,
+}
+
+mod defaults {
+    use super::*;
+    fn base() -> Policy {
+        crate::presets::baseline()
+    }
+    pub fn identity() -> Identity {
+        base().identity
+    }
+    pub fn login() -> Login {
+        base().login
+    }
+    pub fn admin() -> Admin {
+        base().admin
+    }
+    pub fn rate_limit() -> RateLimit {
+        base().rate_limit
+    }
+    pub fn input_validation() -> InputValidation {
+        base().input_validation
+    }
+    pub fn brute_force() -> BruteForce {
+        base().brute_force
+    }
+    pub fn fingerprint() -> Fingerprint {
+        base().fingerprint
+    }
+    pub fn output() -> Output {
+        base().output
+    }
+}
+
+/// A policy that cannot be used, with the JSON path of the problem.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("policy: at `{path}`: {problem}")]
+pub struct PolicyError {
+    /// JSON path of the offending field (`.` for the document itself).
+    pub path: String,
+    /// What is wrong.
+    pub problem: String,
+}
+
+impl PolicyError {
+    fn at(path: impl Into<String>, problem: impl Into<String>) -> Self {
+        PolicyError { path: path.into(), problem: problem.into() }
+    }
+}
+
+impl Policy {
+    /// Parses and validates a policy. Empty (or all-whitespace) input means the baseline.
+    pub fn from_json(bytes: &[u8]) -> Result<Policy, PolicyError> {
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(crate::presets::baseline());
+        }
+        let de = &mut serde_json::Deserializer::from_slice(bytes);
+        let policy: Policy = serde_path_to_error::deserialize(de).map_err(|e| {
+            // serde_path_to_error names the offending field itself, unknown fields included.
+            let path = e.path().to_string();
+            let problem = e.into_inner().to_string();
+            PolicyError::at(if path.is_empty() || path == "?" { ".".into() } else { path }, problem)
+        })?;
+        policy.validate()?;
+        Ok(policy)
+    }
+
+    /// Checks what the types alone cannot.
+    pub fn validate(&self) -> Result<(), PolicyError> {
+        if self.version != 1 {
+            return Err(PolicyError::at("version", format!("unsupported version {}, expected 1", self.version)));
+        }
+        if let Some(j) = &self.identity.jwt {
+            for (name, v) in [("metadata_namespace", &j.metadata_namespace), ("payload_key", &j.payload_key), ("claim", &j.claim)] {
+                if v.is_empty() || v.contains('\0') {
+                    return Err(PolicyError::at(format!("identity.jwt.{name}"), "must be a non-empty string without NUL"));
+                }
+            }
+        }
+        if let Some(lb) = &self.identity.login_body {
+            if lb.fields.is_empty() {
+                return Err(PolicyError::at("identity.login_body.fields", "must name at least one field"));
+            }
+            if !(64..=65536).contains(&lb.max_scan_bytes) {
+                return Err(PolicyError::at("identity.login_body.max_scan_bytes", "must be between 64 and 65536"));
+            }
+        }
+        for (i, m) in self.login.methods.iter().enumerate() {
+            if m.is_empty() || !m.bytes().all(|b| b.is_ascii_uppercase()) {
+                return Err(PolicyError::at(format!("login.methods[{i}]"), "must be an upper-case HTTP method such as \"POST\""));
+            }
+        }
+        check_paths("login.paths", &self.login.paths)?;
+        check_paths("admin.path_prefixes", &self.admin.path_prefixes)?;
+        check_statuses("login.failure_statuses", &self.login.failure_statuses)?;
+        check_statuses("rate_limit.statuses", &self.rate_limit.statuses)?;
+        check_statuses("input_validation.statuses", &self.input_validation.statuses)?;
+        for (i, f) in self.rate_limit.response_flags.iter().enumerate() {
+            if flag_bit(f).is_none() {
+                return Err(PolicyError::at(format!("rate_limit.response_flags[{i}]"), format!("unknown Envoy response flag {f:?}")));
+            }
+        }
+        let bf = &self.brute_force;
+        if !(1..=1000).contains(&bf.max_failures) {
+            return Err(PolicyError::at("brute_force.max_failures", "must be between 1 and 1000"));
+        }
+        if !(1..=86_400).contains(&bf.window_seconds) {
+            return Err(PolicyError::at("brute_force.window_seconds", "must be between 1 and 86400"));
+        }
+        if !(1..=65_536).contains(&bf.slots) {
+            return Err(PolicyError::at("brute_force.slots", "must be between 1 and 65536"));
+        }
+        if let Some(k) = &self.fingerprint.key {
+            if k.len() < 16 {
+                return Err(PolicyError::at("fingerprint.key", "must be at least 16 bytes"));
+            }
+        }
+        if let Some(k) = &self.fingerprint.key_env {
+            if k.is_empty() {
+                return Err(PolicyError::at("fingerprint.key_env", "must not be empty"));
+            }
+        }
+        if !(64..=65536).contains(&self.output.field_max_bytes) {
+            return Err(PolicyError::at("output.field_max_bytes", "must be between 64 and 65536"));
+        }
+        Ok(())
+    }
+
+    /// The `response.flags` bits that mean rate limited.
+    pub fn rate_limit_mask(&self) -> u64 {
+        self.rate_limit.response_flags.iter().filter_map(|f| flag_bit(f)).fold(0, |a, b| a | b)
+    }
+}
+
+/// The `response.flags` bit for an Envoy short flag name.
+pub fn flag_bit(name: &str) -> Option<u64> {
+    RESPONSE_FLAGS.iter().find(|(n, _)| *n == name).map(|(_, b)| *b)
+}
+
+fn check_paths(field: &str, paths: &[String]) -> Result<(), PolicyError> {
+    for (i, p) in paths.iter().enumerate() {
+        if !p.starts_with('/') || p.contains('?') {
+            return Err(PolicyError::at(format!("{field}[{i}]"), "must start with '/' and have no query"));
+        }
+    }
+    Ok(())
+}
+
+fn check_statuses(field: &str, statuses: &[u16]) -> Result<(), PolicyError> {
+    for (i, s) in statuses.iter().enumerate() {
+        if !(100..=599).contains(s) {
+            return Err(PolicyError::at(format!("{field}[{i}]"), format!("{s} is not an HTTP status (100..=599)")));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn err(s: &str) -> PolicyError {
+        Policy::from_json(s.as_bytes()).unwrap_err()
+    }
+
+    #[test]
+    fn empty_config_is_the_baseline() {
+        assert_eq!(Policy::from_json(b"").unwrap(), crate::presets::baseline());
+        assert_eq!(Policy::from_json(b"{\"version\":1}").unwrap(), crate::presets::baseline());
+    }
+
+    #[test]
+    fn errors_name_the_json_path() {
+        assert_eq!(err(r#"{"version":1,"login":{"methods":["POST"],"paths":5,"failure_statuses":[]}}"#).path, "login.paths");
+        assert_eq!(err(r#"{"version":1,"nope":true}"#).path, "nope");
+        assert!(err(r#"{"version":1,"nope":true}"#).problem.contains("nope"));
+        assert_eq!(err(r#"{"version":2}"#).path, "version");
+        assert_eq!(err(r#"{"version":1,"login":{"methods":["POST"],"paths":["/a","b"],"failure_statuses":[]}}"#).path, "login.paths[1]");
+        assert_eq!(err(r#"{"version":1,"rate_limit":{"statuses":[429],"response_flags":["XX"]}}"#).path, "rate_limit.response_flags[0]");
+        assert_eq!(err(r#"{"version":1,"brute_force":{"enabled":true,"max_failures":10,"window_seconds":60,"slots":1,"x":1}}"#).path, "brute_force.x");
+        assert_eq!(err("{").path, ".");
+        assert!(err(r#"{}"#).problem.starts_with("missing field `version`"));
+    }
+
+    #[test]
+    fn rate_limit_mask_is_rl() {
+        assert_eq!(crate::presets::baseline().rate_limit_mask(), 0x800);
+    }
+}

@@ -1,0 +1,49 @@
+//! The policy presets users start from, as data.
+//!
+//! `owasp-baseline.json` is the default when the plugin has no configuration. It is the
+//! reference for every field: copy it, change what you need, and load it as the plugin's
+//! configuration.
+
+use crate::policy::Policy;
+
+/// The OWASP baseline policy, verbatim.
+pub const OWASP_BASELINE: &str = include_str!("../presets/owasp-baseline.json");
+
+/// The parsed baseline policy.
+///
+/// The preset is part of the build and covered by tests, so parsing cannot fail at run time;
+/// should it ever, the fallback is a minimal policy that still classifies by status.
+pub fn baseline() -> Policy {
+    match serde_json::from_str::<Policy>(OWASP_BASELINE) {
+        Ok(p) => p,
+        Err(_) => fallback(),
+    }
+}
+
+fn fallback() -> Policy {
+    use crate::policy::*;
+    Policy {
+        version: 1,
+        identity: Identity { jwt: None, basic_auth: false, login_body: None },
+        login: Login { methods: vec![], paths: vec![], failure_statuses: vec![] },
+        admin: Admin { path_prefixes: vec![] },
+        rate_limit: RateLimit { statuses: vec![429], response_flags: vec!["RL".into()] },
+        input_validation: InputValidation { statuses: vec![400] },
+        brute_force: BruteForce { enabled: false, max_failures: 10, window_seconds: 60, slots: 1 },
+        fingerprint: Fingerprint { key: None, key_env: None, session_cookies: vec![] },
+        output: Output { field_max_bytes: 1024 },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn baseline_parses_strictly_and_validates() {
+        let p: Policy = serde_json::from_str(OWASP_BASELINE).unwrap();
+        p.validate().unwrap();
+        assert_ne!(p, fallback());
+    }
+}
