@@ -114,12 +114,24 @@ impl Action {
     pub fn mapping(self) -> Mapping {
         use Outcome::*;
         const AUTHN: &[&str] = &["authentication"];
-        let m = |kind, category, types, outcome, level| Mapping { kind, category, types, outcome, level };
+        let m = |kind, category, types, outcome, level| Mapping {
+            kind,
+            category,
+            types,
+            outcome,
+            level,
+        };
         match self {
             Action::AuthnLoginSuccess => m("event", AUTHN, &["start"], Success, "info"),
             Action::AuthnLoginFail => m("event", AUTHN, &["start"], Failure, "warn"),
             Action::AuthnLoginAttempt => m("event", AUTHN, &["start"], Unknown, "info"),
-            Action::AuthnLoginFailMax => m("alert", &["authentication", "intrusion_detection"], &["info"], Failure, "critical"),
+            Action::AuthnLoginFailMax => m(
+                "alert",
+                &["authentication", "intrusion_detection"],
+                &["info"],
+                Failure,
+                "critical",
+            ),
             Action::AuthnTokenInvalid => m("event", AUTHN, &["info"], Failure, "warn"),
             Action::AuthzFail => m("event", &["api"], &["denied"], Failure, "warn"),
             Action::AuthzAdmin => m("event", &["api", "iam"], &["admin"], Success, "info"),

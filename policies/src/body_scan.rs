@@ -18,7 +18,11 @@ pub struct BodyScanner {
 impl BodyScanner {
     /// A scanner that keeps at most `limit` bytes.
     pub fn new(limit: usize) -> Self {
-        BodyScanner { buf: Vec::new(), limit, overflowed: false }
+        BodyScanner {
+            buf: Vec::new(),
+            limit,
+            overflowed: false,
+        }
     }
 
     /// How many more bytes the scanner wants (0 once full).
@@ -45,9 +49,16 @@ impl BodyScanner {
     pub fn user(&self, fields: &[String]) -> Option<Vec<u8>> {
         let body = &self.buf;
         let first = body.iter().find(|b| !b.is_ascii_whitespace())?;
-        let pairs = if *first == b'{' || *first == b'[' { json_string_pairs(body) } else { form_pairs(body) };
+        let pairs = if *first == b'{' || *first == b'[' {
+            json_string_pairs(body)
+        } else {
+            form_pairs(body)
+        };
         fields.iter().find_map(|f| {
-            pairs.iter().find(|(k, v)| k == f.as_bytes() && !v.is_empty()).map(|(_, v)| v.clone())
+            pairs
+                .iter()
+                .find(|(k, v)| k == f.as_bytes() && !v.is_empty())
+                .map(|(_, v)| v.clone())
         })
     }
 }
@@ -74,16 +85,14 @@ pub fn percent_decode(s: &[u8]) -> Vec<u8> {
     while i < s.len() {
         match s[i] {
             b'+' => out.push(b' '),
-            b'%' if i + 2 < s.len() => {
-                match (hex(s[i + 1]), hex(s[i + 2])) {
-                    (Some(h), Some(l)) => {
-                        out.push(h << 4 | l);
-                        i += 3;
-                        continue;
-                    }
-                    _ => out.push(b'%'),
+            b'%' if i + 2 < s.len() => match (hex(s[i + 1]), hex(s[i + 2])) {
+                (Some(h), Some(l)) => {
+                    out.push(h << 4 | l);
+                    i += 3;
+                    continue;
                 }
-            }
+                _ => out.push(b'%'),
+            },
             b => out.push(b),
         }
         i += 1;
@@ -100,14 +109,18 @@ fn json_string_pairs(body: &[u8]) -> Vec<(Vec<u8>, Vec<u8>)> {
             i += 1;
             continue;
         }
-        let Some((key, next)) = json_string(body, i) else { break };
+        let Some((key, next)) = json_string(body, i) else {
+            break;
+        };
         i = skip_ws(body, next);
         if body.get(i) != Some(&b':') {
             continue;
         }
         i = skip_ws(body, i + 1);
         if body.get(i) == Some(&b'"') {
-            let Some((val, next)) = json_string(body, i) else { break };
+            let Some((val, next)) = json_string(body, i) else {
+                break;
+            };
             pairs.push((key, val));
             i = next;
         }
@@ -142,15 +155,22 @@ fn json_string(b: &[u8], start: usize) -> Option<(Vec<u8>, usize)> {
                     b'u' => {
                         let cp = u4(b, i)?;
                         i += 4;
-                        let c = if (0xD800..0xDC00).contains(&cp) && b.get(i) == Some(&b'\\') && b.get(i + 1) == Some(&b'u') {
+                        let c = if (0xD800..0xDC00).contains(&cp)
+                            && b.get(i) == Some(&b'\\')
+                            && b.get(i + 1) == Some(&b'u')
+                        {
                             let lo = u4(b, i + 2)?;
                             i += 6;
-                            char::from_u32(0x10000 + ((cp - 0xD800) << 10) + (lo.wrapping_sub(0xDC00) & 0x3FF))
+                            char::from_u32(
+                                0x10000 + ((cp - 0xD800) << 10) + (lo.wrapping_sub(0xDC00) & 0x3FF),
+                            )
                         } else {
                             char::from_u32(cp)
                         };
                         let mut tmp = [0u8; 4];
-                        out.extend_from_slice(c.unwrap_or('\u{FFFD}').encode_utf8(&mut tmp).as_bytes());
+                        out.extend_from_slice(
+                            c.unwrap_or('\u{FFFD}').encode_utf8(&mut tmp).as_bytes(),
+                        );
                     }
                     other => out.push(other),
                 }
@@ -187,16 +207,36 @@ mod tests {
 
     #[test]
     fn form_and_json() {
-        assert_eq!(scan(b"password=x&username=al%69ce+b", 100).user(&fields()).unwrap(), b"alice b");
-        assert_eq!(scan(br#" {"password":"p","email":"a\u0040b.c"}"#, 100).user(&fields()).unwrap(), b"a@b.c");
-        assert_eq!(scan(br#"{"user":{"login":"bob"}}"#, 100).user(&fields()).unwrap(), b"bob");
+        assert_eq!(
+            scan(b"password=x&username=al%69ce+b", 100)
+                .user(&fields())
+                .unwrap(),
+            b"alice b"
+        );
+        assert_eq!(
+            scan(br#" {"password":"p","email":"a\u0040b.c"}"#, 100)
+                .user(&fields())
+                .unwrap(),
+            b"a@b.c"
+        );
+        assert_eq!(
+            scan(br#"{"user":{"login":"bob"}}"#, 100)
+                .user(&fields())
+                .unwrap(),
+            b"bob"
+        );
         assert_eq!(scan(b"password=only", 100).user(&fields()), None);
         assert_eq!(scan(b"%zz=%4", 100).user(&fields()), None);
     }
 
     #[test]
     fn priority_follows_fields_order() {
-        assert_eq!(scan(br#"{"email":"e@x","username":"u"}"#, 100).user(&fields()).unwrap(), b"u");
+        assert_eq!(
+            scan(br#"{"email":"e@x","username":"u"}"#, 100)
+                .user(&fields())
+                .unwrap(),
+            b"u"
+        );
     }
 
     #[test]

@@ -53,8 +53,14 @@ impl Slot {
             i += 8;
             let n = u16::from_le_bytes(b.get(i..i + 2)?.try_into().ok()?) as usize;
             i += 2;
-            let failures = (0..n).map(|k| crate::exchange::le_u64(b.get(i + 8 * k..i + 8 * k + 8)?)).collect::<Option<Vec<_>>>()?;
-            Some(Slot { owner, alerted_at_ms, failures })
+            let failures = (0..n)
+                .map(|k| crate::exchange::le_u64(b.get(i + 8 * k..i + 8 * k + 8)?))
+                .collect::<Option<Vec<_>>>()?;
+            Some(Slot {
+                owner,
+                alerted_at_ms,
+                failures,
+            })
         };
         parse().unwrap_or_default()
     }
@@ -79,7 +85,9 @@ pub fn slot_key(n: u32) -> String {
 }
 
 fn fnv1a(b: &[u8]) -> u32 {
-    b.iter().fold(0x811c_9dc5u32, |h, &x| (h ^ u32::from(x)).wrapping_mul(0x0100_0193))
+    b.iter().fold(0x811c_9dc5u32, |h, &x| {
+        (h ^ u32::from(x)).wrapping_mul(0x0100_0193)
+    })
 }
 
 /// Creates every slot that does not exist yet (call once per worker at start).
@@ -97,7 +105,13 @@ pub fn init_slots(cfg: &BruteForce, store: &mut impl SharedStore) {
 }
 
 /// Records one login failure from `ip` at `now_ms`; returns the alert it raises, if any.
-pub fn record_failure(cfg: &BruteForce, store: &mut impl SharedStore, metrics: &mut impl Metrics, ip: &[u8], now_ms: u64) -> Option<Alert> {
+pub fn record_failure(
+    cfg: &BruteForce,
+    store: &mut impl SharedStore,
+    metrics: &mut impl Metrics,
+    ip: &[u8],
+    now_ms: u64,
+) -> Option<Alert> {
     if !cfg.enabled || ip.is_empty() || ip.len() > 255 {
         return None;
     }
@@ -112,18 +126,26 @@ pub fn record_failure(cfg: &BruteForce, store: &mut impl SharedStore, metrics: &
         let mut slot = Slot::decode(&bytes);
         let mut evicted = false;
         if slot.owner != ip {
-            let live = slot.failures.last().is_some_and(|&t| now_ms.saturating_sub(t) < window_ms);
+            let live = slot
+                .failures
+                .last()
+                .is_some_and(|&t| now_ms.saturating_sub(t) < window_ms);
             evicted = !slot.owner.is_empty() && live;
-            slot = Slot { owner: ip.to_vec(), ..Slot::default() };
+            slot = Slot {
+                owner: ip.to_vec(),
+                ..Slot::default()
+            };
         }
-        slot.failures.retain(|&t| now_ms.saturating_sub(t) < window_ms && t <= now_ms);
+        slot.failures
+            .retain(|&t| now_ms.saturating_sub(t) < window_ms && t <= now_ms);
         slot.failures.push(now_ms);
         if slot.failures.len() > keep {
             let extra = slot.failures.len() - keep;
             slot.failures.drain(..extra);
         }
         let count = slot.failures.len() as u32;
-        let armed = slot.alerted_at_ms == 0 || now_ms.saturating_sub(slot.alerted_at_ms) >= window_ms;
+        let armed =
+            slot.alerted_at_ms == 0 || now_ms.saturating_sub(slot.alerted_at_ms) >= window_ms;
         let alert = count > cfg.max_failures && armed;
         if alert {
             slot.alerted_at_ms = now_ms.max(1);
@@ -133,7 +155,10 @@ pub fn record_failure(cfg: &BruteForce, store: &mut impl SharedStore, metrics: &
                 if evicted {
                     metrics.add(Metric::Evictions, 1);
                 }
-                return alert.then_some(Alert { count, window_seconds: cfg.window_seconds });
+                return alert.then_some(Alert {
+                    count,
+                    window_seconds: cfg.window_seconds,
+                });
             }
             SetOutcome::CasMismatch => continue,
             SetOutcome::Failed => break,
@@ -150,7 +175,12 @@ mod tests {
     use crate::shared::MemoryStore;
 
     fn cfg(slots: u32) -> BruteForce {
-        BruteForce { enabled: true, max_failures: 10, window_seconds: 60, slots }
+        BruteForce {
+            enabled: true,
+            max_failures: 10,
+            window_seconds: 60,
+            slots,
+        }
     }
 
     #[test]
@@ -160,14 +190,31 @@ mod tests {
         init_slots(&c, &mut s);
         let mut alerts = vec![];
         for i in 0..30u64 {
-            if let Some(a) = record_failure(&c, &mut s, &mut m, b"203.0.113.7", 1_000_000 + i * 1000) {
+            if let Some(a) =
+                record_failure(&c, &mut s, &mut m, b"203.0.113.7", 1_000_000 + i * 1000)
+            {
                 alerts.push((i, a));
             }
         }
-        assert_eq!(alerts, vec![(10, Alert { count: 11, window_seconds: 60 })]);
+        assert_eq!(
+            alerts,
+            vec![(
+                10,
+                Alert {
+                    count: 11,
+                    window_seconds: 60
+                }
+            )]
+        );
         // 60 s after the alert, still failing: re-armed.
         let a = record_failure(&c, &mut s, &mut m, b"203.0.113.7", 1_000_000 + 70_000);
-        assert_eq!(a, Some(Alert { count: 11, window_seconds: 60 }));
+        assert_eq!(
+            a,
+            Some(Alert {
+                count: 11,
+                window_seconds: 60
+            })
+        );
     }
 
     #[test]
@@ -175,7 +222,10 @@ mod tests {
         let c = cfg(8);
         let (mut s, mut m) = (MemoryStore::default(), MemoryMetrics::default());
         for i in 0..50u64 {
-            assert_eq!(record_failure(&c, &mut s, &mut m, b"198.51.100.1", i * 6_001), None);
+            assert_eq!(
+                record_failure(&c, &mut s, &mut m, b"198.51.100.1", i * 6_001),
+                None
+            );
         }
     }
 
@@ -192,7 +242,11 @@ mod tests {
 
     #[test]
     fn slot_round_trips() {
-        let slot = Slot { owner: b"::1".to_vec(), alerted_at_ms: 5, failures: vec![1, 2, 3] };
+        let slot = Slot {
+            owner: b"::1".to_vec(),
+            alerted_at_ms: 5,
+            failures: vec![1, 2, 3],
+        };
         assert_eq!(Slot::decode(&slot.encode()), slot);
         assert_eq!(Slot::decode(b"garbage"), Slot::default());
     }

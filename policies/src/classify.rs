@@ -59,7 +59,8 @@ pub struct Classified {
 
 /// Whether a request is on a login route.
 pub fn is_login(policy: &Policy, method: &[u8], path: &[u8]) -> bool {
-    policy.login.methods.iter().any(|m| m.as_bytes() == method) && policy.login.paths.iter().any(|p| p.as_bytes() == path)
+    policy.login.methods.iter().any(|m| m.as_bytes() == method)
+        && policy.login.paths.iter().any(|p| p.as_bytes() == path)
 }
 
 /// Whether a path is under an admin prefix (segment-aware: `/admin` covers `/admin/x`, not `/administrator`).
@@ -83,7 +84,9 @@ fn reason_401(details: &[u8], flags: u64) -> &'static str {
             "token_missing"
         } else if contains(details, b"Jwt_is_expired") {
             "token_expired"
-        } else if contains(details, b"Jwt_is_not_yet_valid") || contains(details, b"Jwt_not_yet_valid") {
+        } else if contains(details, b"Jwt_is_not_yet_valid")
+            || contains(details, b"Jwt_not_yet_valid")
+        {
             "token_not_yet_valid"
         } else if contains(details, b"Jwt_verification_fail") {
             "token_signature_invalid"
@@ -107,21 +110,43 @@ fn reason_input(status: u16) -> &'static str {
 
 /// Classifies one request. `None`: no security event.
 pub fn classify(policy: &Policy, s: &Signals<'_>) -> Option<Classified> {
-    let c = |action, reason, rule| Some(Classified { action, reason, rule });
+    let c = |action, reason, rule| {
+        Some(Classified {
+            action,
+            reason,
+            rule,
+        })
+    };
     if policy.rate_limit.statuses.contains(&s.status) || s.flags & policy.rate_limit_mask() != 0 {
-        return c(Action::ExcessRateLimitExceeded, "rate_limited", "rate_limit");
+        return c(
+            Action::ExcessRateLimitExceeded,
+            "rate_limited",
+            "rate_limit",
+        );
     }
     if is_login(policy, s.method, s.path) {
         return if (200..300).contains(&s.status) {
             c(Action::AuthnLoginSuccess, "credentials_accepted", "login")
         } else if policy.login.failure_statuses.contains(&s.status) {
-            c(Action::AuthnLoginFail, if s.status == 400 { "invalid_grant" } else { "bad_credentials" }, "login")
+            c(
+                Action::AuthnLoginFail,
+                if s.status == 400 {
+                    "invalid_grant"
+                } else {
+                    "bad_credentials"
+                },
+                "login",
+            )
         } else {
             c(Action::AuthnLoginAttempt, "outcome_not_determined", "login")
         };
     }
     match s.status {
-        401 => c(Action::AuthnTokenInvalid, reason_401(s.details, s.flags), "status_401"),
+        401 => c(
+            Action::AuthnTokenInvalid,
+            reason_401(s.details, s.flags),
+            "status_401",
+        ),
         403 => {
             let reason = if s.details.starts_with(b"rbac_access_denied") {
                 "rbac_denied"
@@ -132,8 +157,14 @@ pub fn classify(policy: &Policy, s: &Signals<'_>) -> Option<Classified> {
             };
             c(Action::AuthzFail, reason, "status_403")
         }
-        st if policy.input_validation.statuses.contains(&st) => c(Action::InputValidationFail, reason_input(st), "input_validation"),
-        st if (200..300).contains(&st) && is_admin(policy, s.path) => c(Action::AuthzAdmin, "admin_access", "admin"),
+        st if policy.input_validation.statuses.contains(&st) => c(
+            Action::InputValidationFail,
+            reason_input(st),
+            "input_validation",
+        ),
+        st if (200..300).contains(&st) && is_admin(policy, s.path) => {
+            c(Action::AuthzAdmin, "admin_access", "admin")
+        }
         _ => None,
     }
 }
@@ -143,31 +174,118 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
 
-    fn run(status: u16, flags: u64, method: &str, path: &str, details: &str) -> Option<(Action, &'static str)> {
+    fn run(
+        status: u16,
+        flags: u64,
+        method: &str,
+        path: &str,
+        details: &str,
+    ) -> Option<(Action, &'static str)> {
         let p = crate::presets::baseline();
-        let s = Signals { status, flags, method: method.as_bytes(), path: path.as_bytes(), details: details.as_bytes() };
+        let s = Signals {
+            status,
+            flags,
+            method: method.as_bytes(),
+            path: path.as_bytes(),
+            details: details.as_bytes(),
+        };
         classify(&p, &s).map(|c| (c.action, c.reason))
     }
 
     #[test]
     fn baseline_table() {
         use Action::*;
-        assert_eq!(run(429, 0, "GET", "/x", "local_rate_limited"), Some((ExcessRateLimitExceeded, "rate_limited")));
-        assert_eq!(run(401, 0x800, "POST", "/login", ""), Some((ExcessRateLimitExceeded, "rate_limited")));
-        assert_eq!(run(200, 0, "POST", "/login", ""), Some((AuthnLoginSuccess, "credentials_accepted")));
-        assert_eq!(run(401, 0, "POST", "/login", ""), Some((AuthnLoginFail, "bad_credentials")));
-        assert_eq!(run(400, 0, "POST", "/oauth/token", ""), Some((AuthnLoginFail, "invalid_grant")));
-        assert_eq!(run(302, 0, "POST", "/signin", ""), Some((AuthnLoginAttempt, "outcome_not_determined")));
+        assert_eq!(
+            run(429, 0, "GET", "/x", "local_rate_limited"),
+            Some((ExcessRateLimitExceeded, "rate_limited"))
+        );
+        assert_eq!(
+            run(401, 0x800, "POST", "/login", ""),
+            Some((ExcessRateLimitExceeded, "rate_limited"))
+        );
+        assert_eq!(
+            run(200, 0, "POST", "/login", ""),
+            Some((AuthnLoginSuccess, "credentials_accepted"))
+        );
+        assert_eq!(
+            run(401, 0, "POST", "/login", ""),
+            Some((AuthnLoginFail, "bad_credentials"))
+        );
+        assert_eq!(
+            run(400, 0, "POST", "/oauth/token", ""),
+            Some((AuthnLoginFail, "invalid_grant"))
+        );
+        assert_eq!(
+            run(302, 0, "POST", "/signin", ""),
+            Some((AuthnLoginAttempt, "outcome_not_determined"))
+        );
         assert_eq!(run(200, 0, "GET", "/login", ""), None);
-        assert_eq!(run(401, 0, "GET", "/api/x", "jwt_authn_access_denied{Jwt_is_expired}"), Some((AuthnTokenInvalid, "token_expired")));
-        assert_eq!(run(401, 0, "GET", "/api/x", "jwt_authn_access_denied{Jwt_is_missing}"), Some((AuthnTokenInvalid, "token_missing")));
-        assert_eq!(run(401, 0, "GET", "/api/x", "jwt_authn_access_denied{Jwt_verification_fails}"), Some((AuthnTokenInvalid, "token_signature_invalid")));
-        assert_eq!(run(401, 0, "GET", "/api/x", "jwt_authn_access_denied{Jwt_header_is_an_invalid_JSON}"), Some((AuthnTokenInvalid, "token_invalid")));
-        assert_eq!(run(401, 0, "GET", "/api/x", "via_upstream"), Some((AuthnTokenInvalid, "unauthorized")));
-        assert_eq!(run(403, 0, "GET", "/admin", "rbac_access_denied_matched_policy[admin-deny]"), Some((AuthzFail, "rbac_denied")));
-        assert_eq!(run(431, 0, "GET", "/", ""), Some((InputValidationFail, "header_fields_too_large")));
-        assert_eq!(run(422, 0, "POST", "/api/items", ""), Some((InputValidationFail, "unprocessable_content")));
-        assert_eq!(run(200, 0, "GET", "/admin/users", ""), Some((AuthzAdmin, "admin_access")));
+        assert_eq!(
+            run(
+                401,
+                0,
+                "GET",
+                "/api/x",
+                "jwt_authn_access_denied{Jwt_is_expired}"
+            ),
+            Some((AuthnTokenInvalid, "token_expired"))
+        );
+        assert_eq!(
+            run(
+                401,
+                0,
+                "GET",
+                "/api/x",
+                "jwt_authn_access_denied{Jwt_is_missing}"
+            ),
+            Some((AuthnTokenInvalid, "token_missing"))
+        );
+        assert_eq!(
+            run(
+                401,
+                0,
+                "GET",
+                "/api/x",
+                "jwt_authn_access_denied{Jwt_verification_fails}"
+            ),
+            Some((AuthnTokenInvalid, "token_signature_invalid"))
+        );
+        assert_eq!(
+            run(
+                401,
+                0,
+                "GET",
+                "/api/x",
+                "jwt_authn_access_denied{Jwt_header_is_an_invalid_JSON}"
+            ),
+            Some((AuthnTokenInvalid, "token_invalid"))
+        );
+        assert_eq!(
+            run(401, 0, "GET", "/api/x", "via_upstream"),
+            Some((AuthnTokenInvalid, "unauthorized"))
+        );
+        assert_eq!(
+            run(
+                403,
+                0,
+                "GET",
+                "/admin",
+                "rbac_access_denied_matched_policy[admin-deny]"
+            ),
+            Some((AuthzFail, "rbac_denied"))
+        );
+        assert_eq!(
+            run(431, 0, "GET", "/", ""),
+            Some((InputValidationFail, "header_fields_too_large"))
+        );
+        assert_eq!(
+            run(422, 0, "POST", "/api/items", ""),
+            Some((InputValidationFail, "unprocessable_content"))
+        );
+        assert_eq!(
+            run(200, 0, "GET", "/admin/users", ""),
+            Some((AuthzAdmin, "admin_access"))
+        );
         assert_eq!(run(200, 0, "GET", "/administrator", ""), None);
         assert_eq!(run(200, 0, "GET", "/", ""), None);
         assert_eq!(run(500, 0, "GET", "/", ""), None);

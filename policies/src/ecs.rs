@@ -106,7 +106,12 @@ impl W {
 /// Encodes an event as one ECS JSON line (no trailing newline). Returns the line and the
 /// number of truncated fields.
 pub fn encode(e: &Event, field_max_bytes: usize) -> (String, usize) {
-    let mut w = W { out: String::with_capacity(768), first: true, cap: field_max_bytes, truncated: Vec::new() };
+    let mut w = W {
+        out: String::with_capacity(768),
+        first: true,
+        cap: field_max_bytes,
+        truncated: Vec::new(),
+    };
     w.out.push('{');
     w.text("@timestamp", &crate::time::rfc3339_millis(e.time_ns));
     w.open("ecs");
@@ -182,7 +187,11 @@ pub fn encode(e: &Event, field_max_bytes: usize) -> (String, usize) {
     w.close();
     w.open("vigil");
     w.text("rule", e.rule);
-    w.opt_bytes("response_code_details", "vigil.response_code_details", &e.code_details);
+    w.opt_bytes(
+        "response_code_details",
+        "vigil.response_code_details",
+        &e.code_details,
+    );
     w.num("response_flags", e.response_flags);
     if let Some(u) = &e.user {
         w.open("user");
@@ -235,7 +244,11 @@ mod tests {
             rule: "login",
             source_ip: "203.0.113.7".parse().ok(),
             source_port: Some(40001),
-            user: Some(User { name: b"al\x1bice".to_vec(), source: UserSource::LoginBody, verified: false }),
+            user: Some(User {
+                name: b"al\x1bice".to_vec(),
+                source: UserSource::LoginBody,
+                verified: false,
+            }),
             user_agent: Some(vec![b'a'; 100]),
             path: Some(b"/login".to_vec()),
             status: Some(401),

@@ -34,23 +34,41 @@ pub struct Engine {
     policy: Policy,
     fingerprinter: Option<Fingerprinter>,
     id_seed: u64,
-    seq: u64,
+    seq: std::cell::Cell<u64>,
 }
 
 impl Engine {
     /// Builds an engine. `env` looks up the VM's environment variables; `id_seed` makes
     /// `event.id` unique across VMs. Returns the warnings to log once at start.
-    pub fn new(policy: Policy, env: impl Fn(&str) -> Option<String>, id_seed: u64) -> (Engine, Vec<String>) {
+    pub fn new(
+        policy: Policy,
+        env: impl Fn(&str) -> Option<String>,
+        id_seed: u64,
+    ) -> (Engine, Vec<String>) {
         let mut warnings = Vec::new();
-        let key = policy.fingerprint.key.clone().or_else(|| policy.fingerprint.key_env.as_deref().and_then(&env));
-        let fingerprinter = key.as_deref().and_then(|k| Fingerprinter::new(k.as_bytes()));
+        let key = policy
+            .fingerprint
+            .key
+            .clone()
+            .or_else(|| policy.fingerprint.key_env.as_deref().and_then(&env));
+        let fingerprinter = key
+            .as_deref()
+            .and_then(|k| Fingerprinter::new(k.as_bytes()));
         if fingerprinter.is_none() {
             let env_name = policy.fingerprint.key_env.as_deref().unwrap_or("(none)");
             warnings.push(format!(
                 "no fingerprint key (policy fingerprint.key or VM environment variable {env_name}): events will carry no session fingerprints"
             ));
         }
-        (Engine { policy, fingerprinter, id_seed, seq: 0 }, warnings)
+        (
+            Engine {
+                policy,
+                fingerprinter,
+                id_seed,
+                seq: std::cell::Cell::new(0),
+            },
+            warnings,
+        )
     }
 
     /// The policy in force.
@@ -67,13 +85,31 @@ impl Engine {
     /// method) and decides whether the body is scanned.
     pub fn on_request_headers(&self, x: &mut impl Exchange) -> RequestState {
         let method = x.request_header(":method");
-        let mut st = RequestState { method, ..RequestState::default() };
+        let mut st = RequestState {
+            method,
+            ..RequestState::default()
+        };
         let m = st.method.as_deref().unwrap_or_default();
-        if self.policy.login.methods.iter().any(|lm| lm.as_bytes() == m) {
+        if self
+            .policy
+            .login
+            .methods
+            .iter()
+            .any(|lm| lm.as_bytes() == m)
+        {
             st.path = x.request_header(":path");
-            st.login = is_login(&self.policy, m, path_only(st.path.as_deref().unwrap_or_default()));
+            st.login = is_login(
+                &self.policy,
+                m,
+                path_only(st.path.as_deref().unwrap_or_default()),
+            );
             if st.login {
-                st.scanner = self.policy.identity.login_body.as_ref().map(|lb| BodyScanner::new(lb.max_scan_bytes));
+                st.scanner = self
+                    .policy
+                    .identity
+                    .login_body
+                    .as_ref()
+                    .map(|lb| BodyScanner::new(lb.max_scan_bytes));
             }
         }
         st
@@ -81,22 +117,46 @@ impl Engine {
 
     /// Called when the request is done: classifies it and returns the encoded events (the
     /// event, then any alert). `req` is `None` when the host skipped the request callbacks.
-    pub fn on_log(&mut self, x: &mut impl Exchange, req: Option<&RequestState>, store: &mut impl SharedStore, metrics: &mut impl Metrics) -> Vec<String> {
-        let status = x.property(&["response", "code"]).as_deref().and_then(le_u64).unwrap_or(0);
+    pub fn on_log(
+        &self,
+        x: &mut impl Exchange,
+        req: Option<&RequestState>,
+        store: &mut impl SharedStore,
+        metrics: &mut impl Metrics,
+    ) -> Vec<String> {
+        let status = x
+            .property(&["response", "code"])
+            .as_deref()
+            .and_then(le_u64)
+            .unwrap_or(0);
         let status = u16::try_from(status).unwrap_or(0);
-        let flags = x.property(&["response", "flags"]).as_deref().and_then(le_u64).unwrap_or(0);
+        let flags = x
+            .property(&["response", "flags"])
+            .as_deref()
+            .and_then(le_u64)
+            .unwrap_or(0);
         let method = match req {
             Some(r) => r.method.clone(),
             None => x.request_header(":method"),
         };
         let m = method.as_deref().unwrap_or_default();
-        let login_method = self.policy.login.methods.iter().any(|lm| lm.as_bytes() == m);
-        let want_path = login_method || ((200..300).contains(&status) && !self.policy.admin.path_prefixes.is_empty());
+        let login_method = self
+            .policy
+            .login
+            .methods
+            .iter()
+            .any(|lm| lm.as_bytes() == m);
+        let want_path = login_method
+            || ((200..300).contains(&status) && !self.policy.admin.path_prefixes.is_empty());
         let mut path = req.and_then(|r| r.path.clone());
         if want_path && path.is_none() {
             path = x.request_header(":path");
         }
-        let details = if matches!(status, 401 | 403) { x.property(&["response", "code_details"]) } else { None };
+        let details = if matches!(status, 401 | 403) {
+            x.property(&["response", "code_details"])
+        } else {
+            None
+        };
         let signals = Signals {
             status,
             flags,
@@ -104,7 +164,9 @@ impl Engine {
             path: path_only(path.as_deref().unwrap_or_default()),
             details: details.as_deref().unwrap_or_default(),
         };
-        let Some(c) = classify(&self.policy, &signals) else { return Vec::new() };
+        let Some(c) = classify(&self.policy, &signals) else {
+            return Vec::new();
+        };
 
         if let Some(scan) = req.and_then(|r| r.scanner.as_ref()) {
             if scan.overflowed() {
@@ -113,12 +175,20 @@ impl Engine {
         }
         let path = path.or_else(|| x.request_header(":path"));
         let details = details.or_else(|| x.property(&["response", "code_details"]));
-        let time_ns = x.property(&["request", "time"]).as_deref().and_then(le_u64).unwrap_or(0);
+        let time_ns = x
+            .property(&["request", "time"])
+            .as_deref()
+            .and_then(le_u64)
+            .unwrap_or(0);
         let addr = x.property(&["source", "address"]).unwrap_or_default();
         let (source_ip, source_port) = split_address(&addr);
         let authorization = x.request_header("authorization");
         let on_login = c.rule == "login";
-        let scan = if on_login { req.and_then(|r| r.scanner.as_ref()) } else { None };
+        let scan = if on_login {
+            req.and_then(|r| r.scanner.as_ref())
+        } else {
+            None
+        };
         let user = crate::identity::resolve(&self.policy, x, authorization.as_deref(), scan);
         let session = self.session(x, authorization.as_deref());
         let mut event = Event {
@@ -129,11 +199,17 @@ impl Engine {
             rule: c.rule,
             source_ip,
             source_port,
-            source_address_raw: if source_ip.is_none() && !addr.is_empty() { Some(addr) } else { None },
+            source_address_raw: if source_ip.is_none() && !addr.is_empty() {
+                Some(addr)
+            } else {
+                None
+            },
             user,
             user_agent: x.request_header("user-agent"),
             method,
-            domain: x.request_header(":authority").map(|a| host_only(&a).to_vec()),
+            domain: x
+                .request_header(":authority")
+                .map(|a| host_only(&a).to_vec()),
             path: path.map(|p| path_only(&p).to_vec()),
             request_id: x.request_header("x-request-id"),
             status: (status != 0).then_some(status),
@@ -147,11 +223,20 @@ impl Engine {
             if let Some(ip) = source_ip {
                 let ip = ip.to_string();
                 let now_ms = time_ns / 1_000_000;
-                if let Some(a) = brute_force::record_failure(&self.policy.brute_force, store, metrics, ip.as_bytes(), now_ms) {
+                if let Some(a) = brute_force::record_failure(
+                    &self.policy.brute_force,
+                    store,
+                    metrics,
+                    ip.as_bytes(),
+                    now_ms,
+                ) {
                     event.action = Some(Action::AuthnLoginFailMax);
                     event.reason = "too_many_login_failures";
                     event.rule = "brute_force";
-                    event.alert = Some(AlertInfo { count: a.count, window_seconds: a.window_seconds });
+                    event.alert = Some(AlertInfo {
+                        count: a.count,
+                        window_seconds: a.window_seconds,
+                    });
                     metrics.add(Metric::Alerts, 1);
                     lines.push(self.finish(&mut event, metrics));
                 }
@@ -160,7 +245,11 @@ impl Engine {
         lines
     }
 
-    fn session(&self, x: &mut impl Exchange, authorization: Option<&[u8]>) -> Option<(String, String)> {
+    fn session(
+        &self,
+        x: &mut impl Exchange,
+        authorization: Option<&[u8]>,
+    ) -> Option<(String, String)> {
         let fp = self.fingerprinter.as_ref()?;
         let cookies = &self.policy.fingerprint.session_cookies;
         if !cookies.is_empty() {
@@ -176,9 +265,9 @@ impl Engine {
         Some((fp.fingerprint(auth.trim_ascii()), "authorization".into()))
     }
 
-    fn finish(&mut self, event: &mut Event, metrics: &mut impl Metrics) -> String {
-        self.seq += 1;
-        event.id = format!("{:016x}{:08x}", self.id_seed, self.seq);
+    fn finish(&self, event: &mut Event, metrics: &mut impl Metrics) -> String {
+        self.seq.set(self.seq.get() + 1);
+        event.id = format!("{:016x}{:08x}", self.id_seed, self.seq.get());
         let (line, truncated) = crate::ecs::encode(event, self.policy.output.field_max_bytes);
         if truncated > 0 {
             metrics.add(Metric::Truncations, truncated as u64);

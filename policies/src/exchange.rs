@@ -31,7 +31,9 @@ pub fn le_f64(bytes: &[u8]) -> Option<f64> {
 /// Splits Envoy's `source.address` (`1.2.3.4:5678`, `[::1]:5678`) into a validated IP
 /// and a port. The IP is `None` when the text is not an IP address.
 pub fn split_address(addr: &[u8]) -> (Option<std::net::IpAddr>, Option<u16>) {
-    let Ok(s) = std::str::from_utf8(addr) else { return (None, None) };
+    let Ok(s) = std::str::from_utf8(addr) else {
+        return (None, None);
+    };
     if let Ok(sa) = s.parse::<std::net::SocketAddr>() {
         return (Some(sa.ip()), Some(sa.port()));
     }
@@ -40,7 +42,10 @@ pub fn split_address(addr: &[u8]) -> (Option<std::net::IpAddr>, Option<u16>) {
 
 /// The path without its query string or fragment.
 pub fn path_only(path: &[u8]) -> &[u8] {
-    let end = path.iter().position(|&b| b == b'?' || b == b'#').unwrap_or(path.len());
+    let end = path
+        .iter()
+        .position(|&b| b == b'?' || b == b'#')
+        .unwrap_or(path.len());
     &path[..end]
 }
 
@@ -67,7 +72,10 @@ mod tests {
         assert_eq!(le_u64(&401u64.to_le_bytes()), Some(401));
         assert_eq!(le_u64(b"abc"), None);
         assert_eq!(le_f64(&[0, 0, 0, 0, 0, 0, 8, 0x40]), Some(3.0));
-        assert_eq!(split_address(b"203.0.113.7:40001"), (Some("203.0.113.7".parse().ok()).flatten(), Some(40001)));
+        assert_eq!(
+            split_address(b"203.0.113.7:40001"),
+            (Some("203.0.113.7".parse().ok()).flatten(), Some(40001))
+        );
         assert_eq!(split_address(b"[::1]:9").1, Some(9));
         assert_eq!(split_address(b"junk"), (None, None));
         assert_eq!(path_only(b"/login?token=x"), b"/login");

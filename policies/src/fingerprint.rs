@@ -26,7 +26,9 @@ impl Fingerprinter {
         if key.is_empty() {
             return None;
         }
-        Hmac::<Sha256>::new_from_slice(key).ok().map(|mac| Fingerprinter { mac })
+        Hmac::<Sha256>::new_from_slice(key)
+            .ok()
+            .map(|mac| Fingerprinter { mac })
     }
 
     /// The fingerprint of `value`.
@@ -53,7 +55,12 @@ pub fn find_cookie<'a>(header: &'a [u8], names: &[String]) -> Option<&'a [u8]> {
             Some((&kv[..eq], &kv[eq + 1..]))
         })
         .collect();
-    names.iter().find_map(|n| pairs.iter().find(|(k, _)| *k == n.as_bytes()).map(|(_, v)| *v))
+    names.iter().find_map(|n| {
+        pairs
+            .iter()
+            .find(|(k, _)| *k == n.as_bytes())
+            .map(|(_, v)| *v)
+    })
 }
 
 #[cfg(test)]
@@ -64,7 +71,10 @@ mod tests {
     #[test]
     fn rfc4231_case_2_prefix() {
         let f = Fingerprinter::new(b"Jefe").unwrap();
-        assert_eq!(f.fingerprint(b"what do ya want for nothing?"), "5bdcc146bf60754e6a042426089575c7");
+        assert_eq!(
+            f.fingerprint(b"what do ya want for nothing?"),
+            "5bdcc146bf60754e6a042426089575c7"
+        );
         assert!(Fingerprinter::new(b"").is_none());
         assert_eq!(format!("{f:?}"), "Fingerprinter(<key redacted>)");
     }
@@ -72,7 +82,10 @@ mod tests {
     #[test]
     fn cookies() {
         let names = vec!["sid".to_string(), "session".to_string()];
-        assert_eq!(find_cookie(b"a=1; session=xyz; sid=abc", &names), Some(&b"abc"[..]));
+        assert_eq!(
+            find_cookie(b"a=1; session=xyz; sid=abc", &names),
+            Some(&b"abc"[..])
+        );
         assert_eq!(find_cookie(b"a=1", &names), None);
     }
 }

@@ -19,7 +19,9 @@ pub fn basic_user(authorization: &[u8]) -> Option<Vec<u8>> {
     if !scheme.eq_ignore_ascii_case(b"basic") {
         return None;
     }
-    let decoded = base64::engine::general_purpose::STANDARD.decode(rest.trim_ascii()).ok()?;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(rest.trim_ascii())
+        .ok()?;
     let colon = decoded.iter().position(|&b| b == b':')?;
     let user = decoded[..colon].to_vec();
     (!user.is_empty()).then_some(user)
@@ -33,21 +35,44 @@ pub fn split_scheme(v: &[u8]) -> Option<(&[u8], &[u8])> {
 }
 
 /// Resolves the user of one request.
-pub fn resolve(policy: &Policy, x: &mut impl Exchange, authorization: Option<&[u8]>, login_scan: Option<&BodyScanner>) -> Option<User> {
+pub fn resolve(
+    policy: &Policy,
+    x: &mut impl Exchange,
+    authorization: Option<&[u8]>,
+    login_scan: Option<&BodyScanner>,
+) -> Option<User> {
     if let Some(j) = &policy.identity.jwt {
-        let path = ["metadata", "filter_metadata", j.metadata_namespace.as_str(), j.payload_key.as_str(), j.claim.as_str()];
+        let path = [
+            "metadata",
+            "filter_metadata",
+            j.metadata_namespace.as_str(),
+            j.payload_key.as_str(),
+            j.claim.as_str(),
+        ];
         if let Some(name) = x.property(&path).filter(|n| !n.is_empty()) {
-            return Some(User { name, source: UserSource::Jwt, verified: true });
+            return Some(User {
+                name,
+                source: UserSource::Jwt,
+                verified: true,
+            });
         }
     }
     if policy.identity.basic_auth {
         if let Some(name) = authorization.and_then(basic_user) {
-            return Some(User { name, source: UserSource::Basic, verified: false });
+            return Some(User {
+                name,
+                source: UserSource::Basic,
+                verified: false,
+            });
         }
     }
     let lb = policy.identity.login_body.as_ref()?;
     let name = login_scan?.user(&lb.fields)?;
-    Some(User { name, source: UserSource::LoginBody, verified: false })
+    Some(User {
+        name,
+        source: UserSource::LoginBody,
+        verified: false,
+    })
 }
 
 #[cfg(test)]
@@ -57,8 +82,14 @@ mod tests {
     #[test]
     fn basic_user_never_keeps_the_password() {
         // "alice:s3cret"
-        assert_eq!(basic_user(b"Basic YWxpY2U6czNjcmV0"), Some(b"alice".to_vec()));
-        assert_eq!(basic_user(b"basic   YWxpY2U6czNjcmV0 "), Some(b"alice".to_vec()));
+        assert_eq!(
+            basic_user(b"Basic YWxpY2U6czNjcmV0"),
+            Some(b"alice".to_vec())
+        );
+        assert_eq!(
+            basic_user(b"basic   YWxpY2U6czNjcmV0 "),
+            Some(b"alice".to_vec())
+        );
         assert_eq!(basic_user(b"Bearer abc"), None);
         assert_eq!(basic_user(b"Basic !!!"), None);
         // ":pw"

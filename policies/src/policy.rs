@@ -240,7 +240,10 @@ pub struct PolicyError {
 
 impl PolicyError {
     fn at(path: impl Into<String>, problem: impl Into<String>) -> Self {
-        PolicyError { path: path.into(), problem: problem.into() }
+        PolicyError {
+            path: path.into(),
+            problem: problem.into(),
+        }
     }
 }
 
@@ -255,7 +258,14 @@ impl Policy {
             // serde_path_to_error names the offending field itself, unknown fields included.
             let path = e.path().to_string();
             let problem = e.into_inner().to_string();
-            PolicyError::at(if path.is_empty() || path == "?" { ".".into() } else { path }, problem)
+            PolicyError::at(
+                if path.is_empty() || path == "?" {
+                    ".".into()
+                } else {
+                    path
+                },
+                problem,
+            )
         })?;
         policy.validate()?;
         Ok(policy)
@@ -264,26 +274,45 @@ impl Policy {
     /// Checks what the types alone cannot.
     pub fn validate(&self) -> Result<(), PolicyError> {
         if self.version != 1 {
-            return Err(PolicyError::at("version", format!("unsupported version {}, expected 1", self.version)));
+            return Err(PolicyError::at(
+                "version",
+                format!("unsupported version {}, expected 1", self.version),
+            ));
         }
         if let Some(j) = &self.identity.jwt {
-            for (name, v) in [("metadata_namespace", &j.metadata_namespace), ("payload_key", &j.payload_key), ("claim", &j.claim)] {
+            for (name, v) in [
+                ("metadata_namespace", &j.metadata_namespace),
+                ("payload_key", &j.payload_key),
+                ("claim", &j.claim),
+            ] {
                 if v.is_empty() || v.contains('\0') {
-                    return Err(PolicyError::at(format!("identity.jwt.{name}"), "must be a non-empty string without NUL"));
+                    return Err(PolicyError::at(
+                        format!("identity.jwt.{name}"),
+                        "must be a non-empty string without NUL",
+                    ));
                 }
             }
         }
         if let Some(lb) = &self.identity.login_body {
             if lb.fields.is_empty() {
-                return Err(PolicyError::at("identity.login_body.fields", "must name at least one field"));
+                return Err(PolicyError::at(
+                    "identity.login_body.fields",
+                    "must name at least one field",
+                ));
             }
             if !(64..=65536).contains(&lb.max_scan_bytes) {
-                return Err(PolicyError::at("identity.login_body.max_scan_bytes", "must be between 64 and 65536"));
+                return Err(PolicyError::at(
+                    "identity.login_body.max_scan_bytes",
+                    "must be between 64 and 65536",
+                ));
             }
         }
         for (i, m) in self.login.methods.iter().enumerate() {
             if m.is_empty() || !m.bytes().all(|b| b.is_ascii_uppercase()) {
-                return Err(PolicyError::at(format!("login.methods[{i}]"), "must be an upper-case HTTP method such as \"POST\""));
+                return Err(PolicyError::at(
+                    format!("login.methods[{i}]"),
+                    "must be an upper-case HTTP method such as \"POST\"",
+                ));
             }
         }
         check_paths("login.paths", &self.login.paths)?;
@@ -293,22 +322,37 @@ impl Policy {
         check_statuses("input_validation.statuses", &self.input_validation.statuses)?;
         for (i, f) in self.rate_limit.response_flags.iter().enumerate() {
             if flag_bit(f).is_none() {
-                return Err(PolicyError::at(format!("rate_limit.response_flags[{i}]"), format!("unknown Envoy response flag {f:?}")));
+                return Err(PolicyError::at(
+                    format!("rate_limit.response_flags[{i}]"),
+                    format!("unknown Envoy response flag {f:?}"),
+                ));
             }
         }
         let bf = &self.brute_force;
         if !(1..=1000).contains(&bf.max_failures) {
-            return Err(PolicyError::at("brute_force.max_failures", "must be between 1 and 1000"));
+            return Err(PolicyError::at(
+                "brute_force.max_failures",
+                "must be between 1 and 1000",
+            ));
         }
         if !(1..=86_400).contains(&bf.window_seconds) {
-            return Err(PolicyError::at("brute_force.window_seconds", "must be between 1 and 86400"));
+            return Err(PolicyError::at(
+                "brute_force.window_seconds",
+                "must be between 1 and 86400",
+            ));
         }
         if !(1..=65_536).contains(&bf.slots) {
-            return Err(PolicyError::at("brute_force.slots", "must be between 1 and 65536"));
+            return Err(PolicyError::at(
+                "brute_force.slots",
+                "must be between 1 and 65536",
+            ));
         }
         if let Some(k) = &self.fingerprint.key {
             if k.len() < 16 {
-                return Err(PolicyError::at("fingerprint.key", "must be at least 16 bytes"));
+                return Err(PolicyError::at(
+                    "fingerprint.key",
+                    "must be at least 16 bytes",
+                ));
             }
         }
         if let Some(k) = &self.fingerprint.key_env {
@@ -317,26 +361,39 @@ impl Policy {
             }
         }
         if !(64..=65536).contains(&self.output.field_max_bytes) {
-            return Err(PolicyError::at("output.field_max_bytes", "must be between 64 and 65536"));
+            return Err(PolicyError::at(
+                "output.field_max_bytes",
+                "must be between 64 and 65536",
+            ));
         }
         Ok(())
     }
 
     /// The `response.flags` bits that mean rate limited.
     pub fn rate_limit_mask(&self) -> u64 {
-        self.rate_limit.response_flags.iter().filter_map(|f| flag_bit(f)).fold(0, |a, b| a | b)
+        self.rate_limit
+            .response_flags
+            .iter()
+            .filter_map(|f| flag_bit(f))
+            .fold(0, |a, b| a | b)
     }
 }
 
 /// The `response.flags` bit for an Envoy short flag name.
 pub fn flag_bit(name: &str) -> Option<u64> {
-    RESPONSE_FLAGS.iter().find(|(n, _)| *n == name).map(|(_, b)| *b)
+    RESPONSE_FLAGS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, b)| *b)
 }
 
 fn check_paths(field: &str, paths: &[String]) -> Result<(), PolicyError> {
     for (i, p) in paths.iter().enumerate() {
         if !p.starts_with('/') || p.contains('?') {
-            return Err(PolicyError::at(format!("{field}[{i}]"), "must start with '/' and have no query"));
+            return Err(PolicyError::at(
+                format!("{field}[{i}]"),
+                "must start with '/' and have no query",
+            ));
         }
     }
     Ok(())
@@ -345,7 +402,10 @@ fn check_paths(field: &str, paths: &[String]) -> Result<(), PolicyError> {
 fn check_statuses(field: &str, statuses: &[u16]) -> Result<(), PolicyError> {
     for (i, s) in statuses.iter().enumerate() {
         if !(100..=599).contains(s) {
-            return Err(PolicyError::at(format!("{field}[{i}]"), format!("{s} is not an HTTP status (100..=599)")));
+            return Err(PolicyError::at(
+                format!("{field}[{i}]"),
+                format!("{s} is not an HTTP status (100..=599)"),
+            ));
         }
     }
     Ok(())
@@ -363,17 +423,27 @@ mod tests {
     #[test]
     fn empty_config_is_the_baseline() {
         assert_eq!(Policy::from_json(b"").unwrap(), crate::presets::baseline());
-        assert_eq!(Policy::from_json(b"{\"version\":1}").unwrap(), crate::presets::baseline());
+        assert_eq!(
+            Policy::from_json(b"{\"version\":1}").unwrap(),
+            crate::presets::baseline()
+        );
     }
 
     #[test]
     fn errors_name_the_json_path() {
-        assert_eq!(err(r#"{"version":1,"login":{"methods":["POST"],"paths":5,"failure_statuses":[]}}"#).path, "login.paths");
+        assert_eq!(
+            err(r#"{"version":1,"login":{"methods":["POST"],"paths":5,"failure_statuses":[]}}"#)
+                .path,
+            "login.paths"
+        );
         assert_eq!(err(r#"{"version":1,"nope":true}"#).path, "nope");
         assert!(err(r#"{"version":1,"nope":true}"#).problem.contains("nope"));
         assert_eq!(err(r#"{"version":2}"#).path, "version");
         assert_eq!(err(r#"{"version":1,"login":{"methods":["POST"],"paths":["/a","b"],"failure_statuses":[]}}"#).path, "login.paths[1]");
-        assert_eq!(err(r#"{"version":1,"rate_limit":{"statuses":[429],"response_flags":["XX"]}}"#).path, "rate_limit.response_flags[0]");
+        assert_eq!(
+            err(r#"{"version":1,"rate_limit":{"statuses":[429],"response_flags":["XX"]}}"#).path,
+            "rate_limit.response_flags[0]"
+        );
         assert_eq!(err(r#"{"version":1,"brute_force":{"enabled":true,"max_failures":10,"window_seconds":60,"slots":1,"x":1}}"#).path, "brute_force.x");
         assert_eq!(err("{").path, ".");
         assert!(err(r#"{}"#).problem.starts_with("missing field `version`"));

@@ -24,14 +24,40 @@ fn fallback() -> Policy {
     use crate::policy::*;
     Policy {
         version: 1,
-        identity: Identity { jwt: None, basic_auth: false, login_body: None },
-        login: Login { methods: vec![], paths: vec![], failure_statuses: vec![] },
-        admin: Admin { path_prefixes: vec![] },
-        rate_limit: RateLimit { statuses: vec![429], response_flags: vec!["RL".into()] },
-        input_validation: InputValidation { statuses: vec![400] },
-        brute_force: BruteForce { enabled: false, max_failures: 10, window_seconds: 60, slots: 1 },
-        fingerprint: Fingerprint { key: None, key_env: None, session_cookies: vec![] },
-        output: Output { field_max_bytes: 1024 },
+        identity: Identity {
+            jwt: None,
+            basic_auth: false,
+            login_body: None,
+        },
+        login: Login {
+            methods: vec![],
+            paths: vec![],
+            failure_statuses: vec![],
+        },
+        admin: Admin {
+            path_prefixes: vec![],
+        },
+        rate_limit: RateLimit {
+            statuses: vec![429],
+            response_flags: vec!["RL".into()],
+        },
+        input_validation: InputValidation {
+            statuses: vec![400],
+        },
+        brute_force: BruteForce {
+            enabled: false,
+            max_failures: 10,
+            window_seconds: 60,
+            slots: 1,
+        },
+        fingerprint: Fingerprint {
+            key: None,
+            key_env: None,
+            session_cookies: vec![],
+        },
+        output: Output {
+            field_max_bytes: 1024,
+        },
     }
 }
 

@@ -42,7 +42,8 @@ impl SharedStore for MemoryStore {
             }
         }
         self.next_cas = self.next_cas.wrapping_add(1).max(1);
-        self.map.insert(key.to_string(), (value.to_vec(), self.next_cas));
+        self.map
+            .insert(key.to_string(), (value.to_vec(), self.next_cas));
         SetOutcome::Ok
     }
 }

@@ -1,0 +1,28 @@
+//! # vigil-plugin: Vigil's proxy-wasm filter
+//!
+//! A thin adapter over [`vigil_policies`]: it reads what the policy needs through
+//! non-panicking `*_bytes`-style hostcalls ([`hostcalls`]), hands it to the engine, and
+//! writes the engine's events to the host's log, one JSON line each at level info.
+//! Counters go to proxy-wasm metrics (`vigil.*`; Envoy shows them as `wasmcustom.vigil.*`).
+//!
+//! Build: `cargo build --release --target wasm32-wasip1 -p vigil-plugin` →
+//! `target/wasm32-wasip1/release/vigil_plugin.wasm`.
+//!
+//! Configuration: the plugin configuration is a policy (JSON, see
+//! `vigil_policies::policy`); empty means the OWASP baseline. A bad policy makes
+//! `on_configure` return false after logging, at level error, a line naming the JSON path of
+//! the problem, so Envoy rejects the filter config.
+
+pub mod filter;
+pub mod host;
+pub mod hostcalls;
+
+#[allow(unsafe_code)]
+mod entry {
+    proxy_wasm::main! {{
+        proxy_wasm::set_log_level(proxy_wasm::types::LogLevel::Trace);
+        proxy_wasm::set_root_context(|_| -> Box<dyn proxy_wasm::traits::RootContext> {
+            Box::<crate::filter::VigilRoot>::default()
+        });
+    }}
+}
