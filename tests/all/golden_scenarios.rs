@@ -1,0 +1,67 @@
+//! Golden scenarios through the wasmtime harness, and the ECS conformance of every event.
+
+use anyhow::Result;
+use std::collections::BTreeSet;
+use vigil_harness::Plugin;
+use vigil_policies::action::Action;
+use vigil_tests::envoy::{plugin_wasm, Event};
+use vigil_tests::{ecs, golden};
+
+fn baseline_events() -> Result<Vec<String>> {
+    let plugin = Plugin::load(plugin_wasm()?)?;
+    golden::replay(&plugin, b"", &golden::dir().join("baseline.traffic.jsonl"), 2)
+}
+
+#[test]
+fn golden_baseline() -> Result<()> {
+    let events = baseline_events()?;
+    golden::check("baseline", &events)
+}
+
+#[test]
+fn every_action_is_covered_and_conforms_to_ecs() -> Result<()> {
+    let schema = ecs::schema()?;
+    let events = baseline_events()?;
+    let mut seen = BTreeSet::new();
+    for line in &events {
+        let e = Event::parse(line)?;
+        seen.insert(e.action().to_string());
+        let problems = ecs::check_event(&schema, &e.raw);
+        anyhow::ensure!(problems.is_empty(), "{}: {problems:#?}", e.action());
+    }
+    let all: BTreeSet<String> = Action::ALL.iter().map(|a| a.name().to_string()).collect();
+    anyhow::ensure!(seen == all, "actions not covered by the golden scenario: {:?}", all.difference(&seen).collect::<Vec<_>>());
+    Ok(())
+}
+
+#[test]
+fn event_lines_are_clean_one_line_utf8() -> Result<()> {
+    for line in baseline_events()? {
+        for c in line.chars() {
+            let bad = c.is_control() || matches!(c, '\u{2028}' | '\u{2029}' | '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+            anyhow::ensure!(!bad, "raw {c:?} in {line}");
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn secrets_never_appear_in_events() -> Result<()> {
+    let text = baseline_events()?.join("\n");
+    for secret in ["correct-horse", "hunter2", "s3cret", "abc123", "access_token", "leak", "guess", "YWxpY2U6czNjcmV0", "eyJ"] {
+        anyhow::ensure!(!text.contains(secret), "{secret:?} appears in the events");
+    }
+    Ok(())
+}
+
+#[test]
+fn bad_policy_is_refused_naming_the_json_path() -> Result<()> {
+    use vigil_harness::{Vm, VmOptions};
+    let plugin = Plugin::load(plugin_wasm()?)?;
+    let opts = VmOptions { plugin_config: br#"{"version": 1, "login": {"methods": ["POST"], "paths": 5, "failure_statuses": []}}"#.to_vec(), ..VmOptions::default() };
+    let mut vm = Vm::new(&plugin, opts)?;
+    anyhow::ensure!(!vm.start()?, "a bad policy was accepted");
+    let logs: Vec<String> = vm.take_logs().into_iter().map(|l| l.message).collect();
+    anyhow::ensure!(logs.iter().any(|l| l.contains("`login.paths`")), "no log names the path: {logs:?}");
+    Ok(())
+}
