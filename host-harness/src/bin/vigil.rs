@@ -1,0 +1,189 @@
+//! `vigil`: replay traffic through a proxy-wasm plugin under an emulated Envoy, or
+//! benchmark it.
+
+use std::io::{Read as _, Write as _};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{anyhow, Context as _};
+use clap::{Args, Parser, Subcommand};
+use vigil_harness::traffic::{parse_traffic, Exchange};
+use vigil_harness::{Harness, LogEntry, LogLevel, Plugin, SharedData, VmOptions};
+
+#[derive(Parser)]
+#[command(
+    name = "vigil",
+    about = "Run the Vigil proxy-wasm plugin under an emulated Envoy"
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Replay a traffic file and print the emitted events, one per line.
+    Replay {
+        #[command(flatten)]
+        common: Common,
+        /// Number of workers (VMs sharing shared data), round-robin.
+        #[arg(long, default_value_t = 1)]
+        workers: usize,
+        /// Print custom metrics to stderr at the end.
+        #[arg(long)]
+        metrics: bool,
+    },
+    /// Replay a traffic file repeatedly and print lifecycles per second.
+    Bench {
+        #[command(flatten)]
+        common: Common,
+        /// Passes over the traffic file.
+        #[arg(long, default_value_t = 100)]
+        iterations: usize,
+    },
+}
+
+#[derive(Args)]
+struct Common {
+    /// The plugin `.wasm`.
+    #[arg(long)]
+    plugin: PathBuf,
+    /// Plugin configuration file (its bytes become the plugin configuration).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Environment variable for the VM, `KEY=VALUE` (repeatable).
+    #[arg(long = "env", value_name = "KEY=VALUE")]
+    env: Vec<String>,
+    /// Traffic file (JSON Lines), `-` for stdin.
+    traffic: String,
+}
+
+/// Exit code 2: bad input (traffic). 1: everything else.
+struct Failure(u8, anyhow::Error);
+
+impl From<anyhow::Error> for Failure {
+    fn from(e: anyhow::Error) -> Self {
+        Self(1, e)
+    }
+}
+
+fn print_diagnostics(logs: &[LogEntry]) {
+    let mut err = std::io::stderr().lock();
+    for l in logs {
+        if l.level >= LogLevel::Warn {
+            let _ = writeln!(err, "vigil: plugin {}: {}", l.level.name(), l.message);
+        }
+    }
+}
+
+fn setup(c: &Common, workers: usize) -> Result<(Harness, Vec<Exchange>), Failure> {
+    let text = if c.traffic == "-" {
+        let mut s = String::new();
+        std::io::stdin()
+            .read_to_string(&mut s)
+            .context("cannot read stdin")?;
+        s
+    } else {
+        std::fs::read_to_string(&c.traffic).with_context(|| format!("cannot read {}", c.traffic))?
+    };
+    let xs = parse_traffic(&c.traffic, &text).map_err(|e| Failure(2, anyhow!(e)))?;
+    let config = match &c.config {
+        Some(p) => std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))?,
+        None => Vec::new(),
+    };
+    let env = c
+        .env
+        .iter()
+        .map(|kv| {
+            kv.split_once('=')
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .ok_or_else(|| anyhow!("--env `{kv}` must be KEY=VALUE"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let plugin = Plugin::load(&c.plugin).map_err(|e| anyhow!(e))?;
+    let opts = VmOptions {
+        plugin_config: config,
+        env,
+        shared: SharedData::new(),
+        ..VmOptions::default()
+    };
+    let mut h = Harness::new(&plugin, opts, workers).map_err(|e| anyhow!(e))?;
+    let started = h.start();
+    for vm in h.vms_mut() {
+        print_diagnostics(&vm.take_logs());
+    }
+    if !started.map_err(|e| anyhow!(e))? {
+        return Err(
+            anyhow!("the plugin rejected its configuration (on_configure returned false)").into(),
+        );
+    }
+    Ok((h, xs))
+}
+
+fn run(cli: Cli) -> Result<(), Failure> {
+    match cli.cmd {
+        Cmd::Replay {
+            common,
+            workers,
+            metrics,
+        } => {
+            let (mut h, xs) = setup(&common, workers)?;
+            let mut out = std::io::stdout().lock();
+            for (i, x) in xs.iter().enumerate() {
+                let o = h.run(x).map_err(|e| anyhow!(e))?;
+                print_diagnostics(&o.logs);
+                for e in &o.events {
+                    writeln!(out, "{e}").context("cannot write stdout")?;
+                }
+                if let Some(f) = &o.vm_failed {
+                    return Err(anyhow!("exchange {}: the plugin VM failed: {f}", i + 1).into());
+                }
+            }
+            for vm in h.vms_mut() {
+                vm.take_logs();
+            }
+            if metrics {
+                for (k, v) in h.shared().metrics() {
+                    eprintln!("vigil: metric {k} = {v:?}");
+                }
+            }
+            Ok(())
+        }
+        Cmd::Bench { common, iterations } => {
+            let (mut h, xs) = setup(&common, 1)?;
+            if xs.is_empty() {
+                return Err(anyhow!("{}: no exchanges", common.traffic).into());
+            }
+            let start = Instant::now();
+            let mut n = 0u64;
+            for _ in 0..iterations.max(1) {
+                for x in &xs {
+                    let o = h.run(x).map_err(|e| anyhow!(e))?;
+                    if let Some(f) = o.vm_failed {
+                        return Err(anyhow!("the plugin VM failed: {f}").into());
+                    }
+                    n += 1;
+                }
+                h.vm_mut(0).take_logs();
+            }
+            let secs = start.elapsed().as_secs_f64();
+            println!(
+                "{n} lifecycles in {secs:.3} s: {:.0} lifecycles/s, {:.2} us/lifecycle",
+                n as f64 / secs,
+                secs * 1e6 / n as f64
+            );
+            Ok(())
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure(code, e)) => {
+            eprintln!("vigil: {}", format!("{e:#}").replace('\n', " "));
+            ExitCode::from(code)
+        }
+    }
+}

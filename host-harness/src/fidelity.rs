@@ -1,0 +1,63 @@
+//! Fidelity table: every import a proxy-wasm Rust SDK 0.2.5 plugin may declare, what
+//! Envoy 1.40 does, and what the harness does.
+//!
+//! "Verified" = checked against Envoy's `source/extensions/common/wasm/context.cc` or
+//! proxy-wasm-cpp-host, or the measured notes; "unverified" = from memory of cpp-host.
+//!
+//! | import | Envoy | harness |
+//! |---|---|---|
+//! | `proxy_log` | logs at level (dropped below the wasm logger level) | records `LogEntry` if `level >= log_level`; bad level → `BadArgument` |
+//! | `proxy_get_log_level` | configured level | `VmOptions::log_level` (default info) |
+//! | `proxy_get_current_time_nanoseconds` | system time | harness clock (`set_time`/`advance_time`; `run` sets it to the exchange time) |
+//! | `proxy_set_tick_period_milliseconds` | root-context timer, per worker | `advance_time` fires `proxy_on_tick(root)` each period; 0 disables |
+//! | `proxy_get_buffer_bytes` | current chunk / configs; unknown buffer → `NotFound`; clamps the range, writes nothing for length 0 (verified) | same; plugin configuration only during `on_configure` (`temp_plugin_`, verified); body buffers only during their body callback |
+//! | `proxy_set_buffer_bytes` | `Buffer::copyFrom`: prepend / replace / append else `BadArgument` (verified) | same on body buffers; others `BadArgument` |
+//! | `proxy_get_header_map_value` | null map → `BadArgument`; missing → `NotFound`; first value (verified) | same; request headers are null in response callbacks of a `skip_request_callbacks` exchange (SDK panics → VM failure, as in Envoy) |
+//! | `proxy_get_header_map_pairs` | null map → empty, `Ok` (verified) | same; empty map → null pointer, size 0 |
+//! | `proxy_set_header_map_pairs`, `_add_`, `_replace_`, `_remove_` | mutable map or `BadArgument`; keys lower-cased (verified) | same (request headers mutable once `on_request_headers` ran) |
+//! | `proxy_get_header_map_size` | byte size or `BadArgument` | same |
+//! | `proxy_get_property` | CEL path walk; unknown → `NotFound`; ints/doubles 8-byte LE; timestamps int64 ns; maps/lists as pairs (verified) | see [`crate::hostcalls::properties`]; `response.*` `NotFound` before the response stage; `metadata` alone / `node` messages → empty bytes (protobuf not emulated) |
+//! | `proxy_set_property` | filter state `wasm.<path>`; no stream → `NotFound` (verified) | per-stream store readable with `get_property(path)` |
+//! | `proxy_get_shared_data` | `(value, cas)` or `NotFound`, namespaced by vm_id (cpp-host, unverified in detail) | same, [`crate::SharedData`] shared by all VMs |
+//! | `proxy_set_shared_data` | cas 0 unchecked; mismatch → `CasMismatch`; missing key always inserted; cas counter from 1 skipping 0 (cpp-host, unverified) | same; counts gets/sets/mismatches |
+//! | `proxy_register_shared_queue` | (vm_id, name) → token, idempotent | same |
+//! | `proxy_resolve_shared_queue` | by (vm_id, name) else `NotFound` | same |
+//! | `proxy_enqueue_shared_queue` | unknown → `NotFound`; schedules `on_queue_ready` on the owner | same; delivered by `Vm::deliver_queue_ready` |
+//! | `proxy_dequeue_shared_queue` | unknown → `NotFound`, empty → `Empty` | same |
+//! | `proxy_define_metric` | id = per-type counter step 4, type in low 2 bits; same name → same id; stats process-wide, shown as `wasmcustom.<name>` | same, raw names in `Vm::metrics()` |
+//! | `proxy_increment_metric` | counter: offset ≤ 0 → `BadArgument`; gauge add/sub; histogram → `BadArgument` (unverified) | same |
+//! | `proxy_record_metric` | counter add, gauge set, histogram record | same |
+//! | `proxy_get_metric` | histogram → `BadArgument`; unknown → `NotFound` | same |
+//! | `proxy_http_call` | unknown cluster, negative timeout or missing `:method`/`:path`/`:authority` → `BadArgument` (verified for cluster/timeout); cancelled when the context is destroyed | same; pending until `respond_http_call`/`fail_http_call` (failure = 0,0,0 callback) |
+//! | `proxy_send_local_response` | sends a local reply | recorded (`ExchangeOutcome::local_responses`), the exchange continues unchanged |
+//! | `proxy_continue_stream`, `proxy_close_stream` | resume / reset | recorded, `Ok` |
+//! | `proxy_set_effective_context` | unknown context → `BadArgument` | same (root or the live stream) |
+//! | `proxy_done` | root context done | counted, `Ok` |
+//! | `proxy_call_foreign_function` | registered names run; unknown → `NotFound` | always `NotFound` (no foreign functions emulated) |
+//! | `proxy_grpc_call`, `proxy_grpc_stream` | needs a gRPC service | `InternalFailure` (unverified) |
+//! | `proxy_grpc_send`, `_cancel`, `_close` | unknown token → `NotFound` | `NotFound` |
+//! | `proxy_get_status` | gRPC status of the callout | code 0, no message |
+//! | `wasi fd_write` | fd 1 → info log, fd 2 → error log | same (one line per call, trailing newline dropped); other fds `EBADF` |
+//! | `wasi environ_get/_sizes_get` | `vm_config.environment_variables` | `VmOptions::env` |
+//! | `wasi args_get/_sizes_get` | no args | no args |
+//! | `wasi clock_time_get` | real clocks | harness clock |
+//! | `wasi random_get` | real randomness | deterministic per `VmOptions::seed` |
+//! | `wasi proc_exit` | fails the VM | trap → VM failed |
+//! | `wasi fd_read/fd_close/fd_seek/fd_prestat_dir_name` | `ENOSYS` (unverified) | `ENOSYS` |
+//! | `wasi fd_fdstat_get` | char device for 1/2, else `EBADF` | same |
+//! | `wasi fd_prestat_get` | `EBADF` (no preopens) | same |
+//! | `wasi path_open` | fails | `ENOENT` |
+//! | `wasi poll_oneoff`, `sched_yield`, `clock_res_get` | minimal | 0 events / ok / 1 ns |
+//! | any other import | module fails to load | `HarnessError::UnknownImport` naming it |
+//!
+//! Lifecycle: `_initialize` (or `_start`), `proxy_on_context_create(root, 0)`,
+//! `proxy_on_vm_start`, `proxy_on_configure` (false → rejected). Per exchange:
+//! `on_context_create(ctx, root)`, `on_request_headers(n, eos)`, `on_request_body` (one
+//! chunk), `on_request_trailers`, `on_response_headers`, `on_response_body`,
+//! `on_response_trailers`, `on_log`, `on_done`, `on_delete`. A `Pause` action is recorded
+//! but the exchange proceeds (the traffic already contains the outcome). Request headers
+//! are `:authority` (from `host`), `:path`, `:method`, `:scheme`, the client's headers,
+//! then `x-forwarded-proto` and a generated `x-request-id` when absent (Envoy's HTTP/1
+//! order). Response headers are `:status` then the traffic headers (Envoy's own
+//! `date`/`server`/`content-length` are not added). A trap fails the VM: later exchanges
+//! report `vm_failed` without running wasm.

@@ -1,0 +1,103 @@
+//! `proxy_get_buffer_bytes`, `proxy_set_buffer_bytes`. Body buffers hold the current chunk
+//! during body callbacks; the plugin configuration is readable during `on_configure` only
+//! (Envoy's `temp_plugin_`), the VM configuration always.
+
+use wasmtime::{Caller, Linker};
+
+use super::{copy_out, link_err, read, status, HostResult};
+use crate::abi::{BufferType, Status};
+use crate::state::HostState;
+
+fn buffer(st: &HostState, t: BufferType) -> Option<&[u8]> {
+    match t {
+        BufferType::VmConfiguration => Some(&st.cfg.vm_config),
+        BufferType::PluginConfiguration if st.in_configure => Some(&st.cfg.plugin_config),
+        BufferType::HttpCallResponseBody => st.callout.as_ref().map(|c| c.body.as_slice()),
+        BufferType::HttpRequestBody => st.acting_stream()?.request_body.as_deref(),
+        BufferType::HttpResponseBody => st.acting_stream()?.response_body.as_deref(),
+        _ => None,
+    }
+}
+
+/// Links the buffer family.
+pub fn add_to_linker(linker: &mut Linker<HostState>) -> anyhow::Result<()> {
+    linker
+        .func_wrap(
+            "env",
+            "proxy_get_buffer_bytes",
+            |mut c: Caller<'_, HostState>,
+             t: i32,
+             start: i32,
+             max: i32,
+             pp: i32,
+             sp: i32|
+             -> HostResult {
+                let Some(t) = BufferType::from_u32(t as u32) else {
+                    return Ok(Status::NotFound.code());
+                };
+                let (start, max) = (start as u32 as usize, max as u32 as usize);
+                let Some(buf) = buffer(c.data(), t) else {
+                    return Ok(Status::NotFound.code());
+                };
+                if start.checked_add(max).is_none() {
+                    return Ok(Status::BadArgument.code());
+                }
+                // cpp-host: clamp to the buffer; nothing is written when the length is 0.
+                let end = (start + max).min(buf.len());
+                if end <= start {
+                    return Ok(0);
+                }
+                let data = buf[start..end].to_vec();
+                Ok(status(copy_out(&mut c, &data, pp, sp)?))
+            },
+        )
+        .map_err(link_err)?;
+    linker
+        .func_wrap(
+            "env",
+            "proxy_set_buffer_bytes",
+            |mut c: Caller<'_, HostState>,
+             t: i32,
+             start: i32,
+             size: i32,
+             dp: i32,
+             dl: i32|
+             -> HostResult {
+                let data = match read(&mut c, dp, dl) {
+                    Ok(d) => d,
+                    Err(s) => return Ok(s.code()),
+                };
+                let (start, size) = (start as u32 as usize, size as u32 as usize);
+                let st = c.data_mut();
+                let Some(stream) = st.acting_stream_mut() else {
+                    return Ok(Status::NotFound.code());
+                };
+                let buf = match BufferType::from_u32(t as u32) {
+                    Some(BufferType::HttpRequestBody) => stream.request_body.as_mut(),
+                    Some(BufferType::HttpResponseBody) => stream.response_body.as_mut(),
+                    _ => return Ok(Status::BadArgument.code()),
+                };
+                let Some(buf) = buf else {
+                    return Ok(Status::NotFound.code());
+                };
+                // Envoy `Buffer::copyFrom`: prepend, replace all, or append only.
+                let r = if start == 0 && size == 0 {
+                    let mut v = data;
+                    v.extend_from_slice(buf);
+                    *buf = v;
+                    Ok(())
+                } else if start == 0 && size >= buf.len() {
+                    *buf = data;
+                    Ok(())
+                } else if start != 0 && start >= buf.len() {
+                    buf.extend_from_slice(&data);
+                    Ok(())
+                } else {
+                    Err(Status::BadArgument)
+                };
+                Ok(status(r))
+            },
+        )
+        .map_err(link_err)?;
+    Ok(())
+}

@@ -1,0 +1,217 @@
+//! Header/trailer maps, following Envoy's `Context::getConstMap` / `getMap`: a map Envoy
+//! has not seen yet is null: `get_header_map_value` and writes return `BadArgument`,
+//! `get_header_map_pairs` returns an empty map. A missing header is `NotFound` (ABI 0.2.1).
+
+use wasmtime::{Caller, Linker};
+
+use super::{
+    copy_out, deserialize_pairs, link_err, read, read_str, serialize_pairs, status, write_u32,
+    HostResult,
+};
+use crate::abi::{MapType, Status};
+use crate::state::{HostState, Stage};
+use crate::traffic::Header;
+
+/// The map Envoy would expose read-only to the acting context.
+pub(crate) fn const_map(st: &HostState, t: MapType) -> Option<&Vec<Header>> {
+    match t {
+        MapType::HttpCallResponseHeaders => st.callout.as_ref().map(|c| &c.headers),
+        MapType::HttpCallResponseTrailers => st.callout.as_ref().map(|c| &c.trailers),
+        MapType::GrpcReceiveInitialMetadata | MapType::GrpcReceiveTrailingMetadata => None,
+        _ => {
+            let s = st.acting_stream()?;
+            match t {
+                MapType::HttpRequestHeaders if s.request_seen || s.stage == Stage::Log => {
+                    Some(&s.request_headers)
+                }
+                MapType::HttpRequestTrailers => s.request_trailers.as_ref(),
+                MapType::HttpResponseHeaders => s.response_headers.as_ref(),
+                MapType::HttpResponseTrailers => s.response_trailers.as_ref(),
+                _ => None,
+            }
+        }
+    }
+}
+
+/// The map Envoy would expose writable to the acting context.
+fn mut_map(st: &mut HostState, t: MapType) -> Option<&mut Vec<Header>> {
+    let s = st.acting_stream_mut()?;
+    match t {
+        MapType::HttpRequestHeaders if s.request_seen => Some(&mut s.request_headers),
+        MapType::HttpRequestTrailers => s.request_trailers.as_mut(),
+        MapType::HttpResponseHeaders => s.response_headers.as_mut(),
+        MapType::HttpResponseTrailers => s.response_trailers.as_mut(),
+        _ => None,
+    }
+}
+
+fn with_mut(
+    c: &mut Caller<'_, HostState>,
+    t: i32,
+    f: impl FnOnce(&mut Vec<Header>),
+) -> Result<(), Status> {
+    let t = MapType::from_u32(t as u32).ok_or(Status::BadArgument)?;
+    let m = mut_map(c.data_mut(), t).ok_or(Status::BadArgument)?;
+    f(m);
+    Ok(())
+}
+
+fn key_value(
+    c: &mut Caller<'_, HostState>,
+    kp: i32,
+    kl: i32,
+    vp: i32,
+    vl: i32,
+) -> Result<(String, Vec<u8>), Status> {
+    Ok((read_str(c, kp, kl)?.to_ascii_lowercase(), read(c, vp, vl)?))
+}
+
+/// Links the header-map family.
+pub fn add_to_linker(linker: &mut Linker<HostState>) -> anyhow::Result<()> {
+    linker
+        .func_wrap(
+            "env",
+            "proxy_get_header_map_value",
+            |mut c: Caller<'_, HostState>,
+             t: i32,
+             kp: i32,
+             kl: i32,
+             vpp: i32,
+             vsp: i32|
+             -> HostResult {
+                let key = match read_str(&mut c, kp, kl) {
+                    Ok(k) => k.to_ascii_lowercase(),
+                    Err(s) => return Ok(s.code()),
+                };
+                let Some(t) = MapType::from_u32(t as u32) else {
+                    return Ok(Status::BadArgument.code());
+                };
+                let value = match const_map(c.data(), t) {
+                    None => return Ok(Status::BadArgument.code()),
+                    Some(m) => match m.iter().find(|(k, _)| *k == key) {
+                        None => return Ok(Status::NotFound.code()),
+                        Some((_, v)) => v.clone(),
+                    },
+                };
+                Ok(status(copy_out(&mut c, &value, vpp, vsp)?))
+            },
+        )
+        .map_err(link_err)?;
+    linker
+        .func_wrap(
+            "env",
+            "proxy_get_header_map_pairs",
+            |mut c: Caller<'_, HostState>, t: i32, pp: i32, sp: i32| -> HostResult {
+                let Some(t) = MapType::from_u32(t as u32) else {
+                    return Ok(Status::BadArgument.code());
+                };
+                let bytes = match const_map(c.data(), t) {
+                    Some(m) if !m.is_empty() => serialize_pairs(m),
+                    _ => Vec::new(),
+                };
+                Ok(status(copy_out(&mut c, &bytes, pp, sp)?))
+            },
+        )
+        .map_err(link_err)?;
+    linker
+        .func_wrap(
+            "env",
+            "proxy_set_header_map_pairs",
+            |mut c: Caller<'_, HostState>, t: i32, p: i32, l: i32| -> HostResult {
+                let raw = match read(&mut c, p, l) {
+                    Ok(r) => r,
+                    Err(s) => return Ok(s.code()),
+                };
+                let Some(pairs) = deserialize_pairs(&raw) else {
+                    return Ok(Status::BadArgument.code());
+                };
+                Ok(status(with_mut(&mut c, t, |m| {
+                    *m = pairs
+                        .into_iter()
+                        .map(|(k, v)| (String::from_utf8_lossy(&k).to_ascii_lowercase(), v))
+                        .collect();
+                })))
+            },
+        )
+        .map_err(link_err)?;
+    linker
+        .func_wrap(
+            "env",
+            "proxy_add_header_map_value",
+            |mut c: Caller<'_, HostState>,
+             t: i32,
+             kp: i32,
+             kl: i32,
+             vp: i32,
+             vl: i32|
+             -> HostResult {
+                let (k, v) = match key_value(&mut c, kp, kl, vp, vl) {
+                    Ok(kv) => kv,
+                    Err(s) => return Ok(s.code()),
+                };
+                Ok(status(with_mut(&mut c, t, |m| m.push((k, v)))))
+            },
+        )
+        .map_err(link_err)?;
+    linker
+        .func_wrap(
+            "env",
+            "proxy_replace_header_map_value",
+            |mut c: Caller<'_, HostState>,
+             t: i32,
+             kp: i32,
+             kl: i32,
+             vp: i32,
+             vl: i32|
+             -> HostResult {
+                let (k, v) = match key_value(&mut c, kp, kl, vp, vl) {
+                    Ok(kv) => kv,
+                    Err(s) => return Ok(s.code()),
+                };
+                Ok(status(with_mut(&mut c, t, |m| {
+                    match m.iter().position(|(n, _)| *n == k) {
+                        Some(i) => {
+                            m[i].1 = v;
+                            let mut j = 0;
+                            m.retain(|(n, _)| {
+                                j += 1;
+                                j - 1 <= i || *n != k
+                            });
+                        }
+                        None => m.push((k, v)),
+                    }
+                })))
+            },
+        )
+        .map_err(link_err)?;
+    linker
+        .func_wrap(
+            "env",
+            "proxy_remove_header_map_value",
+            |mut c: Caller<'_, HostState>, t: i32, kp: i32, kl: i32| -> HostResult {
+                let k = match read_str(&mut c, kp, kl) {
+                    Ok(k) => k.to_ascii_lowercase(),
+                    Err(s) => return Ok(s.code()),
+                };
+                Ok(status(with_mut(&mut c, t, |m| m.retain(|(n, _)| *n != k))))
+            },
+        )
+        .map_err(link_err)?;
+    linker
+        .func_wrap(
+            "env",
+            "proxy_get_header_map_size",
+            |mut c: Caller<'_, HostState>, t: i32, sp: i32| -> HostResult {
+                let Some(t) = MapType::from_u32(t as u32) else {
+                    return Ok(Status::BadArgument.code());
+                };
+                let size = match mut_map(c.data_mut(), t) {
+                    None => return Ok(Status::BadArgument.code()),
+                    Some(m) => m.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>(),
+                };
+                Ok(status(write_u32(&mut c, sp, size as u32)))
+            },
+        )
+        .map_err(link_err)?;
+    Ok(())
+}

@@ -1,0 +1,194 @@
+//! Context control and the remaining ABI: `proxy_set_effective_context`, `proxy_done`,
+//! `proxy_call_foreign_function`, `proxy_continue_stream`, `proxy_close_stream`,
+//! `proxy_send_local_response`, `proxy_get_status` and the gRPC calls (no gRPC service
+//! is emulated).
+
+use wasmtime::{Caller, Linker};
+
+use super::{deserialize_pairs, link_err, read, read_str, status, write_u32, HostResult};
+use crate::abi::Status;
+use crate::state::{HostState, LocalResponse};
+
+fn local_response(
+    c: &mut Caller<'_, HostState>,
+    code: i32,
+    det: (i32, i32),
+    body: (i32, i32),
+    hdr: (i32, i32),
+    grpc: i32,
+) -> Result<(), Status> {
+    let details = read_str(c, det.0, det.1)?;
+    let body = read(c, body.0, body.1)?;
+    let headers = deserialize_pairs(&read(c, hdr.0, hdr.1)?)
+        .ok_or(Status::BadArgument)?
+        .into_iter()
+        .map(|(k, v)| (String::from_utf8_lossy(&k).to_ascii_lowercase(), v))
+        .collect();
+    let st = c.data_mut();
+    let context_id = st.context();
+    st.local_responses.push(LocalResponse {
+        context_id,
+        status: code as u32,
+        details,
+        body,
+        headers,
+        grpc_status: grpc,
+    });
+    Ok(())
+}
+
+/// Links the misc family.
+pub fn add_to_linker(linker: &mut Linker<HostState>) -> anyhow::Result<()> {
+    linker
+        .func_wrap(
+            "env",
+            "proxy_set_effective_context",
+            |mut c: Caller<'_, HostState>, ctx: i32| -> HostResult {
+                let st = c.data_mut();
+                let ctx = ctx as u32;
+                let known =
+                    ctx == st.root_context_id || st.stream.as_ref().is_some_and(|s| s.id == ctx);
+                if !known {
+                    return Ok(Status::BadArgument.code());
+                }
+                st.effective_context = Some(ctx);
+                Ok(0)
+            },
+        )
+        .map_err(link_err)?;
+    linker
+        .func_wrap(
+            "env",
+            "proxy_done",
+            |mut c: Caller<'_, HostState>| -> HostResult {
+                c.data_mut().done_calls += 1;
+                Ok(0)
+            },
+        )
+        .map_err(link_err)?;
+    linker
+        .func_wrap(
+            "env",
+            "proxy_call_foreign_function",
+            |_c: Caller<'_, HostState>,
+             _np: i32,
+             _nl: i32,
+             _ap: i32,
+             _al: i32,
+             _rpp: i32,
+             _rsp: i32|
+             -> HostResult {
+                // Envoy returns NotFound for an unregistered name; none is emulated.
+                Ok(Status::NotFound.code())
+            },
+        )
+        .map_err(link_err)?;
+    for name in ["proxy_continue_stream", "proxy_close_stream"] {
+        linker
+            .func_wrap(
+                "env",
+                name,
+                move |mut c: Caller<'_, HostState>, ty: i32| -> HostResult {
+                    if !(0..=3).contains(&ty) {
+                        return Ok(Status::BadArgument.code());
+                    }
+                    c.data_mut().stream_controls.push(format!("{name}({ty})"));
+                    Ok(0)
+                },
+            )
+            .map_err(link_err)?;
+    }
+    linker
+        .func_wrap(
+            "env",
+            "proxy_send_local_response",
+            |mut c: Caller<'_, HostState>,
+             code: i32,
+             dp: i32,
+             dl: i32,
+             bp: i32,
+             bl: i32,
+             hp: i32,
+             hl: i32,
+             grpc: i32|
+             -> HostResult {
+                Ok(status(local_response(
+                    &mut c,
+                    code,
+                    (dp, dl),
+                    (bp, bl),
+                    (hp, hl),
+                    grpc,
+                )))
+            },
+        )
+        .map_err(link_err)?;
+    linker
+        .func_wrap(
+            "env",
+            "proxy_get_status",
+            |mut c: Caller<'_, HostState>, cp: i32, mpp: i32, msp: i32| -> HostResult {
+                let r = write_u32(&mut c, cp, 0)
+                    .and_then(|()| write_u32(&mut c, mpp, 0))
+                    .and_then(|()| write_u32(&mut c, msp, 0));
+                Ok(status(r))
+            },
+        )
+        .map_err(link_err)?;
+    linker
+        .func_wrap(
+            "env",
+            "proxy_grpc_call",
+            |_c: Caller<'_, HostState>,
+             _a: i32,
+             _b: i32,
+             _d: i32,
+             _e: i32,
+             _f: i32,
+             _g: i32,
+             _h: i32,
+             _i: i32,
+             _j: i32,
+             _k: i32,
+             _timeout: i32,
+             _tok: i32|
+             -> HostResult { Ok(Status::InternalFailure.code()) },
+        )
+        .map_err(link_err)?;
+    linker
+        .func_wrap(
+            "env",
+            "proxy_grpc_stream",
+            |_c: Caller<'_, HostState>,
+             _a: i32,
+             _b: i32,
+             _d: i32,
+             _e: i32,
+             _f: i32,
+             _g: i32,
+             _h: i32,
+             _i: i32,
+             _tok: i32|
+             -> HostResult { Ok(Status::InternalFailure.code()) },
+        )
+        .map_err(link_err)?;
+    linker
+        .func_wrap(
+            "env",
+            "proxy_grpc_send",
+            |_c: Caller<'_, HostState>, _t: i32, _p: i32, _l: i32, _e: i32| -> HostResult {
+                Ok(Status::NotFound.code())
+            },
+        )
+        .map_err(link_err)?;
+    for name in ["proxy_grpc_cancel", "proxy_grpc_close"] {
+        linker
+            .func_wrap(
+                "env",
+                name,
+                |_c: Caller<'_, HostState>, _t: i32| -> HostResult { Ok(Status::NotFound.code()) },
+            )
+            .map_err(link_err)?;
+    }
+    Ok(())
+}

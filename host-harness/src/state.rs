@@ -1,0 +1,213 @@
+//! Per-VM host state (`Store<HostState>`): configuration, logs, clock, timers, the active
+//! stream, metric ids, pending HTTP callouts and recorded side effects.
+
+use std::collections::{BTreeMap, HashMap};
+
+use wasmtime::{Memory, TypedFunc};
+
+use crate::abi::{LogLevel, MetricType};
+use crate::shared::SharedData;
+use crate::traffic::{Exchange, Header};
+
+/// One `proxy_log` line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogEntry {
+    /// Level given by the plugin.
+    pub level: LogLevel,
+    /// Message (lossy UTF-8).
+    pub message: String,
+}
+
+/// A `proxy_send_local_response` call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalResponse {
+    /// Context that sent it.
+    pub context_id: u32,
+    /// HTTP status.
+    pub status: u32,
+    /// `response_code_details`.
+    pub details: String,
+    /// Body.
+    pub body: Vec<u8>,
+    /// Additional headers.
+    pub headers: Vec<Header>,
+    /// gRPC status (-1: none).
+    pub grpc_status: i32,
+}
+
+/// A `proxy_http_call` awaiting a response from the test.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingHttpCall {
+    /// Token returned to the plugin.
+    pub token: u32,
+    /// Context that dispatched it.
+    pub context_id: u32,
+    /// Cluster (upstream) name.
+    pub cluster: String,
+    /// Request headers.
+    pub headers: Vec<Header>,
+    /// Request body.
+    pub body: Vec<u8>,
+    /// Request trailers.
+    pub trailers: Vec<Header>,
+    /// Timeout in milliseconds.
+    pub timeout_ms: u32,
+}
+
+/// A response delivered to `proxy_on_http_call_response`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct HttpCallResponse {
+    /// Headers (include `:status`).
+    pub headers: Vec<Header>,
+    /// Body.
+    pub body: Vec<u8>,
+    /// Trailers.
+    pub trailers: Vec<Header>,
+}
+
+/// Where a stream is in its lifecycle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Stage {
+    Request,
+    Response,
+    Log,
+}
+
+/// The HTTP stream being driven.
+#[derive(Debug)]
+pub(crate) struct Stream {
+    pub(crate) id: u32,
+    pub(crate) x: Exchange,
+    pub(crate) stage: Stage,
+    /// decodeHeaders ran (Envoy's `request_headers_` is set).
+    pub(crate) request_seen: bool,
+    pub(crate) request_headers: Vec<Header>,
+    pub(crate) request_trailers: Option<Vec<Header>>,
+    pub(crate) response_headers: Option<Vec<Header>>,
+    pub(crate) response_trailers: Option<Vec<Header>>,
+    pub(crate) request_body: Option<Vec<u8>>,
+    pub(crate) response_body: Option<Vec<u8>>,
+    /// `set_property` values (Envoy filter state under `wasm.<path>`).
+    pub(crate) filter_state: BTreeMap<String, Vec<u8>>,
+}
+
+/// Static configuration of a VM (from `VmOptions`).
+#[derive(Debug, Clone)]
+pub(crate) struct VmConfig {
+    pub(crate) root_id: String,
+    pub(crate) vm_id: String,
+    pub(crate) plugin_name: String,
+    pub(crate) vm_config: Vec<u8>,
+    pub(crate) plugin_config: Vec<u8>,
+    pub(crate) env: Vec<(String, String)>,
+    pub(crate) clusters: Vec<String>,
+}
+
+/// State behind every hostcall of one VM.
+pub struct HostState {
+    pub(crate) cfg: VmConfig,
+    pub(crate) instance: u64,
+    pub(crate) log_level: LogLevel,
+    pub(crate) logs: Vec<LogEntry>,
+    pub(crate) shared: SharedData,
+    pub(crate) memory: Option<Memory>,
+    pub(crate) alloc: Option<TypedFunc<i32, i32>>,
+    pub(crate) now_ns: u64,
+    pub(crate) tick_period_ms: u32,
+    pub(crate) next_tick_ns: Option<u64>,
+    pub(crate) root_context_id: u32,
+    /// Context whose callback is running.
+    pub(crate) current_context: u32,
+    /// Set by `proxy_set_effective_context`, reset after each callback.
+    pub(crate) effective_context: Option<u32>,
+    pub(crate) in_configure: bool,
+    pub(crate) stream: Option<Stream>,
+    pub(crate) metric_ids: HashMap<u32, (MetricType, String)>,
+    pub(crate) metric_names: HashMap<(MetricType, String), u32>,
+    pub(crate) next_metric_id: [u32; 3],
+    pub(crate) http_calls: BTreeMap<u32, PendingHttpCall>,
+    pub(crate) next_token: u32,
+    pub(crate) callout: Option<HttpCallResponse>,
+    pub(crate) local_responses: Vec<LocalResponse>,
+    pub(crate) rng: u64,
+    pub(crate) stream_controls: Vec<String>,
+    pub(crate) done_calls: u32,
+}
+
+impl HostState {
+    pub(crate) fn new(cfg: VmConfig, shared: SharedData, log_level: LogLevel, seed: u64) -> Self {
+        let instance = shared.new_instance();
+        Self {
+            cfg,
+            instance,
+            log_level,
+            logs: Vec::new(),
+            shared,
+            memory: None,
+            alloc: None,
+            now_ns: 0,
+            tick_period_ms: 0,
+            next_tick_ns: None,
+            root_context_id: 1,
+            current_context: 0,
+            effective_context: None,
+            in_configure: false,
+            stream: None,
+            metric_ids: HashMap::new(),
+            metric_names: HashMap::new(),
+            // Envoy: ids step by 4, the low 2 bits carry the metric type.
+            next_metric_id: [0, 1, 2],
+            http_calls: BTreeMap::new(),
+            next_token: 1,
+            callout: None,
+            local_responses: Vec::new(),
+            rng: seed ^ 0x9E37_79B9_7F4A_7C15,
+            stream_controls: Vec::new(),
+            done_calls: 0,
+        }
+    }
+
+    /// Context the hostcalls act on.
+    pub(crate) fn context(&self) -> u32 {
+        self.effective_context.unwrap_or(self.current_context)
+    }
+
+    /// The active stream if the acting context is it.
+    pub(crate) fn acting_stream(&self) -> Option<&Stream> {
+        let c = self.context();
+        self.stream.as_ref().filter(|s| s.id == c)
+    }
+
+    /// Mutable variant of [`Self::acting_stream`].
+    pub(crate) fn acting_stream_mut(&mut self) -> Option<&mut Stream> {
+        let c = self.context();
+        self.stream.as_mut().filter(|s| s.id == c)
+    }
+
+    /// Deterministic xorshift64* generator.
+    pub(crate) fn next_random(&mut self) -> u64 {
+        let mut x = self.rng;
+        if x == 0 {
+            x = 0x2545_F491_4F6C_DD1D;
+        }
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.rng = x;
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// A UUID-v4-shaped request id, deterministic per VM seed.
+    pub(crate) fn new_request_id(&mut self) -> String {
+        let a = self.next_random();
+        let b = self.next_random();
+        format!(
+            "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
+            a >> 32,
+            (a >> 16) & 0xffff,
+            a & 0xfff,
+            0x8000 | (b >> 48) & 0x3fff,
+            b & 0xffff_ffff_ffff
+        )
+    }
+}

@@ -1,0 +1,484 @@
+//! Loading a plugin and driving one VM ("Envoy worker") through the proxy-wasm lifecycle.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use wasmtime::{Engine, Instance, Linker, Module, Store, TypedFunc, WasmParams, WasmResults};
+
+use crate::abi::LogLevel;
+use crate::error::HarnessError;
+pub use crate::exchange::{is_event, ExchangeOutcome};
+use crate::shared::{MetricValue, SharedData};
+use crate::state::{
+    HostState, HttpCallResponse, LocalResponse, LogEntry, PendingHttpCall, VmConfig,
+};
+
+/// A compiled plugin module (compile once, instantiate many VMs).
+#[derive(Clone)]
+pub struct Plugin {
+    engine: Engine,
+    module: Module,
+    linker: Arc<Linker<HostState>>,
+}
+
+impl std::fmt::Debug for Plugin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Plugin").finish_non_exhaustive()
+    }
+}
+
+impl Plugin {
+    /// Reads and compiles a `.wasm` file.
+    pub fn load(path: impl AsRef<Path>) -> Result<Self, HarnessError> {
+        let path = path.as_ref();
+        let bytes = std::fs::read(path).map_err(|e| HarnessError::Load {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        })?;
+        Self::from_bytes(&bytes).map_err(|e| match e {
+            HarnessError::Load { message, .. } => HarnessError::Load {
+                path: path.display().to_string(),
+                message,
+            },
+            other => other,
+        })
+    }
+
+    /// Compiles a module from bytes (or WAT text when wasmtime's `wat` feature is on).
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, HarnessError> {
+        let load = |message: String| HarnessError::Load {
+            path: "<bytes>".into(),
+            message,
+        };
+        let engine = Engine::default();
+        let module = Module::new(&engine, bytes).map_err(|e| load(format!("{e:#}")))?;
+        if !module
+            .exports()
+            .any(|e| e.name().starts_with("proxy_abi_version_"))
+        {
+            return Err(HarnessError::MissingExport(
+                "proxy_abi_version_0_2_1".into(),
+            ));
+        }
+        let mut linker = Linker::new(&engine);
+        crate::hostcalls::add_all(&mut linker).map_err(|e| load(e.to_string()))?;
+        Ok(Self {
+            engine,
+            module,
+            linker: Arc::new(linker),
+        })
+    }
+
+    /// Imports the module declares, as `module::name`.
+    pub fn imports(&self) -> Vec<String> {
+        self.module
+            .imports()
+            .map(|i| format!("{}::{}", i.module(), i.name()))
+            .collect()
+    }
+}
+
+/// Options of one VM (Envoy's `vm_config` + plugin config + worker environment).
+#[derive(Debug, Clone)]
+pub struct VmOptions {
+    /// Plugin `root_id`.
+    pub root_id: String,
+    /// `vm_config.vm_id` (namespaces shared data and queues).
+    pub vm_id: String,
+    /// Plugin `name`.
+    pub plugin_name: String,
+    /// `vm_config.configuration` bytes.
+    pub vm_config: Vec<u8>,
+    /// Plugin `configuration` bytes.
+    pub plugin_config: Vec<u8>,
+    /// `vm_config.environment_variables`.
+    pub env: Vec<(String, String)>,
+    /// Wasm log level (lines below it are dropped, as Envoy's logger does).
+    pub log_level: LogLevel,
+    /// Process-wide shared state.
+    pub shared: SharedData,
+    /// Clusters known to the "cluster manager" (for `proxy_http_call`).
+    pub clusters: Vec<String>,
+    /// Seed of the deterministic random source (request ids, `random_get`).
+    pub seed: u64,
+}
+
+impl Default for VmOptions {
+    fn default() -> Self {
+        Self {
+            root_id: "vigil".into(),
+            vm_id: "vigil".into(),
+            plugin_name: "vigil".into(),
+            vm_config: Vec::new(),
+            plugin_config: Vec::new(),
+            env: Vec::new(),
+            log_level: LogLevel::Info,
+            shared: SharedData::new(),
+            clusters: Vec::new(),
+            seed: 0,
+        }
+    }
+}
+
+pub(crate) type F1 = TypedFunc<i32, ()>;
+pub(crate) type F2 = TypedFunc<(i32, i32), ()>;
+pub(crate) type F2R = TypedFunc<(i32, i32), i32>;
+pub(crate) type F5 = TypedFunc<(i32, i32, i32, i32, i32), ()>;
+pub(crate) type F3R = TypedFunc<(i32, i32, i32), i32>;
+
+#[derive(Clone)]
+pub(crate) struct Exports {
+    pub(crate) on_context_create: Option<F2>,
+    pub(crate) on_vm_start: Option<F2R>,
+    pub(crate) on_configure: Option<F2R>,
+    pub(crate) on_request_headers: Option<F3R>,
+    pub(crate) on_request_body: Option<F3R>,
+    pub(crate) on_request_trailers: Option<F2R>,
+    pub(crate) on_response_headers: Option<F3R>,
+    pub(crate) on_response_body: Option<F3R>,
+    pub(crate) on_response_trailers: Option<F2R>,
+    pub(crate) on_log: Option<F1>,
+    pub(crate) on_done: Option<TypedFunc<i32, i32>>,
+    pub(crate) on_delete: Option<F1>,
+    pub(crate) on_tick: Option<F1>,
+    pub(crate) on_queue_ready: Option<F2>,
+    pub(crate) on_http_call_response: Option<F5>,
+}
+
+/// One VM instance: a wasm instance plus its root context.
+pub struct Vm {
+    pub(crate) store: Store<HostState>,
+    pub(crate) ex: Exports,
+    pub(crate) started: bool,
+    pub(crate) failed: Option<String>,
+    pub(crate) next_context: u32,
+}
+
+impl std::fmt::Debug for Vm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Vm")
+            .field("started", &self.started)
+            .field("failed", &self.failed)
+            .finish_non_exhaustive()
+    }
+}
+
+fn typed<P: WasmParams, R: WasmResults>(
+    store: &mut Store<HostState>,
+    inst: &Instance,
+    name: &str,
+) -> Result<Option<TypedFunc<P, R>>, HarnessError> {
+    match inst.get_func(&mut *store, name) {
+        None => Ok(None),
+        Some(f) => f
+            .typed::<P, R>(&*store)
+            .map(Some)
+            .map_err(|_| HarnessError::MissingExport(name.to_string())),
+    }
+}
+
+fn trap_message(e: &wasmtime::Error) -> String {
+    format!("{e:#}")
+        .lines()
+        .next()
+        .unwrap_or("trap")
+        .to_string()
+}
+
+impl Vm {
+    /// Instantiates the plugin and runs `_initialize` / `_start`. Call [`Vm::start`] next.
+    pub fn new(plugin: &Plugin, opts: VmOptions) -> Result<Self, HarnessError> {
+        let cfg = VmConfig {
+            root_id: opts.root_id,
+            vm_id: opts.vm_id,
+            plugin_name: opts.plugin_name,
+            vm_config: opts.vm_config,
+            plugin_config: opts.plugin_config,
+            env: opts.env,
+            clusters: opts.clusters,
+        };
+        let state = HostState::new(cfg, opts.shared, opts.log_level, opts.seed);
+        let mut store = Store::new(&plugin.engine, state);
+        for imp in plugin.module.imports() {
+            if plugin
+                .linker
+                .get(&mut store, imp.module(), imp.name())
+                .is_err()
+            {
+                return Err(HarnessError::UnknownImport {
+                    module: imp.module().to_string(),
+                    name: imp.name().to_string(),
+                });
+            }
+        }
+        let inst = plugin
+            .linker
+            .instantiate(&mut store, &plugin.module)
+            .map_err(|e| HarnessError::Instantiate(format!("{e:#}")))?;
+        let memory = inst
+            .get_memory(&mut store, "memory")
+            .ok_or_else(|| HarnessError::MissingExport("memory".into()))?;
+        let alloc = match typed::<i32, i32>(&mut store, &inst, "proxy_on_memory_allocate")? {
+            Some(f) => Some(f),
+            None => typed::<i32, i32>(&mut store, &inst, "malloc")?,
+        };
+        if alloc.is_none() {
+            return Err(HarnessError::MissingExport(
+                "proxy_on_memory_allocate (or malloc)".into(),
+            ));
+        }
+        store.data_mut().memory = Some(memory);
+        store.data_mut().alloc = alloc;
+        let ex = Exports {
+            on_context_create: typed(&mut store, &inst, "proxy_on_context_create")?,
+            on_vm_start: typed(&mut store, &inst, "proxy_on_vm_start")?,
+            on_configure: typed(&mut store, &inst, "proxy_on_configure")?,
+            on_request_headers: typed(&mut store, &inst, "proxy_on_request_headers")?,
+            on_request_body: typed(&mut store, &inst, "proxy_on_request_body")?,
+            on_request_trailers: typed(&mut store, &inst, "proxy_on_request_trailers")?,
+            on_response_headers: typed(&mut store, &inst, "proxy_on_response_headers")?,
+            on_response_body: typed(&mut store, &inst, "proxy_on_response_body")?,
+            on_response_trailers: typed(&mut store, &inst, "proxy_on_response_trailers")?,
+            on_log: typed(&mut store, &inst, "proxy_on_log")?,
+            on_done: typed(&mut store, &inst, "proxy_on_done")?,
+            on_delete: typed(&mut store, &inst, "proxy_on_delete")?,
+            on_tick: typed(&mut store, &inst, "proxy_on_tick")?,
+            on_queue_ready: typed(&mut store, &inst, "proxy_on_queue_ready")?,
+            on_http_call_response: typed(&mut store, &inst, "proxy_on_http_call_response")?,
+        };
+        let mut vm = Self {
+            store,
+            ex,
+            started: false,
+            failed: None,
+            next_context: 2,
+        };
+        for init in ["_initialize", "_start"] {
+            if let Some(f) = typed::<(), ()>(&mut vm.store, &inst, init)? {
+                vm.call(init, 0, Some(f), ())?;
+                break;
+            }
+        }
+        Ok(vm)
+    }
+
+    /// Calls an export on `context`; a trap marks the VM failed.
+    pub(crate) fn call<P: WasmParams, R: WasmResults>(
+        &mut self,
+        name: &str,
+        context: u32,
+        f: Option<TypedFunc<P, R>>,
+        args: P,
+    ) -> Result<Option<R>, HarnessError> {
+        if let Some(msg) = &self.failed {
+            return Err(HarnessError::VmFailed(msg.clone()));
+        }
+        let Some(f) = f else { return Ok(None) };
+        let st = self.store.data_mut();
+        st.current_context = context;
+        st.effective_context = None;
+        let r = f.call(&mut self.store, args);
+        self.store.data_mut().effective_context = None;
+        match r {
+            Ok(v) => Ok(Some(v)),
+            Err(e) => {
+                let message = trap_message(&e);
+                self.failed = Some(format!("{name}: {message}"));
+                Err(HarnessError::Trap {
+                    callback: name.to_string(),
+                    message,
+                })
+            }
+        }
+    }
+
+    /// Creates the root context, runs `on_vm_start` then `on_configure`. Returns whether
+    /// both accepted (false: Envoy rejects the configuration). A trap is an error.
+    pub fn start(&mut self) -> Result<bool, HarnessError> {
+        let root = self.store.data().root_context_id;
+        let (vm_len, cfg_len) = {
+            let c = &self.store.data().cfg;
+            (c.vm_config.len() as i32, c.plugin_config.len() as i32)
+        };
+        self.call(
+            "proxy_on_context_create",
+            root,
+            self.ex.on_context_create.clone(),
+            (root as i32, 0),
+        )?;
+        let ok = self.call(
+            "proxy_on_vm_start",
+            root,
+            self.ex.on_vm_start.clone(),
+            (root as i32, vm_len),
+        )?;
+        if ok == Some(0) {
+            return Ok(false);
+        }
+        self.store.data_mut().in_configure = true;
+        let r = self.call(
+            "proxy_on_configure",
+            root,
+            self.ex.on_configure.clone(),
+            (root as i32, cfg_len),
+        );
+        self.store.data_mut().in_configure = false;
+        let ok = r? != Some(0);
+        self.started = ok;
+        Ok(ok)
+    }
+
+    /// Why the VM failed, if it did.
+    pub fn failure(&self) -> Option<&str> {
+        self.failed.as_deref()
+    }
+
+    /// Sets the clock (ns since the epoch) without firing ticks.
+    pub fn set_time(&mut self, now_ns: u64) {
+        let st = self.store.data_mut();
+        st.now_ns = now_ns;
+        if let Some(next) = st.next_tick_ns {
+            if next < now_ns && st.tick_period_ms > 0 {
+                st.next_tick_ns = Some(now_ns + u64::from(st.tick_period_ms) * 1_000_000);
+            }
+        }
+    }
+
+    /// Current clock.
+    pub fn time(&self) -> u64 {
+        self.store.data().now_ns
+    }
+
+    /// Advances the clock, running `proxy_on_tick` on the root context each time the
+    /// tick period elapses. Returns the number of ticks fired.
+    pub fn advance_time(&mut self, delta_ns: u64) -> Result<u32, HarnessError> {
+        let target = self.store.data().now_ns.saturating_add(delta_ns);
+        let root = self.store.data().root_context_id;
+        let mut fired = 0;
+        loop {
+            let st = self.store.data_mut();
+            match st.next_tick_ns {
+                Some(t) if t <= target && st.tick_period_ms > 0 => {
+                    st.now_ns = t;
+                    st.next_tick_ns = Some(t + u64::from(st.tick_period_ms) * 1_000_000);
+                    self.call("proxy_on_tick", root, self.ex.on_tick.clone(), root as i32)?;
+                    fired += 1;
+                }
+                _ => break,
+            }
+        }
+        self.store.data_mut().now_ns = target;
+        Ok(fired)
+    }
+
+    /// All log lines collected so far.
+    pub fn logs(&self) -> &[LogEntry] {
+        &self.store.data().logs
+    }
+
+    /// Takes the collected log lines.
+    pub fn take_logs(&mut self) -> Vec<LogEntry> {
+        std::mem::take(&mut self.store.data_mut().logs)
+    }
+
+    /// Takes the collected log lines and returns the security events among them.
+    pub fn take_events(&mut self) -> Vec<String> {
+        self.take_logs()
+            .into_iter()
+            .filter(is_event)
+            .map(|e| e.message)
+            .collect()
+    }
+
+    /// Sets the level `proxy_get_log_level` reports (and below which lines are dropped).
+    pub fn set_log_level(&mut self, level: LogLevel) {
+        self.store.data_mut().log_level = level;
+    }
+
+    /// Custom metrics (process-wide, by raw name; Envoy shows `wasmcustom.<name>`).
+    pub fn metrics(&self) -> BTreeMap<String, MetricValue> {
+        self.store.data().shared.metrics()
+    }
+
+    /// The shared state this VM uses.
+    pub fn shared(&self) -> &SharedData {
+        &self.store.data().shared
+    }
+
+    /// Local responses sent so far.
+    pub fn local_responses(&self) -> &[LocalResponse] {
+        &self.store.data().local_responses
+    }
+
+    /// Tick period set by the plugin (ms, 0: none).
+    pub fn tick_period_ms(&self) -> u32 {
+        self.store.data().tick_period_ms
+    }
+
+    /// HTTP callouts awaiting a response.
+    pub fn pending_http_calls(&self) -> Vec<PendingHttpCall> {
+        self.store.data().http_calls.values().cloned().collect()
+    }
+
+    /// Delivers a callout response to `proxy_on_http_call_response`.
+    pub fn respond_http_call(
+        &mut self,
+        token: u32,
+        response: HttpCallResponse,
+    ) -> Result<(), HarnessError> {
+        let call = self
+            .store
+            .data_mut()
+            .http_calls
+            .remove(&token)
+            .ok_or(HarnessError::UnknownHttpCall(token))?;
+        let args = (
+            call.context_id as i32,
+            token as i32,
+            response.headers.len() as i32,
+            response.body.len() as i32,
+            response.trailers.len() as i32,
+        );
+        self.store.data_mut().callout = Some(response);
+        let r = self.call(
+            "proxy_on_http_call_response",
+            call.context_id,
+            self.ex.on_http_call_response.clone(),
+            args,
+        );
+        self.store.data_mut().callout = None;
+        r.map(|_| ())
+    }
+
+    /// Fails a callout (Envoy calls the response callback with 0 headers, body, trailers).
+    pub fn fail_http_call(&mut self, token: u32) -> Result<(), HarnessError> {
+        self.respond_http_call(token, HttpCallResponse::default())
+    }
+
+    /// Runs `proxy_on_queue_ready` for every enqueue on queues this VM registered.
+    pub fn deliver_queue_ready(&mut self) -> Result<u32, HarnessError> {
+        let instance = self.store.data().instance;
+        let ready = self.store.data().shared.take_ready(instance);
+        let n = ready.len() as u32;
+        for (ctx, id) in ready {
+            self.call(
+                "proxy_on_queue_ready",
+                ctx,
+                self.ex.on_queue_ready.clone(),
+                (ctx as i32, id as i32),
+            )?;
+        }
+        Ok(n)
+    }
+
+    /// Times `proxy_done` was called.
+    pub fn done_calls(&self) -> u32 {
+        self.store.data().done_calls
+    }
+
+    /// `proxy_continue_stream` / `proxy_close_stream` calls, as `name(stream_type)`.
+    pub fn stream_controls(&self) -> &[String] {
+        &self.store.data().stream_controls
+    }
+}
