@@ -109,14 +109,26 @@ fn setup(c: &Common, workers: usize) -> Result<(Harness, Vec<Exchange>), Failure
         ..VmOptions::default()
     };
     let mut h = Harness::new(&plugin, opts, workers).map_err(|e| anyhow!(e))?;
-    let started = h.start();
-    for vm in h.vms_mut() {
-        print_diagnostics(&vm.take_logs());
+    let started = h.start().map_err(|e| anyhow!(e))?;
+    if !started {
+        // One line: the plugin's own reason (the first error it logged), if any.
+        let reason = h
+            .vms_mut()
+            .iter_mut()
+            .flat_map(|vm| vm.take_logs())
+            .find(|l| l.level >= LogLevel::Error)
+            .map(|l| format!(": {}", l.message))
+            .unwrap_or_else(|| " (on_configure returned false)".into());
+        return Err(anyhow!("the plugin rejected its configuration{reason}").into());
     }
-    if !started.map_err(|e| anyhow!(e))? {
-        return Err(
-            anyhow!("the plugin rejected its configuration (on_configure returned false)").into(),
-        );
+    // Start-up warnings once, from the first worker (every worker says the same).
+    let mut first = true;
+    for vm in h.vms_mut() {
+        let logs = vm.take_logs();
+        if first {
+            print_diagnostics(&logs);
+            first = false;
+        }
     }
     Ok((h, xs))
 }

@@ -1,0 +1,113 @@
+//! The `vigil` CLI as users run it: events on stdout, one-line errors and non-zero exits.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn plugin() -> PathBuf {
+    let p = root().join("target/wasm32-wasip1/release/vigil_plugin.wasm");
+    assert!(p.exists(), "{} missing: run `cargo build --release --target wasm32-wasip1 -p vigil-plugin` (scripts/test does)", p.display());
+    p
+}
+
+fn vigil(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_vigil"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn tmp(name: &str, text: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("vigil-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+fn one_line_error(out: &Output) -> String {
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(
+        !err.contains("panicked") && !err.contains("backtrace") && !err.contains("RUST_BACKTRACE"),
+        "{err}"
+    );
+    err
+}
+
+#[test]
+fn replay_prints_one_event_per_line() {
+    let traffic = root().join("tests/golden/baseline.traffic.jsonl");
+    let out = vigil(&[
+        "replay",
+        "--plugin",
+        plugin().to_str().unwrap(),
+        "--workers",
+        "2",
+        traffic.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 27);
+    for l in lines {
+        let v: serde_json::Value = serde_json::from_str(l).unwrap();
+        assert!(v["event"]["action"].is_string());
+    }
+}
+
+#[test]
+fn bad_traffic_line_is_named_with_its_number() {
+    let good = std::fs::read_to_string(root().join("tests/golden/baseline.traffic.jsonl")).unwrap();
+    let first = good.lines().next().unwrap();
+    let p = tmp(
+        "bad.jsonl",
+        &format!("{first}\n{{\"time\": \"yesterday\"}}\n"),
+    );
+    let out = vigil(&[
+        "replay",
+        "--plugin",
+        plugin().to_str().unwrap(),
+        p.to_str().unwrap(),
+    ]);
+    let err = one_line_error(&out);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(err.contains("bad.jsonl:2:"), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(out.stdout.is_empty(), "nothing is replayed from a bad file");
+}
+
+#[test]
+fn bad_policy_and_missing_plugin_are_one_line_errors() {
+    let traffic = root().join("tests/golden/baseline.traffic.jsonl");
+    let policy = tmp(
+        "bad-policy.json",
+        r#"{"version": 1, "login": {"paths": 5}}"#,
+    );
+    let out = vigil(&[
+        "replay",
+        "--plugin",
+        plugin().to_str().unwrap(),
+        "--config",
+        policy.to_str().unwrap(),
+        traffic.to_str().unwrap(),
+    ]);
+    let err = one_line_error(&out);
+    assert!(err.contains("login"), "{err}");
+    let out = vigil(&[
+        "replay",
+        "--plugin",
+        "/nonexistent/vigil.wasm",
+        traffic.to_str().unwrap(),
+    ]);
+    let err = one_line_error(&out);
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+}
