@@ -45,7 +45,11 @@ fn flatten(prefix: &str, v: &Value, out: &mut Vec<(String, Value)>) {
     match v {
         Value::Object(m) => {
             for (k, v) in m {
-                let name = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                let name = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
                 flatten(&name, v, out);
             }
         }
@@ -56,9 +60,13 @@ fn flatten(prefix: &str, v: &Value, out: &mut Vec<(String, Value)>) {
 fn type_ok(ty: &str, v: &Value) -> bool {
     match ty {
         "keyword" | "constant_keyword" | "wildcard" | "match_only_text" | "text" => v.is_string(),
-        "ip" => v.as_str().is_some_and(|s| s.parse::<std::net::IpAddr>().is_ok()),
+        "ip" => v
+            .as_str()
+            .is_some_and(|s| s.parse::<std::net::IpAddr>().is_ok()),
         "long" | "integer" | "short" | "byte" => v.is_i64() || v.is_u64(),
-        "date" => v.as_str().is_some_and(|s| s.len() >= 20 && s.ends_with('Z') && s.as_bytes()[10] == b'T'),
+        "date" => v
+            .as_str()
+            .is_some_and(|s| s.len() >= 20 && s.ends_with('Z') && s.as_bytes()[10] == b'T'),
         "boolean" => v.is_boolean(),
         _ => false,
     }
@@ -90,17 +98,32 @@ pub fn check_event(schema: &BTreeMap<String, Field>, event: &Value) -> Vec<Strin
             if !type_ok(&f.ty, v) {
                 problems.push(format!("{name}: {v} is not of ECS type {}", f.ty));
             }
-            if !f.allowed_values.is_empty() && !f.allowed_values.iter().any(|a| Some(a.name.as_str()) == v.as_str()) {
+            if !f.allowed_values.is_empty()
+                && !f
+                    .allowed_values
+                    .iter()
+                    .any(|a| Some(a.name.as_str()) == v.as_str())
+            {
                 problems.push(format!("{name}: {v} is not an allowed value"));
             }
         }
     }
     // Each event.type must be expected by at least one of the event's categories.
-    if let (Some(cat), Some(types), Some(f)) = (event["event"]["category"].as_array(), event["event"]["type"].as_array(), schema.get("event.category")) {
+    if let (Some(cat), Some(types), Some(f)) = (
+        event["event"]["category"].as_array(),
+        event["event"]["type"].as_array(),
+        schema.get("event.category"),
+    ) {
         for t in types.iter().filter_map(Value::as_str) {
-            let fits = cat.iter().filter_map(Value::as_str).any(|c| f.allowed_values.iter().any(|a| a.name == c && a.expected_event_types.iter().any(|e| e == t)));
+            let fits = cat.iter().filter_map(Value::as_str).any(|c| {
+                f.allowed_values
+                    .iter()
+                    .any(|a| a.name == c && a.expected_event_types.iter().any(|e| e == t))
+            });
             if !fits {
-                problems.push(format!("event.type {t} fits none of the categories {cat:?}"));
+                problems.push(format!(
+                    "event.type {t} fits none of the categories {cat:?}"
+                ));
             }
         }
     }

@@ -15,7 +15,7 @@
 //! | `request.body` | optional value | request body (one chunk) |
 //! | `request.trailers` | optional `[[name, value], ...]` | request trailers |
 //! | `response.status` | integer | `:status` and `response.code` |
-//! | `response.headers` | `[[name, value], ...]` | response headers |
+//! | `response.headers` | `[[name, value], ...]` | response headers (optional) |
 //! | `response.body` | optional value | response body (one chunk) |
 //! | `response.trailers` | optional `[[name, value], ...]` | response trailers |
 //! | `envoy.response_flags` | optional list of short names (`"RL"`, `"UAEX"`, ...) | `response.flags` bitmask |
@@ -78,6 +78,7 @@ struct RawRequest {
 #[serde(deny_unknown_fields)]
 struct RawResponse {
     status: u16,
+    #[serde(default)]
     headers: Vec<(String, RawBytes)>,
     #[serde(default)]
     body: Option<RawBytes>,

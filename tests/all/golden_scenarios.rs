@@ -9,13 +9,46 @@ use vigil_tests::{ecs, golden};
 
 fn baseline_events() -> Result<Vec<String>> {
     let plugin = Plugin::load(plugin_wasm()?)?;
-    golden::replay(&plugin, b"", &golden::dir().join("baseline.traffic.jsonl"), 2)
+    golden::replay(
+        &plugin,
+        b"",
+        &golden::dir().join("baseline.traffic.jsonl"),
+        2,
+    )
 }
 
 #[test]
 fn golden_baseline() -> Result<()> {
     let events = baseline_events()?;
     golden::check("baseline", &events)
+}
+
+/// A user policy: other login routes and methods, a tighter brute-force window (alert,
+/// then re-armed after the window), admin prefix, inline fingerprint key and session
+/// cookie, a small field cap (truncation).
+#[test]
+fn golden_custom_policy() -> Result<()> {
+    let plugin = Plugin::load(plugin_wasm()?)?;
+    let policy = std::fs::read(golden::dir().join("custom.policy.json"))?;
+    let events = golden::replay(&plugin, &policy, &golden::dir().join("custom.traffic.jsonl"), 2)?;
+    golden::check("custom", &events)
+}
+
+#[test]
+fn events_below_the_host_log_level_are_counted_not_lost_silently() -> Result<()> {
+    use vigil_harness::{LogLevel, MetricValue, Vm, VmOptions};
+    let plugin = Plugin::load(plugin_wasm()?)?;
+    let mut vm = Vm::new(&plugin, VmOptions { log_level: LogLevel::Warn, ..VmOptions::default() })?;
+    anyhow::ensure!(vm.start()?);
+    let text = std::fs::read_to_string(golden::dir().join("baseline.traffic.jsonl"))?;
+    for x in vigil_harness::traffic::parse_traffic("baseline", &text)? {
+        vm.run(&x)?;
+    }
+    anyhow::ensure!(vm.take_events().is_empty());
+    let metrics = vm.metrics();
+    let suppressed = metrics.get("vigil.events_suppressed").cloned();
+    anyhow::ensure!(matches!(suppressed, Some(MetricValue::Counter(27))), "{metrics:?}");
+    Ok(())
 }
 
 #[test]
@@ -30,7 +63,11 @@ fn every_action_is_covered_and_conforms_to_ecs() -> Result<()> {
         anyhow::ensure!(problems.is_empty(), "{}: {problems:#?}", e.action());
     }
     let all: BTreeSet<String> = Action::ALL.iter().map(|a| a.name().to_string()).collect();
-    anyhow::ensure!(seen == all, "actions not covered by the golden scenario: {:?}", all.difference(&seen).collect::<Vec<_>>());
+    anyhow::ensure!(
+        seen == all,
+        "actions not covered by the golden scenario: {:?}",
+        all.difference(&seen).collect::<Vec<_>>()
+    );
     Ok(())
 }
 
@@ -38,7 +75,8 @@ fn every_action_is_covered_and_conforms_to_ecs() -> Result<()> {
 fn event_lines_are_clean_one_line_utf8() -> Result<()> {
     for line in baseline_events()? {
         for c in line.chars() {
-            let bad = c.is_control() || matches!(c, '\u{2028}' | '\u{2029}' | '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+            let bad = c.is_control()
+                || matches!(c, '\u{2028}' | '\u{2029}' | '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
             anyhow::ensure!(!bad, "raw {c:?} in {line}");
         }
     }
@@ -48,7 +86,17 @@ fn event_lines_are_clean_one_line_utf8() -> Result<()> {
 #[test]
 fn secrets_never_appear_in_events() -> Result<()> {
     let text = baseline_events()?.join("\n");
-    for secret in ["correct-horse", "hunter2", "s3cret", "abc123", "access_token", "leak", "guess", "YWxpY2U6czNjcmV0", "eyJ"] {
+    for secret in [
+        "correct-horse",
+        "hunter2",
+        "s3cret",
+        "abc123",
+        "access_token",
+        "leak",
+        "guess",
+        "YWxpY2U6czNjcmV0",
+        "eyJ",
+    ] {
         anyhow::ensure!(!text.contains(secret), "{secret:?} appears in the events");
     }
     Ok(())
@@ -58,10 +106,18 @@ fn secrets_never_appear_in_events() -> Result<()> {
 fn bad_policy_is_refused_naming_the_json_path() -> Result<()> {
     use vigil_harness::{Vm, VmOptions};
     let plugin = Plugin::load(plugin_wasm()?)?;
-    let opts = VmOptions { plugin_config: br#"{"version": 1, "login": {"methods": ["POST"], "paths": 5, "failure_statuses": []}}"#.to_vec(), ..VmOptions::default() };
+    let opts = VmOptions {
+        plugin_config:
+            br#"{"version": 1, "login": {"methods": ["POST"], "paths": 5, "failure_statuses": []}}"#
+                .to_vec(),
+        ..VmOptions::default()
+    };
     let mut vm = Vm::new(&plugin, opts)?;
     anyhow::ensure!(!vm.start()?, "a bad policy was accepted");
     let logs: Vec<String> = vm.take_logs().into_iter().map(|l| l.message).collect();
-    anyhow::ensure!(logs.iter().any(|l| l.contains("`login.paths`")), "no log names the path: {logs:?}");
+    anyhow::ensure!(
+        logs.iter().any(|l| l.contains("`login.paths`")),
+        "no log names the path: {logs:?}"
+    );
     Ok(())
 }

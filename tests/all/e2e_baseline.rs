@@ -1,0 +1,369 @@
+//! End to end through a real Envoy 1.40: every baseline action from real traffic, the
+//! plugin's counters on admin `/stats`, and what Envoy rejects before any filter runs.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::time::Duration;
+use vigil_tests::envoy::{new_request_id, token, Envoy, Event, HttpResponse, Options, Req};
+
+/// One scripted request and what Vigil must say about it.
+pub(crate) struct Case {
+    /// Human label for failure messages.
+    pub label: &'static str,
+    /// The request (carries its own `x-request-id`).
+    pub req: Req,
+    /// Expected HTTP status from Envoy.
+    pub status: u16,
+    /// Expected `event.action`, `None` = no event at all.
+    pub action: Option<&'static str>,
+    /// Expected `event.reason` (checked when `Some`).
+    pub reason: Option<&'static str>,
+    /// Expected `user.name` (checked when `Some`).
+    pub user: Option<&'static str>,
+}
+
+fn case(label: &'static str, req: Req, status: u16, action: Option<&'static str>) -> Case {
+    let id = new_request_id(label);
+    Case {
+        label,
+        req: req.id(&id),
+        status,
+        action,
+        reason: None,
+        user: None,
+    }
+}
+
+impl Case {
+    fn reason(mut self, r: &'static str) -> Case {
+        self.reason = Some(r);
+        self
+    }
+    fn user(mut self, u: &'static str) -> Case {
+        self.user = Some(u);
+        self
+    }
+    pub(crate) fn id(&self) -> String {
+        self.req.request_id().unwrap_or_default()
+    }
+}
+
+const FORM: &str = "application/x-www-form-urlencoded";
+const JSON: &str = "application/json";
+
+/// The baseline scenario: one request per behaviour, in order (the rate-limit route allows
+/// three requests per Envoy, so the fourth is the 429).
+pub(crate) fn baseline_cases() -> Vec<Case> {
+    let user = token("valid-user").unwrap();
+    let admin = token("valid-admin").unwrap();
+    let expired = token("expired").unwrap();
+    let wrong_key = token("wrong-key").unwrap();
+    vec![
+        case(
+            "login-form-ok",
+            Req::post("/login", FORM, "username=alice&password=correct-horse"),
+            200,
+            Some("authn_login_success"),
+        )
+        .user("alice"),
+        case(
+            "login-form-bad",
+            Req::post("/login?next=%2Fhome", FORM, "username=alice&password=wrong"),
+            401,
+            Some("authn_login_fail"),
+        )
+        .user("alice"),
+        case(
+            "login-json-ok",
+            Req::post(
+                "/api/login",
+                JSON,
+                r#"{"email":"alice","password":"correct-horse"}"#,
+            ),
+            200,
+            Some("authn_login_success"),
+        )
+        .user("alice"),
+        case(
+            "login-json-bad",
+            Req::post(
+                "/signin",
+                JSON,
+                r#"{"username":"bob","password":"hunter2"}"#,
+            ),
+            401,
+            Some("authn_login_fail"),
+        )
+        .user("bob"),
+        case(
+            "oauth-invalid-grant",
+            Req::post(
+                "/oauth/token",
+                FORM,
+                "grant_type=password&username=carol&password=nope",
+            ),
+            400,
+            Some("authn_login_fail"),
+        )
+        .user("carol"),
+        case(
+            "token-missing",
+            Req::get("/api/items"),
+            401,
+            Some("authn_token_invalid"),
+        )
+        .reason("token_missing"),
+        case(
+            "token-expired",
+            Req::get("/api/items").bearer(&expired),
+            401,
+            Some("authn_token_invalid"),
+        )
+        .reason("token_expired"),
+        case(
+            "token-garbage",
+            Req::get("/api/items").bearer("not-a.jwt.at-all"),
+            401,
+            Some("authn_token_invalid"),
+        )
+        .reason("token_invalid"),
+        case(
+            "token-wrong-key",
+            Req::get("/api/items").bearer(&wrong_key),
+            401,
+            Some("authn_token_invalid"),
+        )
+        .reason("token_signature_invalid"),
+        case(
+            "admin-as-user",
+            Req::get("/admin/users").bearer(&user),
+            403,
+            Some("authz_fail"),
+        )
+        .user("alice"),
+        case(
+            "admin-as-admin",
+            Req::get("/admin/users").bearer(&admin),
+            200,
+            Some("authz_admin"),
+        )
+        .user("root-admin"),
+        case("limited-1", Req::get("/api/limited"), 200, None),
+        case("limited-2", Req::get("/api/limited"), 200, None),
+        case("limited-3", Req::get("/api/limited"), 200, None),
+        case(
+            "limited-4",
+            Req::get("/api/limited"),
+            429,
+            Some("excess_rate_limit_exceeded"),
+        ),
+        case(
+            "items-invalid",
+            Req::post("/api/items", JSON, r#"{"name":"","qty":-1}"#).bearer(&user),
+            422,
+            Some("input_validation_fail"),
+        ),
+        case(
+            "items-ok",
+            Req::post("/api/items", JSON, r#"{"name":"widget","qty":2}"#).bearer(&user),
+            201,
+            None,
+        ),
+        // Over the buffer filter's 16 KiB: a local 413 from a filter after Vigil.
+        case(
+            "body-too-large",
+            Req::post("/api/items", JSON, &"x".repeat(20_000)).bearer(&user),
+            413,
+            Some("input_validation_fail"),
+        ),
+        case("plain-ok", Req::get("/hello?x=1"), 200, None),
+        case(
+            "authenticated-ok",
+            Req::get("/api/items").bearer(&user),
+            200,
+            None,
+        ),
+    ]
+}
+
+/// Sends every case, checking Envoy's status codes; returns the responses.
+pub(crate) fn send_all(envoy: &Envoy, cases: &[Case]) -> Vec<HttpResponse> {
+    cases
+        .iter()
+        .map(|c| {
+            let r = envoy
+                .send(&c.req)
+                .unwrap_or_else(|e| panic!("{}: {e:#}", c.label));
+            assert_eq!(
+                r.status,
+                c.status,
+                "{}: status (body {:?})",
+                c.label,
+                String::from_utf8_lossy(&r.body)
+            );
+            r
+        })
+        .collect()
+}
+
+fn check_case(c: &Case, events: &[Event]) {
+    let id = c.id();
+    let mine: Vec<&Event> = events
+        .iter()
+        .filter(|e| e.request_id() == Some(id.as_str()))
+        .collect();
+    let Some(action) = c.action else {
+        assert!(
+            mine.is_empty(),
+            "{}: expected no event, got {:?}",
+            c.label,
+            mine.iter().map(|e| e.raw.to_string()).collect::<Vec<_>>()
+        );
+        return;
+    };
+    assert_eq!(
+        mine.len(),
+        1,
+        "{}: expected exactly one event, got {:?}",
+        c.label,
+        mine.iter().map(|e| e.raw.to_string()).collect::<Vec<_>>()
+    );
+    let e = mine[0];
+    assert_eq!(e.action(), action, "{}: action in {}", c.label, e.raw);
+    assert_eq!(
+        e.status(),
+        Some(u64::from(c.status)),
+        "{}: {}",
+        c.label,
+        e.raw
+    );
+    if let Some(reason) = c.reason {
+        assert_eq!(e.reason(), Some(reason), "{}: reason in {}", c.label, e.raw);
+    }
+    if let Some(user) = c.user {
+        assert_eq!(
+            e.user_name(),
+            Some(user),
+            "{}: user.name in {}",
+            c.label,
+            e.raw
+        );
+    }
+    let ip = e.source.as_ref().and_then(|s| s.ip.as_deref());
+    assert_eq!(ip, Some("127.0.0.1"), "{}: source.ip in {}", c.label, e.raw);
+}
+
+#[test]
+fn e2e_baseline_every_action_through_envoy() {
+    let envoy = Envoy::start(&Options::new("baseline")).unwrap();
+    let cases = baseline_cases();
+    send_all(&envoy, &cases);
+    let expected = cases.iter().filter(|c| c.action.is_some()).count();
+    let events = envoy.wait_events(expected, Duration::from_secs(5)).unwrap();
+    for c in &cases {
+        check_case(c, &events);
+    }
+    assert_eq!(
+        events.len(),
+        expected,
+        "one event per expected case, nothing else: {:#?}",
+        envoy.event_lines()
+    );
+
+    // The admin event names its user from the JWT `sub`, and says so.
+    let admin = cases.iter().find(|c| c.label == "admin-as-admin").unwrap();
+    let e = envoy
+        .event_for(&admin.id(), Duration::from_secs(1))
+        .unwrap();
+    assert_eq!(e.get_str("vigil.user.source"), Some("jwt"), "{}", e.raw);
+    assert_eq!(e.event.kind, "event");
+
+    // No secret ever reaches an event line.
+    for line in envoy.event_lines() {
+        for secret in ["correct-horse", "hunter2", "password=", "eyJhbGci"] {
+            assert!(!line.contains(secret), "secret {secret:?} in event {line}");
+        }
+    }
+
+    // The plugin's counters are on admin /stats (custom metrics get Envoy's `wasmcustom.`
+    // prefix).
+    let stats = envoy.stats().unwrap();
+    let count = |action: &str| {
+        let name = format!("wasmcustom.vigil.events.{action}");
+        *stats
+            .get(&name)
+            .unwrap_or_else(|| panic!("no stat {name}; vigil stats: {:?}", vigil_stats(&stats)))
+    };
+    assert_eq!(count("authn_login_success"), 2);
+    assert_eq!(count("authn_login_fail"), 3);
+    assert_eq!(count("authn_token_invalid"), 4);
+    assert_eq!(count("authz_fail"), 1);
+    assert_eq!(count("authz_admin"), 1);
+    assert_eq!(count("excess_rate_limit_exceeded"), 1);
+    assert_eq!(count("input_validation_fail"), 2);
+}
+
+fn vigil_stats(stats: &std::collections::BTreeMap<String, u64>) -> Vec<String> {
+    stats
+        .iter()
+        .filter(|(k, _)| k.contains("vigil"))
+        .map(|(k, v)| format!("{k}: {v}"))
+        .collect()
+}
+
+/// Oversized requests that Envoy's HTTP/1 codec rejects itself (431): the request never
+/// reaches a filter's request callbacks, but Envoy still creates the filter chain for the local
+/// reply, so Vigil's `on_log` runs with the status and `response.code_details`
+/// (`http1.headers_too_large`) and no request headers (no path, no request id). Envoy never
+/// answers 414: an over-long URL counts against the same header budget and is a 431 too.
+/// (A 413 from a filter after Vigil, the buffer filter, is covered above.)
+#[test]
+fn e2e_codec_rejections_happen_before_filters() {
+    let envoy = Envoy::start(&Options::new("codec")).unwrap();
+    // Headers over max_request_headers_kb (60 KiB by default) -> 431.
+    let big_header = Req::get("/hello").header("x-big", &"a".repeat(70 * 1024));
+    let r = envoy.send(&big_header.id(&new_request_id("h431"))).unwrap();
+    assert_eq!(r.status, 431);
+    let long_path = format!("/hello?q={}", "b".repeat(70 * 1024));
+    let r = envoy
+        .send(&Req::get(&long_path).id(&new_request_id("h414")))
+        .unwrap();
+    assert_eq!(r.status, 431, "a long URL is a 431 in Envoy, not a 414");
+    // Still alive and still logging afterwards.
+    let id_after = new_request_id("after");
+    let r = envoy
+        .send(&Req::post("/login", FORM, "username=alice&password=x").id(&id_after))
+        .unwrap();
+    assert_eq!(r.status, 401);
+    envoy.event_for(&id_after, Duration::from_secs(5)).unwrap();
+    let events = envoy.events().unwrap();
+    let codec: Vec<&Event> = events.iter().filter(|e| e.status() == Some(431)).collect();
+    assert_eq!(codec.len(), 2, "{:#?}", envoy.event_lines());
+    for e in codec {
+        assert_eq!(e.action(), "input_validation_fail", "{}", e.raw);
+        assert_eq!(
+            e.request_id(),
+            None,
+            "the plugin never saw the headers: {}",
+            e.raw
+        );
+        assert_eq!(
+            e.url.as_ref().and_then(|u| u.path.as_deref()),
+            None,
+            "the plugin never saw the path: {}",
+            e.raw
+        );
+    }
+    let access = envoy.wait_access_log(3, Duration::from_secs(5)).unwrap();
+    let details: Vec<&str> = access
+        .iter()
+        .filter_map(|a| a["response_code_details"].as_str())
+        .collect();
+    assert_eq!(
+        details
+            .iter()
+            .filter(|d| **d == "http1.headers_too_large")
+            .count(),
+        2,
+        "{details:?}"
+    );
+}

