@@ -1,0 +1,252 @@
+//! The engine end to end over a fake exchange: events, identity, secrets, alerts, hot path.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use serde_json::Value;
+use std::collections::HashMap;
+use vigil_policies::exchange::Exchange;
+use vigil_policies::metrics::MemoryMetrics;
+use vigil_policies::shared::MemoryStore;
+use vigil_policies::{Engine, Policy};
+
+#[derive(Default)]
+struct Fake {
+    headers: HashMap<String, Vec<u8>>,
+    props: HashMap<String, Vec<u8>>,
+    reads: Vec<String>,
+}
+
+impl Exchange for Fake {
+    fn request_header(&mut self, name: &str) -> Option<Vec<u8>> {
+        self.reads.push(name.to_string());
+        self.headers.get(name).cloned()
+    }
+    fn property(&mut self, path: &[&str]) -> Option<Vec<u8>> {
+        let k = path.join(".");
+        self.reads.push(k.clone());
+        self.props.get(&k).cloned()
+    }
+}
+
+fn fake(method: &str, path: &str, status: u64, headers: &[(&str, &[u8])]) -> Fake {
+    let mut f = Fake::default();
+    f.headers
+        .insert(":method".into(), method.as_bytes().to_vec());
+    f.headers.insert(":path".into(), path.as_bytes().to_vec());
+    f.headers
+        .insert(":authority".into(), b"shop.example:10000".to_vec());
+    f.headers.insert("x-request-id".into(), b"rid-1".to_vec());
+    for (k, v) in headers {
+        f.headers.insert(k.to_string(), v.to_vec());
+    }
+    f.props
+        .insert("response.code".into(), status.to_le_bytes().to_vec());
+    f.props
+        .insert("response.flags".into(), 0u64.to_le_bytes().to_vec());
+    f.props.insert(
+        "request.time".into(),
+        1_795_424_401_000_000_000u64.to_le_bytes().to_vec(),
+    );
+    f.props
+        .insert("source.address".into(), b"203.0.113.7:40001".to_vec());
+    f
+}
+
+struct Run {
+    engine: Engine,
+    store: MemoryStore,
+    metrics: MemoryMetrics,
+}
+
+impl Run {
+    fn new(policy: &str, env: &[(&str, &str)]) -> Run {
+        let env: HashMap<String, String> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let (engine, _) = Engine::new(
+            Policy::from_json(policy.as_bytes()).unwrap(),
+            |k| env.get(k).cloned(),
+            7,
+        );
+        let mut store = MemoryStore::default();
+        engine.init_shared(&mut store);
+        Run {
+            engine,
+            store,
+            metrics: MemoryMetrics::default(),
+        }
+    }
+
+    fn go(&mut self, f: &mut Fake, body: Option<&[u8]>) -> Vec<Value> {
+        let mut st = self.engine.on_request_headers(f);
+        if let (Some(b), Some(scan)) = (body, st.scanner.as_mut()) {
+            scan.feed(&b[..b.len().min(scan.wants())], b.len());
+        }
+        self.engine
+            .on_log(f, Some(&st), &mut self.store, &mut self.metrics)
+            .iter()
+            .map(|l| {
+                assert!(!l.contains('\n'));
+                serde_json::from_str(l).unwrap()
+            })
+            .collect()
+    }
+}
+
+#[test]
+fn benign_request_reads_only_method_and_outcome() {
+    let mut r = Run::new("", &[]);
+    let mut f = fake(
+        "GET",
+        "/products?q=1",
+        200,
+        &[("authorization", b"Bearer secret")],
+    );
+    assert!(r.go(&mut f, None).is_empty());
+    assert_eq!(
+        f.reads,
+        vec![":method", "response.code", "response.flags", ":path"]
+    );
+    let mut f = fake("GET", "/products", 404, &[]);
+    assert!(r.go(&mut f, None).is_empty());
+    assert_eq!(f.reads, vec![":method", "response.code", "response.flags"]);
+}
+
+#[test]
+fn login_failure_names_the_user_from_the_body_and_never_the_password() {
+    let mut r = Run::new("", &[("VIGIL_FINGERPRINT_KEY", "0123456789abcdef0123")]);
+    let mut f = fake(
+        "POST",
+        "/login?next=/x&token=abc",
+        401,
+        &[("user-agent", b"curl/8"), ("cookie", b"session=s3ss10n")],
+    );
+    let ev = r.go(&mut f, Some(b"username=alice&password=hunter2"));
+    assert_eq!(ev.len(), 1);
+    let e = &ev[0];
+    assert_eq!(e["event"]["action"], "authn_login_fail");
+    assert_eq!(e["event"]["outcome"], "failure");
+    assert_eq!(e["event"]["reason"], "bad_credentials");
+    assert_eq!(e["user"]["name"], "alice");
+    assert_eq!(e["vigil"]["user"]["source"], "login_body");
+    assert_eq!(e["vigil"]["user"]["verified"], false);
+    assert_eq!(e["url"]["path"], "/login");
+    assert_eq!(e["url"]["domain"], "shop.example");
+    assert_eq!(e["source"]["ip"], "203.0.113.7");
+    assert_eq!(e["vigil"]["session"]["source"], "cookie:session");
+    let text = e.to_string();
+    for secret in ["hunter2", "s3ss10n", "token=abc"] {
+        assert!(!text.contains(secret), "{secret} leaked: {text}");
+    }
+}
+
+#[test]
+fn jwt_identity_is_verified_and_basic_is_claimed() {
+    let mut r = Run::new("", &[]);
+    let mut f = fake("GET", "/admin/users", 200, &[]);
+    f.props.insert(
+        "metadata.filter_metadata.envoy.filters.http.jwt_authn.jwt_payload.sub".into(),
+        b"dave".to_vec(),
+    );
+    let e = &r.go(&mut f, None)[0];
+    assert_eq!(e["event"]["action"], "authz_admin");
+    assert_eq!(e["user"]["name"], "dave");
+    assert_eq!(e["vigil"]["user"]["verified"], true);
+    let mut f = fake(
+        "GET",
+        "/api/x",
+        401,
+        &[("authorization", b"Basic YWxpY2U6czNjcmV0")],
+    );
+    let e = &r.go(&mut f, None)[0];
+    assert_eq!(e["user"]["name"], "alice");
+    assert_eq!(e["vigil"]["user"]["source"], "basic");
+    assert!(!e.to_string().contains("YWxpY2U6czNjcmV0"));
+    assert!(
+        e["vigil"].get("session").is_none(),
+        "no key, no fingerprint"
+    );
+}
+
+#[test]
+fn eleventh_failure_raises_one_alert() {
+    let mut r = Run::new("", &[]);
+    let mut alerts = Vec::new();
+    for i in 0..15 {
+        let mut f = fake("POST", "/api/login", 401, &[]);
+        let t = 1_795_424_401_000_000_000u64 + i * 1_000_000_000;
+        f.props
+            .insert("request.time".into(), t.to_le_bytes().to_vec());
+        let ev = r.go(&mut f, Some(br#"{"email":"x@y","password":"p"}"#));
+        assert_eq!(ev[0]["event"]["action"], "authn_login_fail");
+        if ev.len() > 1 {
+            alerts.push((i, ev[1].clone()));
+        }
+    }
+    assert_eq!(alerts.len(), 1);
+    let (i, a) = &alerts[0];
+    assert_eq!(*i, 10);
+    assert_eq!(a["event"]["kind"], "alert");
+    assert_eq!(a["event"]["action"], "authn_login_fail_max");
+    assert_eq!(a["vigil"]["alert"]["count"], 11);
+    assert_eq!(a["vigil"]["alert"]["window_seconds"], 60);
+    assert_eq!(a["user"]["name"], "x@y");
+    assert_eq!(r.metrics.0["vigil.alerts"], 1);
+    assert_eq!(r.metrics.0["vigil.events.authn_login_fail"], 15);
+}
+
+#[test]
+fn request_callbacks_skipped_still_classifies() {
+    let mut r = Run::new("", &[]);
+    let mut f = fake("POST", "/login", 200, &[]);
+    let ev = r.engine.on_log(&mut f, None, &mut r.store, &mut r.metrics);
+    let e: Value = serde_json::from_str(&ev[0]).unwrap();
+    assert_eq!(e["event"]["action"], "authn_login_success");
+}
+
+#[test]
+fn hostile_bytes_stay_on_one_clean_line() {
+    let mut r = Run::new("", &[]);
+    let mut f = fake(
+        "GET",
+        "/api/\u{1b}[2J\u{2028}x",
+        401,
+        &[(
+            "user-agent",
+            b"\xC0\xA7\xC0\xA2 \x1b]0;pwn\x07 \xe2\x80\xae",
+        )],
+    );
+    f.props.insert(
+        "response.code_details".into(),
+        b"jwt_authn_access_denied{Jwt_is_missing}".to_vec(),
+    );
+    let mut st = r.engine.on_request_headers(&mut f);
+    st.scanner = None;
+    let line = &r
+        .engine
+        .on_log(&mut f, Some(&st), &mut r.store, &mut r.metrics)[0];
+    for c in line.chars() {
+        assert!(
+            !(c.is_control()
+                || ('\u{2028}'..='\u{2029}').contains(&c)
+                || ('\u{202a}'..='\u{202e}').contains(&c)),
+            "raw {c:?}"
+        );
+    }
+    let e: Value = serde_json::from_str(line).unwrap();
+    assert_eq!(e["event"]["reason"], "token_missing");
+    assert_eq!(
+        e["user_agent"]["original"],
+        "\\xC0\\xA7\\xC0\\xA2 \u{1b}]0;pwn\u{7} \u{202e}"
+    );
+}
+
+#[test]
+fn rate_limit_flag_wins_over_login() {
+    let mut r = Run::new("", &[]);
+    let mut f = fake("POST", "/login", 401, &[]);
+    f.props
+        .insert("response.flags".into(), 0x800u64.to_le_bytes().to_vec());
+    let e = &r.go(&mut f, None)[0];
+    assert_eq!(e["event"]["action"], "excess_rate_limit_exceeded");
+}
