@@ -6,6 +6,10 @@ fn response_flag_tables_agree() {
     let policies = vigil_policies::policy::RESPONSE_FLAGS;
     assert_eq!(policies.len(), vigil_harness::traffic::RESPONSE_FLAGS.len());
     for (name, bit) in policies {
-        assert_eq!(vigil_harness::traffic::response_flag_bit(name), Some(*bit), "{name}");
+        assert_eq!(
+            vigil_harness::traffic::response_flag_bit(name),
+            Some(*bit),
+            "{name}"
+        );
     }
 }

@@ -30,7 +30,12 @@ fn golden_baseline() -> Result<()> {
 fn golden_custom_policy() -> Result<()> {
     let plugin = Plugin::load(plugin_wasm()?)?;
     let policy = std::fs::read(golden::dir().join("custom.policy.json"))?;
-    let events = golden::replay(&plugin, &policy, &golden::dir().join("custom.traffic.jsonl"), 2)?;
+    let events = golden::replay(
+        &plugin,
+        &policy,
+        &golden::dir().join("custom.traffic.jsonl"),
+        2,
+    )?;
     golden::check("custom", &events)
 }
 
@@ -38,7 +43,13 @@ fn golden_custom_policy() -> Result<()> {
 fn events_below_the_host_log_level_are_counted_not_lost_silently() -> Result<()> {
     use vigil_harness::{LogLevel, MetricValue, Vm, VmOptions};
     let plugin = Plugin::load(plugin_wasm()?)?;
-    let mut vm = Vm::new(&plugin, VmOptions { log_level: LogLevel::Warn, ..VmOptions::default() })?;
+    let mut vm = Vm::new(
+        &plugin,
+        VmOptions {
+            log_level: LogLevel::Warn,
+            ..VmOptions::default()
+        },
+    )?;
     anyhow::ensure!(vm.start()?);
     let text = std::fs::read_to_string(golden::dir().join("baseline.traffic.jsonl"))?;
     for x in vigil_harness::traffic::parse_traffic("baseline", &text)? {
@@ -47,7 +58,10 @@ fn events_below_the_host_log_level_are_counted_not_lost_silently() -> Result<()>
     anyhow::ensure!(vm.take_events().is_empty());
     let metrics = vm.metrics();
     let suppressed = metrics.get("vigil.events_suppressed").cloned();
-    anyhow::ensure!(matches!(suppressed, Some(MetricValue::Counter(27))), "{metrics:?}");
+    anyhow::ensure!(
+        matches!(suppressed, Some(MetricValue::Counter(27))),
+        "{metrics:?}"
+    );
     Ok(())
 }
 

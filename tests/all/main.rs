@@ -1,10 +1,10 @@
 //! Vigil's integration tests, one binary: golden scenarios through the wasmtime harness,
 //! end-to-end tests through a real Envoy, and consistency checks.
 
+mod consistency;
 mod e2e_bad_policy;
 mod e2e_baseline;
 mod e2e_brute_force;
 mod e2e_hostile;
 mod e2e_parity;
 mod golden_scenarios;
-mod consistency;

@@ -1,0 +1,118 @@
+#!/usr/bin/env python3
+"""Vigil's demo upstream: a tiny threaded HTTP/1.1 app behind Envoy (python3 stdlib only).
+
+    python3 envoy/demo-upstream.py [--host 127.0.0.1] [--port 10080]
+
+Routes:
+  POST /login, /signin, /api/login   form (application/x-www-form-urlencoded) or JSON body with
+                                     "username" / "email" / "login" and "password":
+                                     alice / correct-horse -> 200, anything else -> 401
+  POST /oauth/token                  form, grant_type=password: alice / correct-horse -> 200
+                                     with a dummy token, else 400 {"error":"invalid_grant"}
+  POST /api/items                    JSON object with a non-empty string "name" and an integer
+                                     "qty" >= 0 -> 201, anything else -> 422
+  anything else                      200 {"ok":true,"path":...}
+It never echoes request bodies, passwords or tokens. GET /healthz answers 200 for readiness.
+"""
+
+import argparse
+import json
+import sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+USERS = {"alice": "correct-horse"}
+LOGIN_PATHS = {"/login", "/signin", "/api/login"}
+MAX_BODY = 1 << 20
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "vigil-demo-upstream"
+    sys_version = ""
+
+    def log_message(self, fmt, *args):  # keep stderr quiet; Envoy logs the traffic
+        pass
+
+    def _body(self):
+        try:
+            n = int(self.headers.get("content-length") or 0)
+        except ValueError:
+            n = 0
+        n = max(0, min(n, MAX_BODY))
+        return self.rfile.read(n) if n else b""
+
+    def _send(self, status, obj, extra=None):
+        data = (json.dumps(obj) + "\n").encode()
+        self.send_response(status)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(data)))
+        for k, v in (extra or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
+
+    def _fields(self, raw):
+        """Form or JSON body -> dict of str -> str (first value)."""
+        ctype = (self.headers.get("content-type") or "").split(";")[0].strip().lower()
+        text = raw.decode("utf-8", "replace")
+        if ctype == "application/json" or text.lstrip().startswith("{"):
+            try:
+                obj = json.loads(text)
+            except ValueError:
+                return {}
+            if not isinstance(obj, dict):
+                return {}
+            return {k: v for k, v in obj.items() if isinstance(v, str)}
+        return {k: v[0] for k, v in parse_qs(text, keep_blank_values=True).items()}
+
+    def _route(self):
+        path = urlsplit(self.path).path
+        raw = self._body()
+        if self.command == "POST" and path in LOGIN_PATHS:
+            f = self._fields(raw)
+            user = f.get("username") or f.get("email") or f.get("login") or ""
+            if user in USERS and f.get("password") == USERS[user]:
+                return self._send(200, {"ok": True, "session": "demo-session"})
+            return self._send(401, {"ok": False, "error": "invalid_credentials"})
+        if self.command == "POST" and path == "/oauth/token":
+            f = self._fields(raw)
+            user = f.get("username", "")
+            if (f.get("grant_type") == "password" and user in USERS
+                    and f.get("password") == USERS[user]):
+                return self._send(200, {"access_token": "demo-opaque-token",
+                                        "token_type": "Bearer", "expires_in": 3600})
+            return self._send(400, {"error": "invalid_grant"})
+        if self.command == "POST" and path == "/api/items":
+            try:
+                obj = json.loads(raw.decode("utf-8"))
+            except (UnicodeDecodeError, ValueError):
+                obj = None
+            ok = (isinstance(obj, dict) and isinstance(obj.get("name"), str) and obj["name"]
+                  and isinstance(obj.get("qty"), int) and not isinstance(obj.get("qty"), bool)
+                  and obj["qty"] >= 0)
+            if not ok:
+                return self._send(422, {"error": "validation_failed"})
+            return self._send(201, {"ok": True, "id": 1})
+        return self._send(200, {"ok": True, "path": path})
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _route
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--host", default="127.0.0.1")
+    ap.add_argument("--port", type=int, default=10080)
+    a = ap.parse_args()
+    srv = ThreadingHTTPServer((a.host, a.port), Handler)
+    srv.daemon_threads = True
+    print(f"demo upstream listening on {a.host}:{srv.server_address[1]}", file=sys.stderr, flush=True)
+    try:
+        srv.serve_forever()
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()
