@@ -3,4 +3,6 @@
 
 pub mod ecs;
 pub mod envoy;
+pub mod event;
 pub mod golden;
+pub mod http;
