@@ -90,18 +90,16 @@ impl HttpContext for VigilHttp {
 
     fn on_http_request_body(&mut self, size: usize, _end_of_stream: bool) -> Action {
         if let Some(scan) = self.state.as_mut().and_then(|s| s.scanner.as_mut()) {
+            // Take only what the scanner still wants; `feed` counts the rest as overflow.
             let want = scan.wants().min(size);
-            if want > 0 || size > 0 {
-                let head = if want > 0 {
-                    hostcalls::buffer(Buffer::RequestBody, 0, want)
-                        .ok()
-                        .flatten()
-                        .unwrap_or_default()
-                } else {
-                    Vec::new()
-                };
-                scan.feed(&head, size);
-            }
+            let head = if want > 0 {
+                hostcalls::buffer(Buffer::RequestBody, 0, want)
+                    .ok()
+                    .flatten()
+            } else {
+                None
+            };
+            scan.feed(&head.unwrap_or_default(), size);
         }
         Action::Continue
     }

@@ -254,10 +254,8 @@ impl Engine {
         let cookies = &self.policy.fingerprint.session_cookies;
         if !cookies.is_empty() {
             if let Some(header) = x.request_header("cookie") {
-                for name in cookies {
-                    if let Some(v) = find_cookie(&header, std::slice::from_ref(name)) {
-                        return Some((fp.fingerprint(v), format!("cookie:{name}")));
-                    }
+                if let Some((name, v)) = find_cookie(&header, cookies) {
+                    return Some((fp.fingerprint(v), format!("cookie:{name}")));
                 }
             }
         }

@@ -45,8 +45,9 @@ impl Fingerprinter {
     }
 }
 
-/// The value of the first cookie in `names` found in a `Cookie` header.
-pub fn find_cookie<'a>(header: &'a [u8], names: &[String]) -> Option<&'a [u8]> {
+/// The first cookie of `names` (in that order of preference) present in a `Cookie` header:
+/// its name and value.
+pub fn find_cookie<'a, 'n>(header: &'a [u8], names: &'n [String]) -> Option<(&'n str, &'a [u8])> {
     let pairs: Vec<(&[u8], &[u8])> = header
         .split(|&b| b == b';')
         .filter_map(|kv| {
@@ -59,7 +60,7 @@ pub fn find_cookie<'a>(header: &'a [u8], names: &[String]) -> Option<&'a [u8]> {
         pairs
             .iter()
             .find(|(k, _)| *k == n.as_bytes())
-            .map(|(_, v)| *v)
+            .map(|(_, v)| (n.as_str(), *v))
     })
 }
 
@@ -84,7 +85,7 @@ mod tests {
         let names = vec!["sid".to_string(), "session".to_string()];
         assert_eq!(
             find_cookie(b"a=1; session=xyz; sid=abc", &names),
-            Some(&b"abc"[..])
+            Some(("sid", &b"abc"[..]))
         );
         assert_eq!(find_cookie(b"a=1", &names), None);
     }
