@@ -1,24 +1,28 @@
-//! The proxy-wasm contexts: a root context that loads the policy, and an HTTP context per
-//! request that hands what it sees to the engine.
+//! The proxy-wasm contexts: a root context that loads the policy and keeps the worker's
+//! metrics and liveness, and an HTTP context per request that hands what it sees to the
+//! engine and the engine's events to the sinks.
 //!
 //! No callback ever stops or alters traffic: every one returns `Continue`, and nothing is
-//! ever sent to the client. Events are written with `proxy_log` at level info, one JSON
-//! object per line; everything else Vigil says is at warn or error.
+//! ever sent to the client. Where events go is the policy's `output.sinks` ([`crate::sinks`]).
 
-use crate::host::{HostExchange, HostMetrics, HostStore};
+use crate::host::{Count, Counters, HostExchange, HostStore};
 use crate::hostcalls::{self, Buffer, Level};
+use crate::sinks::Sinks;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{Action, ContextType};
-use std::cell::RefCell;
+use std::cell::Cell;
 use std::hash::{BuildHasher, Hasher};
 use std::rc::Rc;
-use vigil_policies::metrics::{Metric, Metrics};
+use vigil_policies::metrics::Gauge;
 use vigil_policies::{Engine, Policy, RequestState};
 
 /// What every HTTP context of a root shares.
 struct Shared {
     engine: Engine,
-    metrics: RefCell<HostMetrics>,
+    counters: Counters,
+    sinks: Sinks,
+    /// When this worker last produced an event (Unix seconds), for the gauge.
+    last_event_s: Cell<u64>,
 }
 
 /// The root context: one per worker and plugin.
@@ -34,31 +38,102 @@ fn random_seed() -> u64 {
     h.finish()
 }
 
-impl Context for VigilRoot {}
+fn memory_bytes() -> u64 {
+    #[cfg(target_arch = "wasm32")]
+    {
+        (core::arch::wasm32::memory_size(0) as u64) * 65_536
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        0
+    }
+}
+
+fn refuse(msg: &str) -> bool {
+    hostcalls::log(
+        Level::Error,
+        &format!("vigil: invalid configuration: {msg}"),
+    );
+    false
+}
+
+impl VigilRoot {
+    fn heartbeat(&self) {
+        let Some(s) = &self.shared else { return };
+        s.sinks.refresh();
+        s.counters.flush();
+        let now_s = hostcalls::now_ns() / 1_000_000_000;
+        for kind in s.sinks.kinds() {
+            s.counters.set_gauge(Gauge::Heartbeat(kind), now_s);
+        }
+        s.counters
+            .set_gauge(Gauge::LastEventSeconds, s.last_event_s.get());
+        s.counters.set_gauge(Gauge::MemoryBytes, memory_bytes());
+    }
+}
+
+impl Context for VigilRoot {
+    fn on_done(&mut self) -> bool {
+        // The VM is going away (drain, reload, shutdown): hand over every pending count.
+        if let Some(s) = &self.shared {
+            s.counters.flush();
+        }
+        true
+    }
+}
 
 impl RootContext for VigilRoot {
     fn on_configure(&mut self, size: usize) -> bool {
-        let config = hostcalls::buffer(Buffer::PluginConfiguration, 0, size)
-            .ok()
-            .flatten()
-            .unwrap_or_default();
+        let config = match hostcalls::buffer(Buffer::PluginConfiguration, 0, size) {
+            Ok(Some(c)) => c,
+            Ok(None) if size == 0 => Vec::new(),
+            Ok(None) => return refuse("the host returned no configuration bytes"),
+            Err(status) => {
+                return refuse(&format!(
+                    "the host refused to hand over the configuration (status {status})"
+                ))
+            }
+        };
         let policy = match Policy::from_json(&config) {
             Ok(p) => p,
-            Err(e) => {
-                hostcalls::log(Level::Error, &format!("vigil: invalid configuration: {e}"));
-                return false;
-            }
+            Err(e) => return refuse(&e.to_string()),
         };
         let (engine, warnings) = Engine::new(policy, |k| std::env::var(k).ok(), random_seed());
         for w in warnings {
             hostcalls::log(Level::Warn, &format!("vigil: {w}"));
         }
+        let (counters, refused) = Counters::define();
+        if !refused.is_empty() {
+            hostcalls::log(
+                Level::Warn,
+                &format!(
+                    "vigil: the host refused to define these metrics, which will not be reported: {}",
+                    refused.join(", ")
+                ),
+            );
+        }
         engine.init_shared(&mut HostStore);
+        let output = &engine.policy().output;
+        let sinks = Sinks::new(output);
+        let period_ms = output.heartbeat_seconds.saturating_mul(1000);
+        if hostcalls::set_tick_period(period_ms) != hostcalls::OK {
+            hostcalls::log(
+                Level::Warn,
+                "vigil: the host refused a tick period: counters are flushed only at shutdown",
+            );
+        }
         self.shared = Some(Rc::new(Shared {
             engine,
-            metrics: RefCell::new(HostMetrics::define()),
+            counters,
+            sinks,
+            last_event_s: Cell::new(0),
         }));
+        self.heartbeat();
         true
+    }
+
+    fn on_tick(&mut self) {
+        self.heartbeat();
     }
 
     fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
@@ -104,27 +179,25 @@ impl HttpContext for VigilHttp {
         Action::Continue
     }
 
+    fn on_http_response_headers(&mut self, _n: usize, _end_of_stream: bool) -> Action {
+        let st = self.state.get_or_insert_with(RequestState::default);
+        self.shared
+            .engine
+            .on_response_headers(&mut HostExchange, st);
+        Action::Continue
+    }
+
     fn on_log(&mut self) {
-        let Ok(mut metrics) = self.shared.metrics.try_borrow_mut() else {
-            return;
-        };
-        let lines = self.shared.engine.on_log(
+        let s = &self.shared;
+        let events = s.engine.on_log(
             &mut HostExchange,
             self.state.as_ref(),
             &mut HostStore,
-            &mut *metrics,
+            &mut Count(&s.counters),
         );
-        if lines.is_empty() {
-            return;
-        }
-        // Events are info lines: if the host drops info, count what is lost.
-        let level = hostcalls::log_level().unwrap_or(Level::Info as u32);
-        for line in &lines {
-            if level > Level::Info as u32 {
-                metrics.add(Metric::EventsSuppressed, 1);
-            } else if hostcalls::log(Level::Info, line) != hostcalls::OK {
-                metrics.add(Metric::EventsFailed, 1);
-            }
+        if let Some(e) = events.first() {
+            s.last_event_s.set(e.time_ns / 1_000_000_000);
+            s.sinks.deliver(&events, &s.counters);
         }
     }
 }

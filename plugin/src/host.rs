@@ -1,9 +1,10 @@
-//! The policy engine's host traits, implemented over proxy-wasm hostcalls.
+//! The policy engine's host traits over proxy-wasm hostcalls, and Vigil's batched metrics.
 
-use crate::hostcalls::{self, Map, CAS_MISMATCH, OK};
+use crate::hostcalls::{self, Map, MetricKind, CAS_MISMATCH, OK};
+use std::cell::Cell;
 use vigil_policies::exchange::Exchange;
-use vigil_policies::metrics::{Metric, Metrics};
-use vigil_policies::shared::{SetOutcome, SharedStore};
+use vigil_policies::metrics::{Gauge, Metric, Metrics};
+use vigil_policies::shared::{HostRefused, SetOutcome, SharedStore};
 
 /// The current stream, read through hostcalls. A hostcall error reads as "absent".
 pub struct HostExchange;
@@ -13,8 +14,16 @@ impl Exchange for HostExchange {
         hostcalls::header(Map::RequestHeaders, name).ok().flatten()
     }
 
+    fn response_header(&mut self, name: &str) -> Option<Vec<u8>> {
+        hostcalls::header(Map::ResponseHeaders, name).ok().flatten()
+    }
+
     fn property(&mut self, path: &[&str]) -> Option<Vec<u8>> {
         hostcalls::property(path).ok().flatten()
+    }
+
+    fn now_ns(&mut self) -> u64 {
+        hostcalls::now_ns()
     }
 }
 
@@ -22,8 +31,8 @@ impl Exchange for HostExchange {
 pub struct HostStore;
 
 impl SharedStore for HostStore {
-    fn get(&mut self, key: &str) -> Option<(Vec<u8>, u32)> {
-        hostcalls::shared_get(key).ok().flatten()
+    fn get(&mut self, key: &str) -> Result<Option<(Vec<u8>, u32)>, HostRefused> {
+        hostcalls::shared_get(key).map_err(|_| HostRefused)
     }
 
     fn set(&mut self, key: &str, value: &[u8], cas: u32) -> SetOutcome {
@@ -35,28 +44,80 @@ impl SharedStore for HostStore {
     }
 }
 
-/// Counter ids, indexed by [`Metric::index`]; `None` where the host refused the definition.
-#[derive(Debug, Default)]
-pub struct HostMetrics {
+/// Vigil's counters and gauges. Counting is a memory add (no hostcall on the request
+/// path); [`Counters::flush`] hands the sums to the host on every heartbeat tick and when the
+/// VM shuts down. Cells, not a `RefCell`: counting can never fail to borrow.
+#[derive(Debug)]
+pub struct Counters {
     ids: Vec<Option<u32>>,
+    pending: Vec<Cell<u64>>,
+    gauge_ids: Vec<Option<u32>>,
 }
 
-impl HostMetrics {
-    /// Defines every counter.
-    pub fn define() -> HostMetrics {
-        HostMetrics {
-            ids: Metric::all()
-                .into_iter()
-                .map(|m| hostcalls::define_counter(&m.name()).ok())
-                .collect(),
+impl Counters {
+    /// Defines every counter and gauge. Returns them and the names the host refused (to be
+    /// reported once, at start: a metric the host refuses cannot count anything).
+    pub fn define() -> (Counters, Vec<String>) {
+        let mut refused = Vec::new();
+        let mut define = |kind, name: String| match hostcalls::define_metric(kind, &name) {
+            Ok(id) => Some(id),
+            Err(_) => {
+                refused.push(name);
+                None
+            }
+        };
+        let ids = Metric::all()
+            .into_iter()
+            .map(|m| define(MetricKind::Counter, m.name()))
+            .collect();
+        let gauge_ids = Gauge::all()
+            .into_iter()
+            .map(|g| define(MetricKind::Gauge, g.name()))
+            .collect();
+        let c = Counters {
+            ids,
+            pending: (0..Metric::COUNT).map(|_| Cell::new(0)).collect(),
+            gauge_ids,
+        };
+        (c, refused)
+    }
+
+    /// Counts into the pending sums.
+    pub fn add(&self, metric: Metric, n: u64) {
+        if let Some(c) = self.pending.get(metric.index()) {
+            c.set(c.get().saturating_add(n));
+        }
+    }
+
+    /// Hands every pending sum to the host.
+    pub fn flush(&self) {
+        for (c, id) in self.pending.iter().zip(&self.ids) {
+            let n = c.get();
+            if n == 0 {
+                continue;
+            }
+            if let Some(id) = id {
+                // A refused increment stays pending and is retried at the next flush.
+                if hostcalls::increment(*id, i64::try_from(n).unwrap_or(i64::MAX)) == OK {
+                    c.set(0);
+                }
+            }
+        }
+    }
+
+    /// Sets a gauge.
+    pub fn set_gauge(&self, gauge: Gauge, value: u64) {
+        if let Some(Some(id)) = self.gauge_ids.get(gauge.index()) {
+            let _ = hostcalls::record(*id, value);
         }
     }
 }
 
-impl Metrics for HostMetrics {
+/// [`Metrics`] for the engine, over [`Counters`].
+pub struct Count<'a>(pub &'a Counters);
+
+impl Metrics for Count<'_> {
     fn add(&mut self, metric: Metric, n: u64) {
-        if let Some(Some(id)) = self.ids.get(metric.index()) {
-            let _ = hostcalls::increment(*id, i64::try_from(n).unwrap_or(i64::MAX));
-        }
+        self.0.add(metric, n);
     }
 }

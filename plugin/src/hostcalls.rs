@@ -27,6 +27,18 @@ pub const CAS_MISMATCH: u32 = 8;
 pub enum Map {
     /// Request headers.
     RequestHeaders = 0,
+    /// Response headers.
+    ResponseHeaders = 2,
+}
+
+/// Metric kinds (`MetricType`).
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetricKind {
+    /// A monotonic counter.
+    Counter = 0,
+    /// A gauge.
+    Gauge = 1,
 }
 
 /// Buffers (`BufferType`).
@@ -91,8 +103,12 @@ extern "C" {
         size: usize,
         cas: u32,
     ) -> u32;
+    fn proxy_set_property(path: *const u8, path_size: usize, data: *const u8, size: usize) -> u32;
+    fn proxy_get_current_time_nanoseconds(time: *mut u64) -> u32;
+    fn proxy_set_tick_period_milliseconds(period: u32) -> u32;
     fn proxy_define_metric(kind: u32, name: *const u8, name_size: usize, id: *mut u32) -> u32;
     fn proxy_increment_metric(id: u32, offset: i64) -> u32;
+    fn proxy_record_metric(id: u32, value: u64) -> u32;
 }
 
 /// Takes ownership of a host-allocated buffer.
@@ -154,6 +170,29 @@ pub fn property(path: &[&str]) -> Result<Option<Vec<u8>>, u32> {
     }
 }
 
+/// Sets a property (from a stream context: Envoy filter state `wasm.<name>`). `name` is one
+/// path segment. Returns the host's status.
+pub fn set_property(name: &str, value: &[u8]) -> u32 {
+    // SAFETY: name and value are live slices.
+    unsafe { proxy_set_property(name.as_ptr(), name.len(), value.as_ptr(), value.len()) }
+}
+
+/// The host's wall clock, ns since the epoch (0 if the host refuses).
+pub fn now_ns() -> u64 {
+    let mut t = 0u64;
+    // SAFETY: pointer to a live local.
+    match unsafe { proxy_get_current_time_nanoseconds(&mut t) } {
+        OK => t,
+        _ => 0,
+    }
+}
+
+/// Asks for `on_tick` every `ms` milliseconds. Returns the host's status.
+pub fn set_tick_period(ms: u32) -> u32 {
+    // SAFETY: no pointers.
+    unsafe { proxy_set_tick_period_milliseconds(ms) }
+}
+
 /// Up to `max` bytes of a buffer from `start`.
 pub fn buffer(buffer: Buffer, start: usize, max: usize) -> Result<Option<Vec<u8>>, u32> {
     let (mut data, mut size) = (null_mut(), 0usize);
@@ -189,11 +228,11 @@ pub fn shared_set(key: &str, value: &[u8], cas: u32) -> u32 {
     unsafe { proxy_set_shared_data(key.as_ptr(), key.len(), ptr, value.len(), cas) }
 }
 
-/// Defines a counter; returns its id.
-pub fn define_counter(name: &str) -> Result<u32, u32> {
+/// Defines a metric; returns its id.
+pub fn define_metric(kind: MetricKind, name: &str) -> Result<u32, u32> {
     let mut id = 0u32;
     // SAFETY: name is a live &str; id is a live local.
-    match unsafe { proxy_define_metric(0, name.as_ptr(), name.len(), &mut id) } {
+    match unsafe { proxy_define_metric(kind as u32, name.as_ptr(), name.len(), &mut id) } {
         OK => Ok(id),
         s => Err(s),
     }
@@ -203,4 +242,10 @@ pub fn define_counter(name: &str) -> Result<u32, u32> {
 pub fn increment(id: u32, by: i64) -> u32 {
     // SAFETY: no pointers.
     unsafe { proxy_increment_metric(id, by) }
+}
+
+/// Sets a gauge.
+pub fn record(id: u32, value: u64) -> u32 {
+    // SAFETY: no pointers.
+    unsafe { proxy_record_metric(id, value) }
 }

@@ -2,8 +2,9 @@
 //!
 //! A thin adapter over [`vigil_policies`]: it reads what the policy needs through
 //! non-panicking `*_bytes`-style hostcalls ([`hostcalls`]), hands it to the engine, and
-//! writes the engine's events to the host's log, one JSON line each at level info.
-//! Counters go to proxy-wasm metrics (`vigil.*`; Envoy shows them as `wasmcustom.vigil.*`).
+//! hands the engine's typed events to the policy's sinks ([`sinks`]): filter state for
+//! Envoy's access loggers, or Envoy's log. Counters and gauges go to proxy-wasm metrics
+//! (`vigil.*`; Envoy shows them as `wasmcustom.vigil.*`), batched and flushed on a tick.
 //!
 //! Build: `cargo build --release --target wasm32-wasip1 -p vigil-plugin` →
 //! `target/wasm32-wasip1/release/vigil_plugin.wasm`.
@@ -16,6 +17,7 @@
 pub mod filter;
 pub mod host;
 pub mod hostcalls;
+pub mod sinks;
 
 #[allow(unsafe_code)]
 mod entry {

@@ -12,7 +12,9 @@
 //! (the 11th failure, with the baseline's 10). One alert per window, then re-armed.
 //!
 //! Updates are compare-and-swap: a conflict re-reads and retries (`vigil.cas_retries`), up
-//! to [`MAX_CAS_ATTEMPTS`], then gives up (`vigil.cas_gave_up`).
+//! to [`MAX_CAS_ATTEMPTS`], then gives up (`vigil.cas_gave_up`). A read or write the host
+//! refuses abandons the update (`vigil.shared_data_errors`): a refused read is never taken
+//! for an empty slot and overwritten.
 //!
 //! Slot layout (little-endian): `u8 version=1 | u8 ip_len | ip bytes | u64 alerted_at_ms |
 //! u16 n | n × u64 failure_ms`, oldest first.
@@ -49,12 +51,12 @@ impl Slot {
             let ip_len = *b.get(1)? as usize;
             let owner = b.get(2..2 + ip_len)?.to_vec();
             let mut i = 2 + ip_len;
-            let alerted_at_ms = crate::exchange::le_u64(b.get(i..i + 8)?)?;
+            let alerted_at_ms = crate::envoy::le_u64(b.get(i..i + 8)?)?;
             i += 8;
             let n = u16::from_le_bytes(b.get(i..i + 2)?.try_into().ok()?) as usize;
             i += 2;
             let failures = (0..n)
-                .map(|k| crate::exchange::le_u64(b.get(i + 8 * k..i + 8 * k + 8)?))
+                .map(|k| crate::envoy::le_u64(b.get(i + 8 * k..i + 8 * k + 8)?))
                 .collect::<Option<Vec<_>>>()?;
             Some(Slot {
                 owner,
@@ -98,7 +100,7 @@ pub fn init_slots(cfg: &BruteForce, store: &mut impl SharedStore) {
     let empty = Slot::default().encode();
     for n in 0..cfg.slots {
         let key = slot_key(n);
-        if store.get(&key).is_none() {
+        if let Ok(None) = store.get(&key) {
             let _ = store.set(&key, &empty, 0);
         }
     }
@@ -122,7 +124,13 @@ pub fn record_failure(
         if attempt > 0 {
             metrics.add(Metric::CasRetries, 1);
         }
-        let (bytes, cas) = store.get(&key).unwrap_or_default();
+        let (bytes, cas) = match store.get(&key) {
+            Ok(v) => v.unwrap_or_default(),
+            Err(_) => {
+                metrics.add(Metric::SharedDataErrors, 1);
+                return None;
+            }
+        };
         let mut slot = Slot::decode(&bytes);
         let mut evicted = false;
         if slot.owner != ip {
@@ -161,7 +169,10 @@ pub fn record_failure(
                 });
             }
             SetOutcome::CasMismatch => continue,
-            SetOutcome::Failed => break,
+            SetOutcome::Failed => {
+                metrics.add(Metric::SharedDataErrors, 1);
+                return None;
+            }
         }
     }
     metrics.add(Metric::CasGaveUp, 1);
@@ -238,6 +249,37 @@ mod tests {
         assert_eq!(m.0.get("vigil.evictions"), Some(&1));
         record_failure(&c, &mut s, &mut m, b"10.0.0.3", 200_000);
         assert_eq!(m.0.get("vigil.evictions"), Some(&1));
+    }
+
+    /// A store whose host refuses every read, or every write.
+    struct Refusing {
+        reads: bool,
+    }
+
+    impl SharedStore for Refusing {
+        fn get(&mut self, _: &str) -> Result<Option<(Vec<u8>, u32)>, crate::shared::HostRefused> {
+            if self.reads {
+                Err(crate::shared::HostRefused)
+            } else {
+                Ok(Some((Vec::new(), 7)))
+            }
+        }
+        fn set(&mut self, _: &str, _: &[u8], cas: u32) -> SetOutcome {
+            assert_ne!(cas, 0, "a refused read must never lead to a blind write");
+            SetOutcome::Failed
+        }
+    }
+
+    #[test]
+    fn host_refusals_are_shared_data_errors_not_cas_give_ups() {
+        let c = cfg(8);
+        for reads in [true, false] {
+            let mut m = MemoryMetrics::default();
+            let r = record_failure(&c, &mut Refusing { reads }, &mut m, b"10.0.0.1", 1000);
+            assert_eq!(r, None);
+            assert_eq!(m.0.get("vigil.shared_data_errors"), Some(&1));
+            assert_eq!(m.0.get("vigil.cas_gave_up"), None);
+        }
     }
 
     #[test]

@@ -29,7 +29,7 @@
 use crate::action::Action;
 use crate::policy::Policy;
 
-const UAEX: u64 = 0x1000;
+use crate::envoy::{details, FLAG_UAEX as UAEX};
 
 /// The outcome signals classification reads.
 #[derive(Debug, Clone, Copy, Default)]
@@ -75,20 +75,18 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
     hay.windows(needle.len()).any(|w| w == needle)
 }
 
-fn reason_401(details: &[u8], flags: u64) -> &'static str {
-    if flags & UAEX != 0 || details.starts_with(b"ext_authz") {
+fn reason_401(d: &[u8], flags: u64) -> &'static str {
+    if flags & UAEX != 0 || d.starts_with(details::EXT_AUTHZ) {
         return "ext_authz_denied";
     }
-    if details.starts_with(b"jwt_authn") {
-        return if contains(details, b"Jwt_is_missing") {
+    if d.starts_with(details::JWT_AUTHN) {
+        return if contains(d, details::JWT_MISSING) {
             "token_missing"
-        } else if contains(details, b"Jwt_is_expired") {
+        } else if contains(d, details::JWT_EXPIRED) {
             "token_expired"
-        } else if contains(details, b"Jwt_is_not_yet_valid")
-            || contains(details, b"Jwt_not_yet_valid")
-        {
+        } else if details::JWT_NOT_YET_VALID.iter().any(|m| contains(d, m)) {
             "token_not_yet_valid"
-        } else if contains(details, b"Jwt_verification_fail") {
+        } else if contains(d, details::JWT_VERIFICATION_FAIL) {
             "token_signature_invalid"
         } else {
             "token_invalid"
@@ -148,9 +146,9 @@ pub fn classify(policy: &Policy, s: &Signals<'_>) -> Option<Classified> {
             "status_401",
         ),
         403 => {
-            let reason = if s.details.starts_with(b"rbac_access_denied") {
+            let reason = if s.details.starts_with(details::RBAC) {
                 "rbac_denied"
-            } else if s.flags & UAEX != 0 || s.details.starts_with(b"ext_authz") {
+            } else if s.flags & UAEX != 0 || s.details.starts_with(details::EXT_AUTHZ) {
                 "ext_authz_denied"
             } else {
                 "forbidden"

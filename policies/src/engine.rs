@@ -1,29 +1,38 @@
-//! The engine: one policy applied to finished requests, producing encoded events.
+//! The engine: one policy applied to each request, producing typed events.
 //!
 //! The adapter calls [`Engine::on_request_headers`] when a request starts (it reads the
-//! method, and the path only for a login method, and says whether to scan the body), feeds
-//! body chunks to the returned state's scanner, and calls [`Engine::on_log`] when the
-//! request is done. `on_log` reads the response code and flags first; a benign request stops
-//! there (or after reading its path, when admin routes are configured). Only a request that
-//! yields an event pays for the rest, and only a login failure touches shared data.
+//! method, the path only for a login method, and the host clock, and says whether to scan
+//! the body), feeds body chunks to the returned state's scanner, calls
+//! [`Engine::on_response_headers`] with the response headers (it reads `:status`, a header
+//! read instead of a property read), and calls [`Engine::on_log`] when the request is done.
+//! `on_log` reads `response.flags` only for statuses of 400 and above (a rate-limit flag
+//! only ever comes with one); a benign request stops there, having cost three header reads
+//! (`:method`, `:status`, and `:path` on 2xx when admin routes are configured). Only a
+//! request that yields an event pays for the rest, and only a login failure touches shared
+//! data. Encoding is the sinks' business ([`crate::encode`]).
 
 use crate::action::Action;
 use crate::body_scan::BodyScanner;
 use crate::brute_force;
 use crate::classify::{classify, is_login, Signals};
+use crate::envoy::{self, le_u64, parse_status, split_address};
 use crate::event::{AlertInfo, Event};
-use crate::exchange::{host_only, le_u64, path_only, split_address, Exchange};
+use crate::exchange::{host_only, path_only, Exchange};
 use crate::fingerprint::{find_cookie, Fingerprinter};
 use crate::metrics::{Metric, Metrics};
 use crate::policy::Policy;
 use crate::shared::SharedStore;
 
-/// What the engine remembers between a request's headers and its log.
+/// What the engine remembers of a request between its callbacks.
 #[derive(Debug, Clone, Default)]
 pub struct RequestState {
     method: Option<Vec<u8>>,
     path: Option<Vec<u8>>,
     login: bool,
+    /// The host clock when the request headers arrived (0: never seen).
+    time_ns: u64,
+    /// `:status` of the response headers, when they were seen.
+    status: Option<u16>,
     /// The login-body scanner, when this is a login route with body scanning on.
     pub scanner: Option<BodyScanner>,
 }
@@ -87,6 +96,7 @@ impl Engine {
         let method = x.request_header(":method");
         let mut st = RequestState {
             method,
+            time_ns: x.now_ns(),
             ..RequestState::default()
         };
         let m = st.method.as_deref().unwrap_or_default();
@@ -115,28 +125,45 @@ impl Engine {
         st
     }
 
-    /// Called when the request is done: classifies it and returns the encoded events (the
-    /// event, then any alert). `req` is `None` when the host skipped the request callbacks.
+    /// Called with the response headers: remembers `:status`.
+    pub fn on_response_headers(&self, x: &mut impl Exchange, st: &mut RequestState) {
+        st.status = x
+            .response_header(":status")
+            .as_deref()
+            .and_then(parse_status);
+    }
+
+    /// Called when the request is done: classifies it and returns its events (the event,
+    /// then any alert), each with its `event.id`, counted by action. `req` is what the request
+    /// callbacks saw (`None`, or a default state, when the host skipped them).
     pub fn on_log(
         &self,
         x: &mut impl Exchange,
         req: Option<&RequestState>,
         store: &mut impl SharedStore,
         metrics: &mut impl Metrics,
-    ) -> Vec<String> {
-        let status = x
-            .property(&["response", "code"])
-            .as_deref()
-            .and_then(le_u64)
-            .unwrap_or(0);
-        let status = u16::try_from(status).unwrap_or(0);
-        let flags = x
-            .property(&["response", "flags"])
-            .as_deref()
-            .and_then(le_u64)
-            .unwrap_or(0);
-        let method = match req {
-            Some(r) => r.method.clone(),
+    ) -> Vec<Event> {
+        let status = match req.and_then(|r| r.status) {
+            Some(s) => s,
+            None => x
+                .property(envoy::RESPONSE_CODE)
+                .as_deref()
+                .and_then(le_u64)
+                .and_then(|s| u16::try_from(s).ok())
+                .unwrap_or(0),
+        };
+        // Rate-limit flags come only with a local reply of 400 or above; so do UAEX and the
+        // other flags classification reads.
+        let flags = if status >= 400 || status == 0 {
+            x.property(envoy::RESPONSE_FLAGS_PROPERTY)
+                .as_deref()
+                .and_then(le_u64)
+                .unwrap_or(0)
+        } else {
+            0
+        };
+        let method = match req.and_then(|r| r.method.clone()) {
+            Some(m) => Some(m),
             None => x.request_header(":method"),
         };
         let m = method.as_deref().unwrap_or_default();
@@ -153,7 +180,7 @@ impl Engine {
             path = x.request_header(":path");
         }
         let details = if matches!(status, 401 | 403) {
-            x.property(&["response", "code_details"])
+            x.property(envoy::RESPONSE_CODE_DETAILS)
         } else {
             None
         };
@@ -174,13 +201,16 @@ impl Engine {
             }
         }
         let path = path.or_else(|| x.request_header(":path"));
-        let details = details.or_else(|| x.property(&["response", "code_details"]));
-        let time_ns = x
-            .property(&["request", "time"])
-            .as_deref()
-            .and_then(le_u64)
-            .unwrap_or(0);
-        let addr = x.property(&["source", "address"]).unwrap_or_default();
+        let details = details.or_else(|| x.property(envoy::RESPONSE_CODE_DETAILS));
+        let time_ns = match req.map(|r| r.time_ns) {
+            Some(t) if t > 0 => t,
+            _ => x
+                .property(envoy::REQUEST_TIME)
+                .as_deref()
+                .and_then(le_u64)
+                .unwrap_or(0),
+        };
+        let addr = x.property(envoy::SOURCE_ADDRESS).unwrap_or_default();
         let (source_ip, source_port) = split_address(&addr);
         let authorization = x.request_header("authorization");
         let on_login = c.rule == "login";
@@ -218,31 +248,39 @@ impl Engine {
             session,
             alert: None,
         };
-        let mut lines = vec![self.finish(&mut event, metrics)];
+        self.stamp(&mut event, metrics);
+        let mut events = vec![event];
         if c.action == Action::AuthnLoginFail {
-            if let Some(ip) = source_ip {
-                let ip = ip.to_string();
-                let now_ms = time_ns / 1_000_000;
-                if let Some(a) = brute_force::record_failure(
-                    &self.policy.brute_force,
-                    store,
-                    metrics,
-                    ip.as_bytes(),
-                    now_ms,
-                ) {
-                    event.action = Some(Action::AuthnLoginFailMax);
-                    event.reason = "too_many_login_failures";
-                    event.rule = "brute_force";
-                    event.alert = Some(AlertInfo {
-                        count: a.count,
-                        window_seconds: a.window_seconds,
-                    });
-                    metrics.add(Metric::Alerts, 1);
-                    lines.push(self.finish(&mut event, metrics));
+            match source_ip {
+                Some(ip) => {
+                    let ip = ip.to_string();
+                    if let Some(a) = brute_force::record_failure(
+                        &self.policy.brute_force,
+                        store,
+                        metrics,
+                        ip.as_bytes(),
+                        time_ns / 1_000_000,
+                    ) {
+                        let mut alert = events[0].clone();
+                        alert.action = Some(Action::AuthnLoginFailMax);
+                        alert.reason = "too_many_login_failures";
+                        alert.rule = "brute_force";
+                        alert.alert = Some(AlertInfo {
+                            count: a.count,
+                            window_seconds: a.window_seconds,
+                        });
+                        metrics.add(Metric::Alerts, 1);
+                        self.stamp(&mut alert, metrics);
+                        events.push(alert);
+                    }
                 }
+                None if self.policy.brute_force.enabled => {
+                    metrics.add(Metric::DetectorNoSourceIp, 1);
+                }
+                None => {}
             }
         }
-        lines
+        events
     }
 
     fn session(
@@ -263,16 +301,12 @@ impl Engine {
         Some((fp.fingerprint(auth.trim_ascii()), "authorization".into()))
     }
 
-    fn finish(&self, event: &mut Event, metrics: &mut impl Metrics) -> String {
+    /// Gives an event its id and counts it.
+    fn stamp(&self, event: &mut Event, metrics: &mut impl Metrics) {
         self.seq.set(self.seq.get() + 1);
         event.id = format!("{:016x}{:08x}", self.id_seed, self.seq.get());
-        let (line, truncated) = crate::ecs::encode(event, self.policy.output.field_max_bytes);
-        if truncated > 0 {
-            metrics.add(Metric::Truncations, truncated as u64);
-        }
         if let Some(a) = event.action {
             metrics.add(Metric::Event(a), 1);
         }
-        line
     }
 }

@@ -42,13 +42,7 @@ pub fn resolve(
     login_scan: Option<&BodyScanner>,
 ) -> Option<User> {
     if let Some(j) = &policy.identity.jwt {
-        let path = [
-            "metadata",
-            "filter_metadata",
-            j.metadata_namespace.as_str(),
-            j.payload_key.as_str(),
-            j.claim.as_str(),
-        ];
+        let path = crate::envoy::metadata_leaf(&j.metadata_namespace, &j.payload_key, &j.claim);
         if let Some(name) = x.property(&path).filter(|n| !n.is_empty()) {
             return Some(User {
                 name,

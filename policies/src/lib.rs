@@ -3,7 +3,8 @@
 //! Pure Rust, with no proxy-wasm and no wasmtime dependency: the policy schema
 //! ([`policy`], presets in [`presets`]), classification of request/response facts into
 //! events ([`classify`]), the event vocabulary ([`action`]) and model ([`event`]), the
-//! Elastic Common Schema encoder ([`ecs`]) over safe string encoding ([`escape`]), identity
+//! encoders ([`encode`]: Elastic Common Schema in [`ecs`]) over safe string encoding
+//! ([`escape`]), Envoy's byte-level facts ([`envoy`]), identity
 //! and redaction ([`identity`], [`body_scan`], [`fingerprint`]), and detectors
 //! ([`brute_force`]). Hosts plug in through small traits: [`exchange::Exchange`] (what a
 //! request looked like), [`shared::SharedStore`] (cross-worker counters) and
@@ -14,7 +15,9 @@ pub mod body_scan;
 pub mod brute_force;
 pub mod classify;
 pub mod ecs;
+pub mod encode;
 pub mod engine;
+pub mod envoy;
 pub mod escape;
 pub mod event;
 pub mod exchange;

@@ -1,17 +1,50 @@
 //! The counters Vigil keeps, and the trait the adapter implements to keep them.
 //!
-//! Every drop or degradation is counted: nothing is lost silently. In Envoy these are
-//! proxy-wasm counters, shown on the admin `/stats` page (Envoy prefixes custom wasm
-//! metrics with `wasmcustom.`).
+//! Every drop or degradation is counted, by reason: nothing is lost silently. In Envoy these
+//! are proxy-wasm counters and gauges, shown on the admin `/stats` page (Envoy prefixes
+//! custom wasm metrics with `wasmcustom.`). Names are dotted so that Envoy's tag extraction
+//! (`stats_tags`, see the README) can turn the action, the sink and the drop reason into
+//! Prometheus labels.
 
 use crate::action::Action;
+use crate::policy::SinkKind;
+
+/// Why a sink dropped a record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u32)]
+pub enum DropReason {
+    /// Envoy's log level drops info lines (`envoy_log`).
+    LogLevel = 0,
+    /// The host refused the write (a non-OK status).
+    HostRefused = 1,
+    /// More records on one request than the sink has slots ([`crate::envoy::MAX_RECORDS`]).
+    TooManyRecords = 2,
+}
+
+impl DropReason {
+    /// Every reason, in index order.
+    pub const ALL: [DropReason; 3] = [
+        DropReason::LogLevel,
+        DropReason::HostRefused,
+        DropReason::TooManyRecords,
+    ];
+
+    /// The reason's name in metric names.
+    pub fn name(self) -> &'static str {
+        match self {
+            DropReason::LogLevel => "log_level",
+            DropReason::HostRefused => "host_refused",
+            DropReason::TooManyRecords => "too_many_records",
+        }
+    }
+}
 
 /// A counter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Metric {
-    /// `vigil.events.<action>`: events emitted, by action (alerts included).
+    /// `vigil.events.<action>`: events produced, by action (alerts included).
     Event(Action),
-    /// `vigil.alerts`: alert events emitted.
+    /// `vigil.alerts`: alert events produced.
     Alerts,
     /// `vigil.truncations`: field values cut at `output.field_max_bytes`.
     Truncations,
@@ -23,14 +56,22 @@ pub enum Metric {
     CasGaveUp,
     /// `vigil.evictions`: brute-force slots taken over from another live source.
     Evictions,
-    /// `vigil.events_suppressed`: events not written because the host's log level drops them.
-    EventsSuppressed,
-    /// `vigil.events_failed`: events the host refused to log.
-    EventsFailed,
+    /// `vigil.shared_data_errors`: shared-data reads or writes the host refused (the
+    /// detector update is abandoned, never written blindly).
+    SharedDataErrors,
+    /// `vigil.detector_skipped.no_source_ip`: login failures the detector could not count
+    /// because `source.address` was missing or not an IP.
+    DetectorNoSourceIp,
+    /// `vigil.sink.<sink>.written`: records a sink handed to the host.
+    SinkWritten(SinkKind),
+    /// `vigil.sink.<sink>.dropped.<reason>`: records a sink could not hand to the host.
+    SinkDropped(SinkKind, DropReason),
 }
 
+const FIXED: usize = 8;
+
 impl Metric {
-    /// Every metric, for definition at start.
+    /// Every metric, in index order, for definition at start.
     pub fn all() -> Vec<Metric> {
         let mut v: Vec<Metric> = Action::ALL.iter().map(|a| Metric::Event(*a)).collect();
         v.extend([
@@ -40,24 +81,36 @@ impl Metric {
             Metric::CasRetries,
             Metric::CasGaveUp,
             Metric::Evictions,
-            Metric::EventsSuppressed,
-            Metric::EventsFailed,
+            Metric::SharedDataErrors,
+            Metric::DetectorNoSourceIp,
         ]);
+        for k in SinkKind::ALL {
+            v.push(Metric::SinkWritten(k));
+            v.extend(DropReason::ALL.iter().map(|r| Metric::SinkDropped(k, *r)));
+        }
         v
     }
 
-    /// A dense index (for an adapter's id table).
+    /// How many metrics there are.
+    pub const COUNT: usize =
+        Action::ALL.len() + FIXED + SinkKind::ALL.len() * (1 + DropReason::ALL.len());
+
+    /// A dense index in `0..COUNT` (for an adapter's id table).
     pub fn index(self) -> usize {
+        let a = Action::ALL.len();
+        let per_sink = 1 + DropReason::ALL.len();
         match self {
-            Metric::Event(a) => a as usize,
-            Metric::Alerts => Action::ALL.len(),
-            Metric::Truncations => Action::ALL.len() + 1,
-            Metric::BodyScanOverflows => Action::ALL.len() + 2,
-            Metric::CasRetries => Action::ALL.len() + 3,
-            Metric::CasGaveUp => Action::ALL.len() + 4,
-            Metric::Evictions => Action::ALL.len() + 5,
-            Metric::EventsSuppressed => Action::ALL.len() + 6,
-            Metric::EventsFailed => Action::ALL.len() + 7,
+            Metric::Event(x) => x as usize,
+            Metric::Alerts => a,
+            Metric::Truncations => a + 1,
+            Metric::BodyScanOverflows => a + 2,
+            Metric::CasRetries => a + 3,
+            Metric::CasGaveUp => a + 4,
+            Metric::Evictions => a + 5,
+            Metric::SharedDataErrors => a + 6,
+            Metric::DetectorNoSourceIp => a + 7,
+            Metric::SinkWritten(k) => a + FIXED + k as usize * per_sink,
+            Metric::SinkDropped(k, r) => a + FIXED + k as usize * per_sink + 1 + r as usize,
         }
     }
 
@@ -71,8 +124,52 @@ impl Metric {
             Metric::CasRetries => "vigil.cas_retries".into(),
             Metric::CasGaveUp => "vigil.cas_gave_up".into(),
             Metric::Evictions => "vigil.evictions".into(),
-            Metric::EventsSuppressed => "vigil.events_suppressed".into(),
-            Metric::EventsFailed => "vigil.events_failed".into(),
+            Metric::SharedDataErrors => "vigil.shared_data_errors".into(),
+            Metric::DetectorNoSourceIp => "vigil.detector_skipped.no_source_ip".into(),
+            Metric::SinkWritten(k) => format!("vigil.sink.{}.written", k.name()),
+            Metric::SinkDropped(k, r) => {
+                format!("vigil.sink.{}.dropped.{}", k.name(), r.name())
+            }
+        }
+    }
+}
+
+/// A gauge: liveness and resource figures a worker refreshes on every heartbeat.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Gauge {
+    /// `vigil.sink.<sink>.heartbeat_seconds`: the host clock (Unix seconds) at the sink's last
+    /// heartbeat; a value that stops moving means the VM or the sink is dead.
+    Heartbeat(SinkKind),
+    /// `vigil.last_event_seconds`: when this worker last produced an event (Unix seconds;
+    /// 0 = never).
+    LastEventSeconds,
+    /// `vigil.memory_bytes`: the VM's linear memory size.
+    MemoryBytes,
+}
+
+impl Gauge {
+    /// Every gauge, in index order.
+    pub fn all() -> Vec<Gauge> {
+        let mut v: Vec<Gauge> = SinkKind::ALL.iter().map(|k| Gauge::Heartbeat(*k)).collect();
+        v.extend([Gauge::LastEventSeconds, Gauge::MemoryBytes]);
+        v
+    }
+
+    /// A dense index (for an adapter's id table).
+    pub fn index(self) -> usize {
+        match self {
+            Gauge::Heartbeat(k) => k as usize,
+            Gauge::LastEventSeconds => SinkKind::ALL.len(),
+            Gauge::MemoryBytes => SinkKind::ALL.len() + 1,
+        }
+    }
+
+    /// The gauge's name.
+    pub fn name(self) -> String {
+        match self {
+            Gauge::Heartbeat(k) => format!("vigil.sink.{}.heartbeat_seconds", k.name()),
+            Gauge::LastEventSeconds => "vigil.last_event_seconds".into(),
+            Gauge::MemoryBytes => "vigil.memory_bytes".into(),
         }
     }
 }
@@ -100,8 +197,18 @@ mod tests {
     #[test]
     fn indexes_are_dense_and_unique() {
         let all = Metric::all();
+        assert_eq!(all.len(), Metric::COUNT);
         for (i, m) in all.iter().enumerate() {
             assert_eq!(m.index(), i);
         }
+        for (i, g) in Gauge::all().iter().enumerate() {
+            assert_eq!(g.index(), i);
+        }
+        let mut names: Vec<String> = all.iter().map(|m| m.name()).collect();
+        names.extend(Gauge::all().iter().map(|g| g.name()));
+        let n = names.len();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), n);
     }
 }

@@ -17,44 +17,12 @@
 //! | `input_validation.statuses` | statuses that mean the input was rejected |
 //! | `brute_force` | per source IP sliding window: more than `max_failures` login failures within `window_seconds` raises an alert; `slots` is the size of the shared table |
 //! | `fingerprint` | HMAC-SHA256 key for fingerprints: `key` (inline) or `key_env` (VM environment variable); `session_cookies` names the cookies that carry a session |
-//! | `output.field_max_bytes` | cap on each logged string value |
+//! | `output.field_max_bytes` | cap on each logged string value (default 1024) |
+//! | `output.sinks` | where events go, each `{"type": "access_log" \| "envoy_log", "format": "ecs"}`; default `[{"type": "envoy_log"}]` |
+//! | `output.heartbeat_seconds` | liveness gauges and counter flushes, per worker, in seconds (default 1) |
 
+use crate::envoy::flag_bit;
 use serde::Deserialize;
-
-/// The flag bit Envoy sets in `response.flags` for each short response-flag name
-/// (Envoy's legacy `ResponseFlag` order).
-pub const RESPONSE_FLAGS: &[(&str, u64)] = &[
-    ("LH", 0x1),
-    ("UH", 0x2),
-    ("UT", 0x4),
-    ("LR", 0x8),
-    ("UR", 0x10),
-    ("UF", 0x20),
-    ("UC", 0x40),
-    ("UO", 0x80),
-    ("NR", 0x100),
-    ("DI", 0x200),
-    ("FI", 0x400),
-    ("RL", 0x800),
-    ("UAEX", 0x1000),
-    ("RLSE", 0x2000),
-    ("DC", 0x4000),
-    ("URX", 0x8000),
-    ("SI", 0x10000),
-    ("IH", 0x20000),
-    ("DPE", 0x40000),
-    ("UMSDR", 0x80000),
-    ("RFCF", 0x100000),
-    ("NFCF", 0x200000),
-    ("DT", 0x400000),
-    ("UPE", 0x800000),
-    ("NC", 0x1000000),
-    ("OM", 0x2000000),
-    ("DF", 0x4000000),
-    ("DO", 0x8000000),
-    ("DR", 0x10000000),
-    ("UDO", 0x20000000),
-];
 
 /// A parsed, validated policy.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -189,12 +157,65 @@ pub struct Fingerprint {
     pub session_cookies: Vec<String>,
 }
 
-/// `output`.
+/// `output`: where events go and how they are written.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Output {
     /// Cap on each logged string value, in bytes.
+    #[serde(default = "defaults::field_max_bytes")]
     pub field_max_bytes: usize,
+    /// The sinks every event goes to (at least one; each kind at most once).
+    #[serde(default = "defaults::sinks")]
+    pub sinks: Vec<Sink>,
+    /// How often each worker refreshes its liveness gauges and flushes its counters.
+    #[serde(default = "defaults::heartbeat_seconds")]
+    pub heartbeat_seconds: u32,
+}
+
+/// `output.sinks[]`: one destination of events.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Sink {
+    /// Which sink.
+    #[serde(rename = "type")]
+    pub kind: SinkKind,
+    /// The encoding of its records.
+    #[serde(default)]
+    pub format: Format,
+}
+
+/// The kinds of sink.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[serde(rename_all = "snake_case")]
+#[repr(u32)]
+pub enum SinkKind {
+    /// Filter state for Envoy's access loggers (production): each record is set as
+    /// `wasm.vigil.event.<i>` in `on_log`, and an access logger per slot writes it.
+    AccessLog = 0,
+    /// Envoy's application log (`proxy_log` at info), for development.
+    EnvoyLog = 1,
+}
+
+impl SinkKind {
+    /// Every kind, in index order.
+    pub const ALL: [SinkKind; 2] = [SinkKind::AccessLog, SinkKind::EnvoyLog];
+
+    /// The sink's name in policies and metric names.
+    pub fn name(self) -> &'static str {
+        match self {
+            SinkKind::AccessLog => "access_log",
+            SinkKind::EnvoyLog => "envoy_log",
+        }
+    }
+}
+
+/// Record encodings.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[serde(rename_all = "snake_case")]
+pub enum Format {
+    /// Elastic Common Schema JSON, one object per record ([`crate::ecs`]).
+    #[default]
+    Ecs,
 }
 
 mod defaults {
@@ -225,6 +246,18 @@ mod defaults {
     }
     pub fn output() -> Output {
         base().output
+    }
+    pub fn field_max_bytes() -> usize {
+        1024
+    }
+    pub fn sinks() -> Vec<Sink> {
+        vec![Sink {
+            kind: SinkKind::EnvoyLog,
+            format: Format::Ecs,
+        }]
+    }
+    pub fn heartbeat_seconds() -> u32 {
+        1
     }
 }
 
@@ -366,6 +399,26 @@ impl Policy {
                 "must be between 64 and 65536",
             ));
         }
+        if self.output.sinks.is_empty() {
+            return Err(PolicyError::at(
+                "output.sinks",
+                "must name at least one sink",
+            ));
+        }
+        for (i, s) in self.output.sinks.iter().enumerate() {
+            if self.output.sinks[..i].iter().any(|o| o.kind == s.kind) {
+                return Err(PolicyError::at(
+                    format!("output.sinks[{i}].type"),
+                    format!("sink {:?} is listed twice", s.kind.name()),
+                ));
+            }
+        }
+        if !(1..=3600).contains(&self.output.heartbeat_seconds) {
+            return Err(PolicyError::at(
+                "output.heartbeat_seconds",
+                "must be between 1 and 3600",
+            ));
+        }
         Ok(())
     }
 
@@ -377,14 +430,6 @@ impl Policy {
             .filter_map(|f| flag_bit(f))
             .fold(0, |a, b| a | b)
     }
-}
-
-/// The `response.flags` bit for an Envoy short flag name.
-pub fn flag_bit(name: &str) -> Option<u64> {
-    RESPONSE_FLAGS
-        .iter()
-        .find(|(n, _)| *n == name)
-        .map(|(_, b)| *b)
 }
 
 fn check_paths(field: &str, paths: &[String]) -> Result<(), PolicyError> {
@@ -447,6 +492,37 @@ mod tests {
         assert_eq!(err(r#"{"version":1,"brute_force":{"enabled":true,"max_failures":10,"window_seconds":60,"slots":1,"x":1}}"#).path, "brute_force.x");
         assert_eq!(err("{").path, ".");
         assert!(err(r#"{}"#).problem.starts_with("missing field `version`"));
+        assert_eq!(
+            err(r#"{"version":1,"output":{"sinks":[{"type":"syslog"}]}}"#).path,
+            "output.sinks[0].type"
+        );
+        assert_eq!(
+            err(r#"{"version":1,"output":{"sinks":[{"type":"envoy_log"},{"type":"envoy_log"}]}}"#)
+                .path,
+            "output.sinks[1].type"
+        );
+        assert_eq!(
+            err(r#"{"version":1,"output":{"sinks":[]}}"#).path,
+            "output.sinks"
+        );
+    }
+
+    #[test]
+    fn an_output_section_may_name_only_its_sinks() {
+        let p = Policy::from_json(br#"{"version":1,"output":{"sinks":[{"type":"access_log"}]}}"#)
+            .unwrap();
+        assert_eq!(
+            p.output.sinks,
+            vec![Sink {
+                kind: SinkKind::AccessLog,
+                format: Format::Ecs
+            }]
+        );
+        assert_eq!(p.output.field_max_bytes, 1024);
+        assert_eq!(
+            crate::presets::baseline().output.sinks[0].kind,
+            SinkKind::EnvoyLog
+        );
     }
 
     #[test]

@@ -57,6 +57,11 @@ fn fallback() -> Policy {
         },
         output: Output {
             field_max_bytes: 1024,
+            sinks: vec![Sink {
+                kind: SinkKind::EnvoyLog,
+                format: Format::Ecs,
+            }],
+            heartbeat_seconds: 1,
         },
     }
 }

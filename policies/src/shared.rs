@@ -15,10 +15,15 @@ pub enum SetOutcome {
     Failed,
 }
 
+/// The host refused a shared-data read (anything but found / not found).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HostRefused;
+
 /// A shared store with compare-and-swap.
 pub trait SharedStore {
-    /// The value and its CAS token, or `None` when the key does not exist.
-    fn get(&mut self, key: &str) -> Option<(Vec<u8>, u32)>;
+    /// The value and its CAS token, `Ok(None)` when the key does not exist, `Err` when the
+    /// host refused the read (a caller must not take that for "absent" and write blindly).
+    fn get(&mut self, key: &str) -> Result<Option<(Vec<u8>, u32)>, HostRefused>;
     /// Writes `value` if the key's CAS token is still `cas` (`0` writes unconditionally).
     fn set(&mut self, key: &str, value: &[u8], cas: u32) -> SetOutcome;
 }
@@ -31,8 +36,8 @@ pub struct MemoryStore {
 }
 
 impl SharedStore for MemoryStore {
-    fn get(&mut self, key: &str) -> Option<(Vec<u8>, u32)> {
-        self.map.get(key).cloned()
+    fn get(&mut self, key: &str) -> Result<Option<(Vec<u8>, u32)>, HostRefused> {
+        Ok(self.map.get(key).cloned())
     }
 
     fn set(&mut self, key: &str, value: &[u8], cas: u32) -> SetOutcome {

@@ -5,13 +5,16 @@ use serde_json::Value;
 use std::collections::HashMap;
 use vigil_policies::exchange::Exchange;
 use vigil_policies::metrics::MemoryMetrics;
+use vigil_policies::policy::Format;
 use vigil_policies::shared::MemoryStore;
 use vigil_policies::{Engine, Policy};
 
 #[derive(Default)]
 struct Fake {
     headers: HashMap<String, Vec<u8>>,
+    response: HashMap<String, Vec<u8>>,
     props: HashMap<String, Vec<u8>>,
+    now: u64,
     reads: Vec<String>,
 }
 
@@ -20,11 +23,23 @@ impl Exchange for Fake {
         self.reads.push(name.to_string());
         self.headers.get(name).cloned()
     }
+    fn response_header(&mut self, name: &str) -> Option<Vec<u8>> {
+        self.reads.push(format!("response {name}"));
+        self.response.get(name).cloned()
+    }
     fn property(&mut self, path: &[&str]) -> Option<Vec<u8>> {
         let k = path.join(".");
         self.reads.push(k.clone());
         self.props.get(&k).cloned()
     }
+    fn now_ns(&mut self) -> u64 {
+        self.now
+    }
+}
+
+fn lines(events: &[vigil_policies::event::Event]) -> Vec<String> {
+    let mut m = MemoryMetrics::default();
+    vigil_policies::encode::records(Format::Ecs, events, 1024, &mut m)
 }
 
 fn fake(method: &str, path: &str, status: u64, headers: &[(&str, &[u8])]) -> Fake {
@@ -40,6 +55,9 @@ fn fake(method: &str, path: &str, status: u64, headers: &[(&str, &[u8])]) -> Fak
     }
     f.props
         .insert("response.code".into(), status.to_le_bytes().to_vec());
+    f.response
+        .insert(":status".into(), status.to_string().into_bytes());
+    f.now = 1_795_424_401_000_000_000;
     f.props
         .insert("response.flags".into(), 0u64.to_le_bytes().to_vec());
     f.props.insert(
@@ -82,8 +100,11 @@ impl Run {
         if let (Some(b), Some(scan)) = (body, st.scanner.as_mut()) {
             scan.feed(&b[..b.len().min(scan.wants())], b.len());
         }
-        self.engine
-            .on_log(f, Some(&st), &mut self.store, &mut self.metrics)
+        self.engine.on_response_headers(f, &mut st);
+        let events = self
+            .engine
+            .on_log(f, Some(&st), &mut self.store, &mut self.metrics);
+        lines(&events)
             .iter()
             .map(|l| {
                 assert!(!l.contains('\n'));
@@ -94,7 +115,7 @@ impl Run {
 }
 
 #[test]
-fn benign_request_reads_only_method_and_outcome() {
+fn benign_request_reads_only_three_headers() {
     let mut r = Run::new("", &[]);
     let mut f = fake(
         "GET",
@@ -103,13 +124,13 @@ fn benign_request_reads_only_method_and_outcome() {
         &[("authorization", b"Bearer secret")],
     );
     assert!(r.go(&mut f, None).is_empty());
-    assert_eq!(
-        f.reads,
-        vec![":method", "response.code", "response.flags", ":path"]
-    );
+    assert_eq!(f.reads, vec![":method", "response :status", ":path"]);
     let mut f = fake("GET", "/products", 404, &[]);
     assert!(r.go(&mut f, None).is_empty());
-    assert_eq!(f.reads, vec![":method", "response.code", "response.flags"]);
+    assert_eq!(
+        f.reads,
+        vec![":method", "response :status", "response.flags"]
+    );
 }
 
 #[test]
@@ -174,9 +195,7 @@ fn eleventh_failure_raises_one_alert() {
     let mut alerts = Vec::new();
     for i in 0..15 {
         let mut f = fake("POST", "/api/login", 401, &[]);
-        let t = 1_795_424_401_000_000_000u64 + i * 1_000_000_000;
-        f.props
-            .insert("request.time".into(), t.to_le_bytes().to_vec());
+        f.now = 1_795_424_401_000_000_000u64 + i * 1_000_000_000;
         let ev = r.go(&mut f, Some(br#"{"email":"x@y","password":"p"}"#));
         assert_eq!(ev[0]["event"]["action"], "authn_login_fail");
         if ev.len() > 1 {
@@ -200,8 +219,14 @@ fn request_callbacks_skipped_still_classifies() {
     let mut r = Run::new("", &[]);
     let mut f = fake("POST", "/login", 200, &[]);
     let ev = r.engine.on_log(&mut f, None, &mut r.store, &mut r.metrics);
-    let e: Value = serde_json::from_str(&ev[0]).unwrap();
+    let e: Value = serde_json::from_str(&lines(&ev)[0]).unwrap();
     assert_eq!(e["event"]["action"], "authn_login_success");
+    assert_eq!(
+        e["@timestamp"], "2026-11-23T09:00:01.000Z",
+        "request.time, not the clock"
+    );
+    assert!(f.reads.contains(&"response.code".to_string()));
+    assert!(f.reads.contains(&"request.time".to_string()));
 }
 
 #[test]
@@ -222,9 +247,11 @@ fn hostile_bytes_stay_on_one_clean_line() {
     );
     let mut st = r.engine.on_request_headers(&mut f);
     st.scanner = None;
-    let line = &r
+    r.engine.on_response_headers(&mut f, &mut st);
+    let ev = r
         .engine
-        .on_log(&mut f, Some(&st), &mut r.store, &mut r.metrics)[0];
+        .on_log(&mut f, Some(&st), &mut r.store, &mut r.metrics);
+    let line = &lines(&ev)[0];
     for c in line.chars() {
         assert!(
             !(c.is_control()
@@ -249,4 +276,28 @@ fn rate_limit_flag_wins_over_login() {
         .insert("response.flags".into(), 0x800u64.to_le_bytes().to_vec());
     let e = &r.go(&mut f, None)[0];
     assert_eq!(e["event"]["action"], "excess_rate_limit_exceeded");
+}
+
+#[test]
+fn success_statuses_never_pay_for_the_flags() {
+    // A rate-limit flag only ever comes with a local reply of 400 or above.
+    let mut r = Run::new("", &[]);
+    let mut f = fake("POST", "/login", 200, &[]);
+    f.props
+        .insert("response.flags".into(), 0x800u64.to_le_bytes().to_vec());
+    let e = &r.go(&mut f, None)[0];
+    assert_eq!(e["event"]["action"], "authn_login_success");
+    assert!(!f.reads.contains(&"response.flags".to_string()));
+    assert!(!f.reads.contains(&"response.code".to_string()));
+    assert!(!f.reads.contains(&"request.time".to_string()));
+}
+
+#[test]
+fn a_failure_without_a_source_ip_is_counted_not_skipped_silently() {
+    let mut r = Run::new("", &[]);
+    let mut f = fake("POST", "/login", 401, &[]);
+    f.props.insert("source.address".into(), b"pipe:/x".to_vec());
+    let e = &r.go(&mut f, None)[0];
+    assert_eq!(e["vigil"]["source"]["address"], "pipe:/x");
+    assert_eq!(r.metrics.0["vigil.detector_skipped.no_source_ip"], 1);
 }

@@ -8,6 +8,7 @@ use proptest::prelude::*;
 use std::collections::HashMap;
 use vigil_policies::exchange::Exchange;
 use vigil_policies::metrics::MemoryMetrics;
+use vigil_policies::policy::Format;
 use vigil_policies::shared::MemoryStore;
 use vigil_policies::{Engine, Policy};
 
@@ -17,8 +18,17 @@ impl Exchange for Fake {
     fn request_header(&mut self, name: &str) -> Option<Vec<u8>> {
         self.0.get(name).cloned()
     }
+    fn response_header(&mut self, name: &str) -> Option<Vec<u8>> {
+        self.0.get(&format!("response {name}")).cloned()
+    }
     fn property(&mut self, path: &[&str]) -> Option<Vec<u8>> {
         self.0.get(&path.join(".")).cloned()
+    }
+    fn now_ns(&mut self) -> u64 {
+        self.0
+            .get("now")
+            .and_then(|b| vigil_policies::envoy::le_u64(b))
+            .unwrap_or(0)
     }
 }
 
@@ -55,7 +65,7 @@ proptest! {
         addr in bytes(), details in bytes(), sub in bytes(), body in proptest::collection::vec(any::<u8>(), 0..300),
         status in prop_oneof![Just(200u64), Just(401), Just(403), Just(429), Just(431), any::<u64>()],
         flags in any::<u64>(), time in any::<u64>(), short_code in proptest::collection::vec(any::<u8>(), 0..9),
-        use_short in any::<bool>(),
+        use_short in any::<bool>(), status_text in bytes(),
     ) {
         let (engine, _) = Engine::new(Policy::from_json(b"").unwrap(), |_| Some("k".repeat(32)), 1);
         let mut m = HashMap::new();
@@ -70,15 +80,19 @@ proptest! {
         m.insert("response.code".to_string(), if use_short { short_code } else { status.to_le_bytes().to_vec() });
         m.insert("response.flags".to_string(), flags.to_le_bytes().to_vec());
         m.insert("request.time".to_string(), time.to_le_bytes().to_vec());
+        m.insert("now".to_string(), time.to_le_bytes().to_vec());
+        m.insert("response :status".to_string(), status_text);
         let mut x = Fake(m);
         let mut st = engine.on_request_headers(&mut x);
         if let Some(s) = st.scanner.as_mut() {
             let n = body.len().min(s.wants());
             s.feed(&body[..n], body.len());
         }
+        engine.on_response_headers(&mut x, &mut st);
         let mut store = MemoryStore::default();
         let mut metrics = MemoryMetrics::default();
-        for line in engine.on_log(&mut x, Some(&st), &mut store, &mut metrics) {
+        let events = engine.on_log(&mut x, Some(&st), &mut store, &mut metrics);
+        for line in vigil_policies::encode::records(Format::Ecs, &events, 1024, &mut metrics) {
             prop_assert!(clean(&line), "{line}");
             let v: serde_json::Value = serde_json::from_str(&line).unwrap();
             prop_assert!(v["event"]["action"].is_string());

@@ -3,7 +3,7 @@
 
 #[test]
 fn response_flag_tables_agree() {
-    let policies = vigil_policies::policy::RESPONSE_FLAGS;
+    let policies = vigil_policies::envoy::RESPONSE_FLAGS;
     assert_eq!(policies.len(), vigil_harness::traffic::RESPONSE_FLAGS.len());
     for (name, bit) in policies {
         assert_eq!(
