@@ -3,14 +3,23 @@
 
     python3 envoy/render.py TEMPLATE OUT [--listen-port N] [--admin-port N] [--upstream-port N]
         [--wasm PATH] [--policy FILE] [--fingerprint-key KEY] [--access-log PATH]
+        [--event-log file|otel|fluentd ...] [--events-path PATH]
+        [--otel-endpoint URL] [--fluentd-address HOST:PORT]
 
 tests/envoy.rs does the same replacements in Rust. String-valued placeholders that land in
 YAML scalars (@POLICY_JSON@, @FINGERPRINT_KEY@, @JWKS_JSON@) are written as JSON string
 literals, which are valid YAML double-quoted scalars whatever they contain.
+
+--event-log (repeatable) adds the event loggers of envoy/access-log/<sink>.yaml to the
+template's first `access_log:` list (and, for otel and fluentd, the cluster of
+<sink>-cluster.yaml to its `clusters:` list), indented to match; tests/access_log.rs does the
+same in Rust. Without it the output is exactly as before.
 """
 import argparse
 import json
 import os
+import re
+from urllib.parse import urlsplit
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -26,6 +35,13 @@ def main():
     ap.add_argument("--policy", default="", help="policy JSON file; empty = built-in baseline")
     ap.add_argument("--fingerprint-key", default="vigil-demo-fingerprint-key")
     ap.add_argument("--access-log", default="/dev/null")
+    ap.add_argument("--event-log", action="append", default=[],
+                    choices=["file", "otel", "fluentd"], help="add Vigil's event loggers")
+    ap.add_argument("--events-path", default="/dev/null", help="file sink: the events file")
+    ap.add_argument("--otel-endpoint", default="http://127.0.0.1:4318/v1/logs",
+                    help="otel sink: the collector's OTLP/HTTP logs URL")
+    ap.add_argument("--fluentd-address", default="127.0.0.1:24224",
+                    help="fluentd sink: the forward input's HOST:PORT")
     a = ap.parse_args()
     policy = open(a.policy, encoding="utf-8").read() if a.policy else ""
     jwks = open(os.path.join(HERE, "tokens", "jwks.json"), encoding="utf-8").read().strip()
@@ -41,8 +57,61 @@ def main():
         "@JWKS_JSON@": json.dumps(jwks),
     }.items():
         text = text.replace(key, value)
+    for sink in a.event_log:
+        text = add_event_log(text, sink, a)
     with open(a.out, "w", encoding="utf-8") as f:
         f.write(text)
+
+
+# Cluster names used by the otel / fluentd sinks.
+OTEL_CLUSTER = "vigil_otel"
+FLUENTD_CLUSTER = "vigil_fluentd"
+
+
+def fragment(name, values):
+    """envoy/access-log/<name>.yaml with its placeholders replaced."""
+    text = open(os.path.join(HERE, "access-log", name + ".yaml"), encoding="utf-8").read()
+    for key, value in values.items():
+        text = text.replace(key, value)
+    return text
+
+
+def insert_items(text, key, items):
+    """Inserts YAML list items (written at column 0) right after the first `key:` line of
+    text, at the indentation of that list's existing items (or of the key)."""
+    lines = text.split("\n")
+    for i, line in enumerate(lines):
+        m = re.match(r"^(\s*)" + re.escape(key) + r":\s*$", line)
+        if not m:
+            continue
+        indent = m.group(1)
+        for following in lines[i + 1:]:
+            stripped = following.lstrip()
+            if stripped and not stripped.startswith("#"):
+                if stripped.startswith("-"):
+                    indent = following[: len(following) - len(stripped)]
+                break
+        block = [indent + l if l.strip() else l for l in items.rstrip("\n").split("\n")]
+        return "\n".join(lines[: i + 1] + block + lines[i + 1:])
+    raise SystemExit(f"render.py: no `{key}:` block list in the template")
+
+
+def add_event_log(text, sink, a):
+    """Adds the event loggers of one sink (and its cluster) to a rendered bootstrap."""
+    if sink == "file":
+        loggers = fragment("file", {"@EVENTS_PATH@": json.dumps(os.path.abspath(a.events_path))})
+        return insert_items(text, "access_log", loggers)
+    if sink == "otel":
+        url = urlsplit(a.otel_endpoint)
+        port = url.port or (443 if url.scheme == "https" else 80)
+        values = {"@OTEL_ENDPOINT@": json.dumps(a.otel_endpoint), "@OTEL_CLUSTER@": OTEL_CLUSTER,
+                  "@OTEL_HOST@": url.hostname or "127.0.0.1", "@OTEL_PORT@": str(port)}
+    else:
+        host, _, port = a.fluentd_address.rpartition(":")
+        values = {"@FLUENTD_CLUSTER@": FLUENTD_CLUSTER, "@FLUENTD_HOST@": host or "127.0.0.1",
+                  "@FLUENTD_PORT@": port}
+    text = insert_items(text, "access_log", fragment(sink, values))
+    return insert_items(text, "clusters", fragment(sink + "-cluster", values))
 
 
 if __name__ == "__main__":

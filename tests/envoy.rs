@@ -77,6 +77,9 @@ pub struct Options {
     pub policy_json: Option<String>,
     /// Override the plugin path (default: [`plugin_wasm`]).
     pub wasm: Option<PathBuf>,
+    /// How events leave Envoy (default: Envoy's log). Any other way uses the `access_log`
+    /// sink: a test that gives no policy gets [`ACCESS_LOG_POLICY`].
+    pub via: Via,
 }
 
 impl Options {
@@ -87,7 +90,14 @@ impl Options {
             concurrency: 1,
             policy_json: None,
             wasm: None,
+            via: Via::EnvoyLog,
         }
+    }
+
+    /// The same, with events through `via`.
+    pub fn via(mut self, via: Via) -> Self {
+        self.via = via;
+        self
     }
 }
 
@@ -182,6 +192,8 @@ pub struct Envoy {
     pub log_path: PathBuf,
     /// JSON access log.
     pub access_log_path: PathBuf,
+    /// Where the events come from.
+    pub source: Source,
 }
 
 /// A started Envoy process that may or may not become ready.
@@ -192,6 +204,7 @@ struct Launched {
     log_path: PathBuf,
     access_log_path: PathBuf,
     admin_addr_path: PathBuf,
+    source: Source,
 }
 
 fn launch(opts: &Options) -> Result<Launched> {
@@ -208,16 +221,21 @@ fn launch(opts: &Options) -> Result<Launched> {
     let log_path = dir.join("envoy.log");
     let access_log_path = dir.join("access.jsonl");
     let admin_addr_path = dir.join("admin.addr");
+    let default_policy = match opts.via {
+        Via::EnvoyLog => "",
+        _ => ACCESS_LOG_POLICY,
+    };
     let config = render_template(
         &template,
         0,
         0,
         upstream_port,
         &wasm,
-        opts.policy_json.as_deref().unwrap_or(""),
+        opts.policy_json.as_deref().unwrap_or(default_policy),
         FINGERPRINT_KEY,
         &access_log_path,
     )?;
+    let (config, source) = attach(opts.via, config, &dir)?;
     let config_path = dir.join("envoy.yaml");
     fs::write(&config_path, config)?;
     let log = fs::File::create(&log_path)?;
@@ -243,6 +261,7 @@ fn launch(opts: &Options) -> Result<Launched> {
         log_path,
         access_log_path,
         admin_addr_path,
+        source,
     })
 }
 
@@ -282,6 +301,7 @@ impl Envoy {
             admin,
             log_path: l.log_path,
             access_log_path: l.access_log_path,
+            source: l.source,
         })
     }
 
@@ -321,14 +341,10 @@ impl Envoy {
         String::from_utf8_lossy(&fs::read(&self.log_path).unwrap_or_default()).into_owned()
     }
 
-    /// Every event line so far as raw bytes (see [`event_json`]), to check them byte by byte.
+    /// Every event record so far as raw bytes, from the run's event source (Envoy's log or
+    /// an access logger), to check them byte by byte.
     pub fn event_lines_raw(&self) -> Vec<Vec<u8>> {
-        fs::read(&self.log_path)
-            .unwrap_or_default()
-            .split(|b| *b == b'\n')
-            .filter_map(event_json)
-            .map(<[u8]>::to_vec)
-            .collect()
+        self.source.records(&self.log_path)
     }
 
     /// Every event so far as its JSON text (see [`event_json`]).
@@ -397,6 +413,23 @@ impl Envoy {
         Ok(out)
     }
 
+    /// Waits until `until` holds for admin `/stats` (Vigil flushes its counters on a 1 s
+    /// tick), then returns them; after `timeout`, returns them anyway.
+    pub fn wait_stats(
+        &self,
+        timeout: Duration,
+        until: impl Fn(&BTreeMap<String, u64>) -> bool,
+    ) -> Result<BTreeMap<String, u64>> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let stats = self.stats()?;
+            if until(&stats) || Instant::now() > deadline {
+                return Ok(stats);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// Access log entries so far (one JSON object per line).
     pub fn access_log(&self) -> Result<Vec<serde_json::Value>> {
         let text = fs::read_to_string(&self.access_log_path).unwrap_or_default();
@@ -424,21 +457,6 @@ impl Envoy {
     }
 }
 
-/// The event JSON in one line of Envoy's log, if the line is an event.
-///
-/// With `--log-format '%v'` Envoy still prefixes every wasm log message with
-/// `wasm log <plugin name> <root_id> <vm_id>: ` (measured on 1.40), so an event line is
-/// `wasm log vigil vigil vigil: {...}`; a bare line starting with `{` counts too.
-pub fn event_json(line: &[u8]) -> Option<&[u8]> {
-    if line.first() == Some(&b'{') {
-        return Some(line);
-    }
-    let rest = line.strip_prefix(b"wasm log ")?;
-    let colon = rest.iter().position(|b| *b == b':')?;
-    let json = rest[colon + 1..].strip_prefix(b" ")?;
-    (json.first() == Some(&b'{')).then_some(json)
-}
-
 /// The last `n` lines of `text`.
 pub fn tail(text: &str, n: usize) -> String {
     let lines: Vec<&str> = text.lines().collect();
@@ -463,3 +481,5 @@ pub use crate::event::Event;
 pub use crate::http::{
     connect, exchange_on, http_get, new_request_id, send_raw, HttpResponse, Req,
 };
+use crate::source::attach;
+pub use crate::source::{Source, Via, ACCESS_LOG_POLICY};

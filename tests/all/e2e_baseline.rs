@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::time::Duration;
-use vigil_tests::envoy::{new_request_id, token, Envoy, Event, HttpResponse, Options, Req};
+use vigil_tests::envoy::{new_request_id, token, Envoy, Event, HttpResponse, Options, Req, Via};
 
 /// One scripted request and what Vigil must say about it.
 pub(crate) struct Case {
@@ -252,20 +252,23 @@ fn check_case(c: &Case, events: &[Event]) {
     assert_eq!(ip, Some("127.0.0.1"), "{}: source.ip in {}", c.label, e.raw);
 }
 
-#[test]
-fn e2e_baseline_every_action_through_envoy() {
-    let envoy = Envoy::start(&Options::new("baseline")).unwrap();
+/// Every baseline action, then the brute-force alert, through one event source: each arrives
+/// exactly once, as its own record, and nothing else arrives.
+fn baseline_through(via: Via) {
+    let envoy = Envoy::start(&Options::new(&format!("baseline-{via:?}")).via(via)).unwrap();
     let cases = baseline_cases();
     send_all(&envoy, &cases);
     let expected = cases.iter().filter(|c| c.action.is_some()).count();
-    let events = envoy.wait_events(expected, Duration::from_secs(5)).unwrap();
+    let events = envoy
+        .wait_events(expected, Duration::from_secs(10))
+        .unwrap();
     for c in &cases {
         check_case(c, &events);
     }
     assert_eq!(
         events.len(),
         expected,
-        "one event per expected case, nothing else: {:#?}",
+        "{via:?}: one event per expected case, nothing else: {:#?}",
         envoy.event_lines()
     );
 
@@ -277,29 +280,136 @@ fn e2e_baseline_every_action_through_envoy() {
     assert_eq!(e.get_str("vigil.user.source"), Some("jwt"), "{}", e.raw);
     assert_eq!(e.event.kind, "event");
 
-    // No secret ever reaches an event line.
-    for line in envoy.event_lines() {
-        for secret in ["correct-horse", "hunter2", "password=", "eyJhbGci"] {
-            assert!(!line.contains(secret), "secret {secret:?} in event {line}");
-        }
+    // The plugin's counters are on admin /stats (custom metrics get Envoy's `wasmcustom.`
+    // prefix), flushed on Vigil's 1 s heartbeat.
+    let want = [
+        ("authn_login_success", 2),
+        ("authn_login_fail", 3),
+        ("authn_token_invalid", 4),
+        ("authz_fail", 1),
+        ("authz_admin", 1),
+        ("excess_rate_limit_exceeded", 1),
+        ("input_validation_fail", 2),
+    ];
+    let name = |a: &str| format!("wasmcustom.vigil.events.{a}");
+    let stats = envoy
+        .wait_stats(Duration::from_secs(5), |s| {
+            want.iter().all(|(a, n)| s.get(&name(a)) == Some(n))
+        })
+        .unwrap();
+    for (action, n) in want {
+        assert_eq!(
+            stats.get(&name(action)),
+            Some(&n),
+            "{via:?} {action}; vigil stats: {:?}",
+            vigil_stats(&stats)
+        );
     }
 
-    // The plugin's counters are on admin /stats (custom metrics get Envoy's `wasmcustom.`
-    // prefix).
-    let stats = envoy.stats().unwrap();
-    let count = |action: &str| {
-        let name = format!("wasmcustom.vigil.events.{action}");
-        *stats
-            .get(&name)
-            .unwrap_or_else(|| panic!("no stat {name}; vigil stats: {:?}", vigil_stats(&stats)))
+    // Eight more failures from the same client: the 11th failure in the window raises the
+    // alert, as a record of its own beside the request's event.
+    let mut ids = Vec::new();
+    for i in 0..8 {
+        let id = new_request_id(&format!("bf-{i}"));
+        let r = envoy
+            .send(
+                &Req::post(
+                    "/login",
+                    FORM,
+                    &format!("username=mallory&password=guess{i}"),
+                )
+                .id(&id),
+            )
+            .unwrap();
+        assert_eq!(r.status, 401);
+        ids.push(id);
+    }
+    let all = envoy
+        .wait_events(expected + 9, Duration::from_secs(10))
+        .unwrap();
+    assert_eq!(
+        all.len(),
+        expected + 9,
+        "{via:?}: {:#?}",
+        envoy.event_lines()
+    );
+    let alerts: Vec<&Event> = all.iter().filter(|e| e.event.kind == "alert").collect();
+    assert_eq!(alerts.len(), 1, "{via:?}: exactly one alert");
+    let alert = alerts[0];
+    assert_eq!(alert.action(), "authn_login_fail_max", "{}", alert.raw);
+    assert_eq!(alert.request_id(), ids.last().map(String::as_str));
+    let on_that_request = all
+        .iter()
+        .filter(|e| e.request_id() == ids.last().map(String::as_str))
+        .count();
+    assert_eq!(
+        on_that_request, 2,
+        "the event and the alert, as two records"
+    );
+
+    // The counters as Prometheus labels (the bootstrap's stats_tags), flushed on the tick.
+    let sink = if via == Via::EnvoyLog {
+        "envoy_log"
+    } else {
+        "access_log"
     };
-    assert_eq!(count("authn_login_success"), 2);
-    assert_eq!(count("authn_login_fail"), 3);
-    assert_eq!(count("authn_token_invalid"), 4);
-    assert_eq!(count("authz_fail"), 1);
-    assert_eq!(count("authz_admin"), 1);
-    assert_eq!(count("excess_rate_limit_exceeded"), 1);
-    assert_eq!(count("input_validation_fail"), 2);
+    let want_prom = [
+        r#"vigil_events{vigil_action="authn_login_fail"} 11"#.to_string(),
+        r#"vigil_events{vigil_action="authn_login_fail_max"} 1"#.to_string(),
+        format!(
+            r#"vigil_sink_written{{vigil_sink="{sink}"}} {}"#,
+            expected + 9
+        ),
+    ];
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let prom = loop {
+        let r = vigil_tests::envoy::http_get(envoy.admin, "/stats/prometheus").unwrap();
+        let text = String::from_utf8_lossy(&r.body).into_owned();
+        if want_prom.iter().all(|w| text.lines().any(|l| l == w))
+            || std::time::Instant::now() > deadline
+        {
+            break text;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    for w in &want_prom {
+        assert!(
+            prom.lines().any(|l| l == w),
+            "{via:?}: no `{w}` in /stats/prometheus: {:?}",
+            prom.lines()
+                .filter(|l| l.starts_with("vigil_"))
+                .collect::<Vec<_>>()
+        );
+    }
+
+    // No secret ever reaches an event record; every record is one line of JSON.
+    for line in envoy.event_lines_raw() {
+        assert!(!line.contains(&b'\n'));
+        let text = String::from_utf8(line).expect("records are UTF-8");
+        for secret in ["correct-horse", "hunter2", "password=", "eyJhbGci", "guess"] {
+            assert!(!text.contains(secret), "secret {secret:?} in event {text}");
+        }
+    }
+}
+
+#[test]
+fn e2e_baseline_through_envoy_log() {
+    baseline_through(Via::EnvoyLog);
+}
+
+#[test]
+fn e2e_baseline_through_the_file_access_logger() {
+    baseline_through(Via::File);
+}
+
+#[test]
+fn e2e_baseline_through_the_opentelemetry_access_logger() {
+    baseline_through(Via::Otel);
+}
+
+#[test]
+fn e2e_baseline_through_the_fluentd_access_logger() {
+    baseline_through(Via::Fluentd);
 }
 
 fn vigil_stats(stats: &std::collections::BTreeMap<String, u64>) -> Vec<String> {
