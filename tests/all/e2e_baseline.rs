@@ -306,6 +306,35 @@ fn baseline_through(via: Via) {
         );
     }
 
+    // Liveness: each configured sink's heartbeat is the current time, the last event is
+    // recent, and the VM's linear memory is reported (and within its 4 MiB budget).
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let sink_name = if via == Via::EnvoyLog {
+        "envoy_log"
+    } else {
+        "access_log"
+    };
+    let g = |n: &str| {
+        stats
+            .get(&format!("wasmcustom.vigil.{n}"))
+            .copied()
+            .unwrap_or(0)
+    };
+    let hb = g(&format!("sink.{sink_name}.heartbeat_seconds"));
+    assert!(now.abs_diff(hb) <= 10, "{via:?}: heartbeat {hb}, now {now}");
+    assert!(
+        now.abs_diff(g("last_event_seconds")) <= 60,
+        "{via:?}: last event"
+    );
+    let mem = g("memory_bytes");
+    assert!(
+        (65_536..=4 << 20).contains(&mem),
+        "{via:?}: memory_bytes {mem}"
+    );
+
     // Eight more failures from the same client: the 11th failure in the window raises the
     // alert, as a record of its own beside the request's event.
     let mut ids = Vec::new();

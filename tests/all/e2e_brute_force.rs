@@ -19,7 +19,12 @@ fn e2e_brute_force_alert_across_two_workers() {
     let conns: Vec<_> = (0..ATTEMPTS)
         .map(|_| connect(envoy.listen).unwrap())
         .collect();
-    std::thread::sleep(Duration::from_millis(200));
+    // Wait (with a deadline) until Envoy has accepted every connection on some worker.
+    envoy
+        .wait_stats(Duration::from_secs(5), |s| {
+            s.get("http.vigil.downstream_cx_total") == Some(&(ATTEMPTS as u64))
+        })
+        .unwrap();
     let mut ids = Vec::new();
     for (i, conn) in conns.into_iter().enumerate() {
         let id = new_request_id("bf");
@@ -30,16 +35,18 @@ fn e2e_brute_force_alert_across_two_workers() {
         ids.push(id);
     }
 
-    // ATTEMPTS failure events + exactly one alert.
-    let events = envoy
+    // ATTEMPTS failure events + exactly one alert. Every exchange has completed, so a
+    // missing or extra record is a real one: wait for the expected count, then for Vigil's
+    // counters (flushed on its 1 s tick) to say the same, and read the records again.
+    envoy
         .wait_events(ATTEMPTS + 1, Duration::from_secs(5))
         .unwrap();
-    std::thread::sleep(Duration::from_millis(300));
-    let events = if events.len() > ATTEMPTS + 1 {
-        events
-    } else {
-        envoy.events().unwrap()
-    };
+    let stats = envoy
+        .wait_stats(Duration::from_secs(5), |s| {
+            s.get("wasmcustom.vigil.sink.envoy_log.written") >= Some(&(ATTEMPTS as u64 + 1))
+        })
+        .unwrap();
+    let events = envoy.events().unwrap();
     let fails = events
         .iter()
         .filter(|e| e.action() == "authn_login_fail" && e.event.kind == "event")
@@ -73,7 +80,6 @@ fn e2e_brute_force_alert_across_two_workers() {
 
     // Both workers served failed logins: each attempt had its own connection and nothing else
     // reached the listener, so per-worker connection counters show the split.
-    let stats = envoy.stats().unwrap();
     let per_worker: Vec<(String, u64)> = stats
         .iter()
         .filter(|(k, _)| {
@@ -99,5 +105,10 @@ fn e2e_brute_force_alert_across_two_workers() {
         stats.get("wasmcustom.vigil.alerts"),
         Some(&1),
         "vigil.alerts counter"
+    );
+    assert_eq!(
+        stats.get("wasmcustom.vigil.sink.envoy_log.written"),
+        Some(&(ATTEMPTS as u64 + 1)),
+        "one record written per event, none dropped"
     );
 }

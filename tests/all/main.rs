@@ -5,6 +5,7 @@ mod consistency;
 mod e2e_bad_policy;
 mod e2e_baseline;
 mod e2e_brute_force;
+mod e2e_configs;
 mod e2e_hostile;
 mod e2e_parity;
 mod golden_scenarios;
