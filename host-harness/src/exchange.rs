@@ -2,11 +2,13 @@
 //! in Envoy's order, and the outcome.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use crate::abi::{Action, LogLevel};
 use crate::error::HarnessError;
-use crate::state::{LocalResponse, LogEntry, Stage, Stream};
-use crate::traffic::{Exchange, Header};
+use crate::state::{Body, LocalResponse, LogEntry, Stage, Stream};
+use crate::stream_headers;
+use crate::traffic::{Exchange, SharedExchange};
 use crate::vm::Vm;
 
 /// What happened during one exchange.
@@ -30,6 +32,12 @@ pub struct ExchangeOutcome {
     pub events: Vec<String>,
     /// Set if the VM failed (trap now or earlier); Envoy would fail the stream.
     pub vm_failed: Option<String>,
+    /// Records the access loggers wrote ([`crate::VmOptions::access_loggers`]), in logger
+    /// order: each the bytes of one filter-state value.
+    pub access_log: Vec<Vec<u8>>,
+    /// Hostcalls made by the stream's callbacks, by name or `name argument` (see
+    /// [`crate::counting`]); empty unless [`crate::VmOptions::count_hostcalls`] is on.
+    pub hostcalls: BTreeMap<String, u64>,
 }
 
 /// Is this log line a Vigil security event?
@@ -38,39 +46,12 @@ pub fn is_event(e: &LogEntry) -> bool {
 }
 
 impl Vm {
-    fn request_headers(&mut self, x: &Exchange) -> Vec<Header> {
-        let r = &x.request;
-        let host = r
-            .headers
-            .iter()
-            .find(|(k, _)| k == "host" || k == ":authority")
-            .map(|(_, v)| v.clone())
-            .unwrap_or_default();
-        let mut h: Vec<Header> = vec![
-            (":authority".into(), host),
-            (":path".into(), r.path.clone().into_bytes()),
-            (":method".into(), r.method.clone().into_bytes()),
-            (":scheme".into(), r.scheme.clone().into_bytes()),
-        ];
-        h.extend(
-            r.headers
-                .iter()
-                .filter(|(k, _)| !k.starts_with(':') && k != "host")
-                .cloned(),
-        );
-        if !h.iter().any(|(k, _)| k == "x-forwarded-proto") {
-            h.push(("x-forwarded-proto".into(), r.scheme.clone().into_bytes()));
-        }
-        if !h.iter().any(|(k, _)| k == "x-request-id") {
-            let id = self.store.data_mut().new_request_id();
-            h.push(("x-request-id".into(), id.into_bytes()));
-        }
-        h
-    }
-
     /// Drives one full request lifecycle (clock set to `exchange.time_ns` first, firing
     /// due ticks). A trap is reported in [`ExchangeOutcome::vm_failed`], not as `Err`.
-    pub fn run(&mut self, x: &Exchange) -> Result<ExchangeOutcome, HarnessError> {
+    ///
+    /// Takes `&Exchange` (copied once) or an `Arc<Exchange>` (shared, no copy).
+    pub fn run(&mut self, x: impl SharedExchange) -> Result<ExchangeOutcome, HarnessError> {
+        let x = x.into_shared();
         if !self.started {
             return Err(HarnessError::NotStarted);
         }
@@ -90,7 +71,12 @@ impl Vm {
             }
         }
         if self.failed.is_none() {
+            self.store.data_mut().counters.reset();
             let _ = self.drive(x, &mut out);
+            let c = &self.store.data().counters;
+            if c.enabled {
+                out.hostcalls = c.snapshot();
+            }
         }
         out.vm_failed = self.failed.clone();
         let st = self.store.data();
@@ -105,31 +91,43 @@ impl Vm {
         Ok(out)
     }
 
-    fn drive(&mut self, x: &Exchange, out: &mut ExchangeOutcome) -> Result<(), HarnessError> {
+    fn drive(&mut self, x: Arc<Exchange>, out: &mut ExchangeOutcome) -> Result<(), HarnessError> {
         let ctx = self.next_context;
         self.next_context += 1;
         let root = self.store.data().root_context_id as i32;
         let c = ctx as i32;
         out.context_id = ctx;
-        let headers = self.request_headers(x);
+        let headers = stream_headers::request_headers(self.store.data_mut(), &x);
         self.store.data_mut().stream = Some(Stream {
             id: ctx,
-            x: x.clone(),
+            x: Arc::clone(&x),
             stage: Stage::Request,
             request_seen: false,
             request_headers: headers,
             request_trailers: None,
             response_headers: None,
             response_trailers: None,
-            request_body: None,
-            response_body: None,
-            filter_state: BTreeMap::new(),
+            request_body: Body::Closed,
+            response_body: Body::Closed,
+            filter_state: Vec::new(),
         });
-        let r = self.drive_stream(x, out, ctx, c, root);
+        let mut r = self.drive_stream(&x, out, ctx, c, root);
+        // The HCM's access loggers run once the filters' `on_log` has run, or when the
+        // stream ends early (a trap fails it), before `on_done`/`on_delete`.
+        self.write_access_logs(out);
+        if r.is_ok() {
+            let ex = Arc::clone(&self.ex);
+            r = self
+                .call("proxy_on_done", ctx, ex.on_done.as_ref(), c)
+                .and_then(|_| self.call("proxy_on_delete", ctx, ex.on_delete.as_ref(), c))
+                .map(|_| ());
+        }
         // Envoy cancels a context's pending callouts when it is destroyed.
         let st = self.store.data_mut();
         st.http_calls.retain(|_, p| p.context_id != ctx);
-        st.stream = None;
+        if let Some(s) = st.stream.take() {
+            stream_headers::recycle(st, s.request_headers, s.response_headers);
+        }
         r
     }
 
@@ -145,11 +143,11 @@ impl Vm {
         c: i32,
         root: i32,
     ) -> Result<(), HarnessError> {
-        let ex = self.ex.clone();
+        let ex = Arc::clone(&self.ex);
         self.call(
             "proxy_on_context_create",
             ctx,
-            ex.on_context_create,
+            ex.on_context_create.as_ref(),
             (c, root),
         )?;
         let rq = &x.request;
@@ -163,13 +161,13 @@ impl Vm {
                 .call(
                     "proxy_on_request_headers",
                     ctx,
-                    ex.on_request_headers,
+                    ex.on_request_headers.as_ref(),
                     (c, n, eos),
                 )?
                 .map(Action::from_i32);
             if !rq.body.is_empty() {
                 if let Some(s) = self.stream_mut() {
-                    s.request_body = Some(rq.body.clone());
+                    s.request_body = Body::Original;
                 }
                 let eos = i32::from(rq.trailers.is_empty());
                 let len = rq.body.len() as i32;
@@ -177,12 +175,12 @@ impl Vm {
                     .call(
                         "proxy_on_request_body",
                         ctx,
-                        ex.on_request_body,
+                        ex.on_request_body.as_ref(),
                         (c, len, eos),
                     )?
                     .map(Action::from_i32);
                 if let Some(s) = self.stream_mut() {
-                    s.request_body = None;
+                    s.request_body = Body::Closed;
                 }
             }
             if !rq.trailers.is_empty() {
@@ -193,14 +191,13 @@ impl Vm {
                 self.call(
                     "proxy_on_request_trailers",
                     ctx,
-                    ex.on_request_trailers,
+                    ex.on_request_trailers.as_ref(),
                     (c, n),
                 )?;
             }
         }
         let rs = &x.response;
-        let mut rh: Vec<Header> = vec![(":status".into(), rs.status.to_string().into_bytes())];
-        rh.extend(rs.headers.iter().filter(|(k, _)| k != ":status").cloned());
+        let rh = stream_headers::response_headers(self.store.data_mut(), x);
         let n = rh.len() as i32;
         if let Some(s) = self.stream_mut() {
             s.stage = Stage::Response;
@@ -211,13 +208,13 @@ impl Vm {
             .call(
                 "proxy_on_response_headers",
                 ctx,
-                ex.on_response_headers,
+                ex.on_response_headers.as_ref(),
                 (c, n, eos),
             )?
             .map(Action::from_i32);
         if !rs.body.is_empty() {
             if let Some(s) = self.stream_mut() {
-                s.response_body = Some(rs.body.clone());
+                s.response_body = Body::Original;
             }
             let eos = i32::from(rs.trailers.is_empty());
             let len = rs.body.len() as i32;
@@ -225,12 +222,12 @@ impl Vm {
                 .call(
                     "proxy_on_response_body",
                     ctx,
-                    ex.on_response_body,
+                    ex.on_response_body.as_ref(),
                     (c, len, eos),
                 )?
                 .map(Action::from_i32);
             if let Some(s) = self.stream_mut() {
-                s.response_body = None;
+                s.response_body = Body::Closed;
             }
         }
         if !rs.trailers.is_empty() {
@@ -241,16 +238,14 @@ impl Vm {
             self.call(
                 "proxy_on_response_trailers",
                 ctx,
-                ex.on_response_trailers,
+                ex.on_response_trailers.as_ref(),
                 (c, n),
             )?;
         }
         if let Some(s) = self.stream_mut() {
             s.stage = Stage::Log;
         }
-        self.call("proxy_on_log", ctx, ex.on_log, c)?;
-        self.call("proxy_on_done", ctx, ex.on_done, c)?;
-        self.call("proxy_on_delete", ctx, ex.on_delete, c)?;
+        self.call("proxy_on_log", ctx, ex.on_log.as_ref(), c)?;
         Ok(())
     }
 }

@@ -2,7 +2,7 @@
 
 use crate::error::HarnessError;
 use crate::shared::SharedData;
-use crate::traffic::Exchange;
+use crate::traffic::SharedExchange;
 use crate::vm::{ExchangeOutcome, Plugin, Vm, VmOptions};
 
 /// N workers sharing shared data, queues and stats.
@@ -42,14 +42,18 @@ impl Harness {
     }
 
     /// Runs an exchange on the next worker (round-robin).
-    pub fn run(&mut self, x: &Exchange) -> Result<ExchangeOutcome, HarnessError> {
+    pub fn run(&mut self, x: impl SharedExchange) -> Result<ExchangeOutcome, HarnessError> {
         let i = self.next;
         self.next = (self.next + 1) % self.vms.len();
         self.run_on(i, x)
     }
 
     /// Runs an exchange on worker `i` (modulo the worker count).
-    pub fn run_on(&mut self, i: usize, x: &Exchange) -> Result<ExchangeOutcome, HarnessError> {
+    pub fn run_on(
+        &mut self,
+        i: usize,
+        x: impl SharedExchange,
+    ) -> Result<ExchangeOutcome, HarnessError> {
         let n = self.vms.len();
         self.vms[i % n].run(x)
     }
@@ -91,5 +95,17 @@ impl Harness {
     /// Takes the events of every worker, in worker order.
     pub fn take_events(&mut self) -> Vec<String> {
         self.vms.iter_mut().flat_map(Vm::take_events).collect()
+    }
+
+    /// Takes the access-log records of every worker, in worker order.
+    pub fn take_access_log(&mut self) -> Vec<Vec<u8>> {
+        self.vms.iter_mut().flat_map(Vm::take_access_log).collect()
+    }
+
+    /// Turns detailed hostcall counting on or off in every worker.
+    pub fn set_count_hostcalls(&mut self, on: bool) {
+        for vm in &mut self.vms {
+            vm.set_count_hostcalls(on);
+        }
     }
 }

@@ -20,17 +20,23 @@
 //! See [`fidelity`] for what each hostcall does compared with Envoy.
 
 pub mod abi;
+pub mod access_log;
+pub mod counting;
 pub mod error;
 pub mod exchange;
 pub mod fidelity;
 pub mod harness;
 pub mod hostcalls;
+pub mod plugin;
 pub mod shared;
 pub mod state;
+mod stream_headers;
 pub mod traffic;
 pub mod vm;
 
 pub use abi::{Action, LogLevel, MetricType, Status};
+pub use access_log::AccessLogger;
+pub use counting::Category;
 pub use error::{HarnessError, TrafficError};
 pub use harness::Harness;
 pub use shared::{MetricValue, SharedData, SharedDataStats};

@@ -87,26 +87,57 @@ impl SharedData {
             .ok_or(Status::NotFound)
     }
 
+    /// [`Self::get`] appending the value to `out`; returns the CAS.
+    pub(crate) fn get_into(
+        &self,
+        vm_id: &str,
+        key: &str,
+        out: &mut Vec<u8>,
+    ) -> Result<u32, Status> {
+        let mut g = self.lock();
+        g.stats.gets += 1;
+        let (v, cas) = g
+            .data
+            .get(vm_id)
+            .and_then(|m| m.get(key))
+            .ok_or(Status::NotFound)?;
+        out.extend_from_slice(v);
+        Ok(*cas)
+    }
+
     /// `proxy_set_shared_data`: `cas == 0` is unchecked; otherwise it must match the current
     /// CAS of an existing key (a missing key is inserted whatever the CAS, as cpp-host does).
     pub fn set(&self, vm_id: &str, key: &str, value: &[u8], cas: u32) -> Result<(), Status> {
         let mut g = self.lock();
-        g.stats.sets += 1;
-        let current = g.data.get(vm_id).and_then(|m| m.get(key)).map(|v| v.1);
-        if let Some(cur) = current {
-            if cas != 0 && cas != cur {
-                g.stats.cas_mismatches += 1;
+        let Inner {
+            data,
+            next_cas,
+            stats,
+            ..
+        } = &mut *g;
+        stats.sets += 1;
+        // cpp-host: nextCas() returns cas_ (starting at 1) then increments, skipping 0.
+        let mut take_cas = || {
+            if *next_cas == 0 {
+                *next_cas = 1;
+            }
+            let c = *next_cas;
+            *next_cas = next_cas.wrapping_add(1);
+            c
+        };
+        // An existing key is overwritten in place (no allocation on the hot path).
+        if let Some(slot) = data.get_mut(vm_id).and_then(|m| m.get_mut(key)) {
+            if cas != 0 && cas != slot.1 {
+                stats.cas_mismatches += 1;
                 return Err(Status::CasMismatch);
             }
+            slot.0.clear();
+            slot.0.extend_from_slice(value);
+            slot.1 = take_cas();
+            return Ok(());
         }
-        // cpp-host: nextCas() returns cas_ (starting at 1) then increments, skipping 0.
-        if g.next_cas == 0 {
-            g.next_cas = 1;
-        }
-        let new_cas = g.next_cas;
-        g.next_cas = g.next_cas.wrapping_add(1);
-        g.data
-            .entry(vm_id.to_string())
+        let new_cas = take_cas();
+        data.entry(vm_id.to_string())
             .or_default()
             .insert(key.to_string(), (value.to_vec(), new_cas));
         Ok(())

@@ -2,10 +2,12 @@
 //! stream, metric ids, pending HTTP callouts and recorded side effects.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use wasmtime::{Memory, TypedFunc};
 
 use crate::abi::{LogLevel, MetricType};
+use crate::counting::Counters;
 use crate::shared::SharedData;
 use crate::traffic::{Exchange, Header};
 
@@ -73,11 +75,24 @@ pub(crate) enum Stage {
     Log,
 }
 
+/// A body chunk visible to the body callbacks: the exchange's own bytes until the plugin
+/// rewrites them with `proxy_set_buffer_bytes` (copied on first write).
+#[derive(Debug, Default)]
+pub(crate) enum Body {
+    /// Not readable now (outside the body callback).
+    #[default]
+    Closed,
+    /// The exchange's body, unmodified.
+    Original,
+    /// Rewritten by the plugin.
+    Modified(Vec<u8>),
+}
+
 /// The HTTP stream being driven.
 #[derive(Debug)]
 pub(crate) struct Stream {
     pub(crate) id: u32,
-    pub(crate) x: Exchange,
+    pub(crate) x: Arc<Exchange>,
     pub(crate) stage: Stage,
     /// decodeHeaders ran (Envoy's `request_headers_` is set).
     pub(crate) request_seen: bool,
@@ -85,10 +100,63 @@ pub(crate) struct Stream {
     pub(crate) request_trailers: Option<Vec<Header>>,
     pub(crate) response_headers: Option<Vec<Header>>,
     pub(crate) response_trailers: Option<Vec<Header>>,
-    pub(crate) request_body: Option<Vec<u8>>,
-    pub(crate) response_body: Option<Vec<u8>>,
-    /// `set_property` values (Envoy filter state under `wasm.<path>`).
-    pub(crate) filter_state: BTreeMap<String, Vec<u8>>,
+    pub(crate) request_body: Body,
+    pub(crate) response_body: Body,
+    /// Envoy filter state: `set_property(path)` stores key `wasm.<path>` (raw bytes).
+    pub(crate) filter_state: Vec<(Vec<u8>, Vec<u8>)>,
+}
+
+impl Stream {
+    /// A filter-state value by its full key (`wasm.vigil.event.0`).
+    pub(crate) fn filter_state(&self, key: &[u8]) -> Option<&[u8]> {
+        self.filter_state
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_slice())
+    }
+
+    /// Stores (or overwrites) a filter-state value, as Envoy's `setProperty` does for the
+    /// default (mutable bytes) prototype.
+    pub(crate) fn set_filter_state(&mut self, key: Vec<u8>, value: Vec<u8>) {
+        match self.filter_state.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, v)) => *v = value,
+            None => self.filter_state.push((key, value)),
+        }
+    }
+
+    /// The readable request body chunk, if any.
+    pub(crate) fn request_body(&self) -> Option<&[u8]> {
+        match &self.request_body {
+            Body::Closed => None,
+            Body::Original => Some(&self.x.request.body),
+            Body::Modified(b) => Some(b),
+        }
+    }
+
+    /// The readable response body chunk, if any.
+    pub(crate) fn response_body(&self) -> Option<&[u8]> {
+        match &self.response_body {
+            Body::Closed => None,
+            Body::Original => Some(&self.x.response.body),
+            Body::Modified(b) => Some(b),
+        }
+    }
+
+    /// The writable body chunk (`response` selects which), copied on first write.
+    pub(crate) fn body_mut(&mut self, response: bool) -> Option<&mut Vec<u8>> {
+        let (slot, original) = if response {
+            (&mut self.response_body, &self.x.response.body)
+        } else {
+            (&mut self.request_body, &self.x.request.body)
+        };
+        if matches!(slot, Body::Original) {
+            *slot = Body::Modified(original.clone());
+        }
+        match slot {
+            Body::Modified(b) => Some(b),
+            _ => None,
+        }
+    }
 }
 
 /// Static configuration of a VM (from `VmOptions`).
@@ -101,6 +169,8 @@ pub(crate) struct VmConfig {
     pub(crate) plugin_config: Vec<u8>,
     pub(crate) env: Vec<(String, String)>,
     pub(crate) clusters: Vec<String>,
+    /// Filter-state keys of the HTTP connection manager's access loggers, in order.
+    pub(crate) access_log_keys: Vec<Vec<u8>>,
 }
 
 /// State behind every hostcall of one VM.
@@ -132,10 +202,25 @@ pub struct HostState {
     pub(crate) rng: u64,
     pub(crate) stream_controls: Vec<String>,
     pub(crate) done_calls: u32,
+    /// Access-log records written so far (one per logger whose key existed).
+    pub(crate) access_log: Vec<Vec<u8>>,
+    /// Hostcall counters (see [`crate::counting`]).
+    pub(crate) counters: Counters,
+    /// Reusable buffer for values copied out to the guest.
+    pub(crate) scratch: Vec<u8>,
+    /// Header vectors of the last stream, reused by the next one.
+    pub(crate) spare_request_headers: Vec<Header>,
+    pub(crate) spare_response_headers: Vec<Header>,
 }
 
 impl HostState {
-    pub(crate) fn new(cfg: VmConfig, shared: SharedData, log_level: LogLevel, seed: u64) -> Self {
+    pub(crate) fn new(
+        cfg: VmConfig,
+        shared: SharedData,
+        log_level: LogLevel,
+        seed: u64,
+        count_hostcalls: bool,
+    ) -> Self {
         let instance = shared.new_instance();
         Self {
             cfg,
@@ -164,6 +249,11 @@ impl HostState {
             rng: seed ^ 0x9E37_79B9_7F4A_7C15,
             stream_controls: Vec::new(),
             done_calls: 0,
+            access_log: Vec::new(),
+            counters: Counters::new(count_hostcalls),
+            scratch: Vec::new(),
+            spare_request_headers: Vec::new(),
+            spare_response_headers: Vec::new(),
         }
     }
 

@@ -4,6 +4,7 @@
 //!
 //! | field | type | meaning |
 //! |---|---|---|
+//! | `name` | optional string | a label for reports (`vigil hostcalls`); no effect on the exchange |
 //! | `time` | string, RFC 3339 (`2026-11-23T09:00:01.000Z`, or an offset like `+01:00`) | request start; becomes `request.time` and the VM clock |
 //! | `source` | string `"ip:port"` | downstream peer: `source.address`, `source.port` |
 //! | `destination` | optional string `"ip:port"` | listener address (default `127.0.0.1:10000`) |
@@ -31,6 +32,7 @@
 use base64::Engine as _;
 use serde::Deserialize;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use crate::error::TrafficError;
 
@@ -48,6 +50,8 @@ enum RawBytes {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawExchange {
+    #[serde(default)]
+    name: Option<String>,
     time: String,
     source: String,
     #[serde(default)]
@@ -158,6 +162,10 @@ pub struct EnvoyInfo {
 /// One HTTP exchange.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Exchange {
+    /// Optional label (`name` in the traffic file).
+    pub name: Option<String>,
+    /// 1-based line in its traffic file (0 when parsed alone by [`parse_exchange`]).
+    pub line: usize,
     /// Nanoseconds since the Unix epoch.
     pub time_ns: u64,
     /// Downstream `"ip:port"`.
@@ -170,6 +178,31 @@ pub struct Exchange {
     pub response: Response,
     /// Stream info.
     pub envoy: EnvoyInfo,
+}
+
+/// What [`crate::Vm::run`] takes: `&Exchange` (copied once per run) or a shared
+/// `Arc<Exchange>` / `&Arc<Exchange>` (no copy).
+pub trait SharedExchange {
+    /// The exchange behind an `Arc`.
+    fn into_shared(self) -> Arc<Exchange>;
+}
+
+impl SharedExchange for &Exchange {
+    fn into_shared(self) -> Arc<Exchange> {
+        Arc::new(self.clone())
+    }
+}
+
+impl SharedExchange for Arc<Exchange> {
+    fn into_shared(self) -> Arc<Exchange> {
+        self
+    }
+}
+
+impl SharedExchange for &Arc<Exchange> {
+    fn into_shared(self) -> Arc<Exchange> {
+        Arc::clone(self)
+    }
 }
 
 /// Envoy's legacy response flag short names, in `ResponseFlag` bit order.
@@ -330,6 +363,8 @@ pub fn parse_exchange(line: &str) -> Result<Exchange, String> {
         return Err("request.method must be non-empty and request.path must start with `/`".into());
     }
     Ok(Exchange {
+        name: raw.name,
+        line: 0,
         time_ns,
         source: raw.source,
         destination,
@@ -379,11 +414,13 @@ pub fn parse_traffic(file: &str, text: &str) -> Result<Vec<Exchange>, TrafficErr
         if line.trim().is_empty() {
             continue;
         }
-        out.push(parse_exchange(line).map_err(|message| TrafficError {
+        let mut x = parse_exchange(line).map_err(|message| TrafficError {
             file: file.to_string(),
             line: i + 1,
             message,
-        })?);
+        })?;
+        x.line = i + 1;
+        out.push(x);
     }
     Ok(out)
 }

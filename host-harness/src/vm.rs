@@ -1,83 +1,19 @@
 //! Loading a plugin and driving one VM ("Envoy worker") through the proxy-wasm lifecycle.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::sync::Arc;
 
-use wasmtime::{Engine, Instance, Linker, Module, Store, TypedFunc, WasmParams, WasmResults};
+use wasmtime::{Instance, Store, TypedFunc, WasmParams, WasmResults};
 
 use crate::abi::LogLevel;
+use crate::access_log::AccessLogger;
 use crate::error::HarnessError;
 pub use crate::exchange::{is_event, ExchangeOutcome};
+pub use crate::plugin::Plugin;
 use crate::shared::{MetricValue, SharedData};
 use crate::state::{
     HostState, HttpCallResponse, LocalResponse, LogEntry, PendingHttpCall, VmConfig,
 };
-
-/// A compiled plugin module (compile once, instantiate many VMs).
-#[derive(Clone)]
-pub struct Plugin {
-    engine: Engine,
-    module: Module,
-    linker: Arc<Linker<HostState>>,
-}
-
-impl std::fmt::Debug for Plugin {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Plugin").finish_non_exhaustive()
-    }
-}
-
-impl Plugin {
-    /// Reads and compiles a `.wasm` file.
-    pub fn load(path: impl AsRef<Path>) -> Result<Self, HarnessError> {
-        let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|e| HarnessError::Load {
-            path: path.display().to_string(),
-            message: e.to_string(),
-        })?;
-        Self::from_bytes(&bytes).map_err(|e| match e {
-            HarnessError::Load { message, .. } => HarnessError::Load {
-                path: path.display().to_string(),
-                message,
-            },
-            other => other,
-        })
-    }
-
-    /// Compiles a module from bytes (or WAT text when wasmtime's `wat` feature is on).
-    pub fn from_bytes(bytes: &[u8]) -> Result<Self, HarnessError> {
-        let load = |message: String| HarnessError::Load {
-            path: "<bytes>".into(),
-            message,
-        };
-        let engine = Engine::default();
-        let module = Module::new(&engine, bytes).map_err(|e| load(format!("{e:#}")))?;
-        if !module
-            .exports()
-            .any(|e| e.name().starts_with("proxy_abi_version_"))
-        {
-            return Err(HarnessError::MissingExport(
-                "proxy_abi_version_0_2_1".into(),
-            ));
-        }
-        let mut linker = Linker::new(&engine);
-        crate::hostcalls::add_all(&mut linker).map_err(|e| load(e.to_string()))?;
-        Ok(Self {
-            engine,
-            module,
-            linker: Arc::new(linker),
-        })
-    }
-
-    /// Imports the module declares, as `module::name`.
-    pub fn imports(&self) -> Vec<String> {
-        self.module
-            .imports()
-            .map(|i| format!("{}::{}", i.module(), i.name()))
-            .collect()
-    }
-}
 
 /// Options of one VM (Envoy's `vm_config` + plugin config + worker environment).
 #[derive(Debug, Clone)]
@@ -102,6 +38,11 @@ pub struct VmOptions {
     pub clusters: Vec<String>,
     /// Seed of the deterministic random source (request ids, `random_get`).
     pub seed: u64,
+    /// The HTTP connection manager's access loggers, run after `on_log` (records in
+    /// [`ExchangeOutcome::access_log`]).
+    pub access_loggers: Vec<AccessLogger>,
+    /// Count hostcalls by argument and fill [`ExchangeOutcome::hostcalls`] (off: no cost).
+    pub count_hostcalls: bool,
 }
 
 impl Default for VmOptions {
@@ -117,6 +58,8 @@ impl Default for VmOptions {
             shared: SharedData::new(),
             clusters: Vec::new(),
             seed: 0,
+            access_loggers: Vec::new(),
+            count_hostcalls: false,
         }
     }
 }
@@ -127,7 +70,6 @@ pub(crate) type F2R = TypedFunc<(i32, i32), i32>;
 pub(crate) type F5 = TypedFunc<(i32, i32, i32, i32, i32), ()>;
 pub(crate) type F3R = TypedFunc<(i32, i32, i32), i32>;
 
-#[derive(Clone)]
 pub(crate) struct Exports {
     pub(crate) on_context_create: Option<F2>,
     pub(crate) on_vm_start: Option<F2R>,
@@ -149,7 +91,9 @@ pub(crate) struct Exports {
 /// One VM instance: a wasm instance plus its root context.
 pub struct Vm {
     pub(crate) store: Store<HostState>,
-    pub(crate) ex: Exports,
+    /// Shared so a callback can borrow its function while the store is borrowed mutably
+    /// (cloning a `TypedFunc` costs type-registry reference counting).
+    pub(crate) ex: Arc<Exports>,
     pub(crate) started: bool,
     pub(crate) failed: Option<String>,
     pub(crate) next_context: u32,
@@ -197,8 +141,19 @@ impl Vm {
             plugin_config: opts.plugin_config,
             env: opts.env,
             clusters: opts.clusters,
+            access_log_keys: opts
+                .access_loggers
+                .into_iter()
+                .map(|l| l.filter_state_key.into_bytes())
+                .collect(),
         };
-        let state = HostState::new(cfg, opts.shared, opts.log_level, opts.seed);
+        let state = HostState::new(
+            cfg,
+            opts.shared,
+            opts.log_level,
+            opts.seed,
+            opts.count_hostcalls,
+        );
         let mut store = Store::new(&plugin.engine, state);
         for imp in plugin.module.imports() {
             if plugin
@@ -249,14 +204,14 @@ impl Vm {
         };
         let mut vm = Self {
             store,
-            ex,
+            ex: Arc::new(ex),
             started: false,
             failed: None,
             next_context: 2,
         };
         for init in ["_initialize", "_start"] {
             if let Some(f) = typed::<(), ()>(&mut vm.store, &inst, init)? {
-                vm.call(init, 0, Some(f), ())?;
+                vm.call(init, 0, Some(&f), ())?;
                 break;
             }
         }
@@ -268,7 +223,7 @@ impl Vm {
         &mut self,
         name: &str,
         context: u32,
-        f: Option<TypedFunc<P, R>>,
+        f: Option<&TypedFunc<P, R>>,
         args: P,
     ) -> Result<Option<R>, HarnessError> {
         if let Some(msg) = &self.failed {
@@ -301,16 +256,17 @@ impl Vm {
             let c = &self.store.data().cfg;
             (c.vm_config.len() as i32, c.plugin_config.len() as i32)
         };
+        let ex = Arc::clone(&self.ex);
         self.call(
             "proxy_on_context_create",
             root,
-            self.ex.on_context_create.clone(),
+            ex.on_context_create.as_ref(),
             (root as i32, 0),
         )?;
         let ok = self.call(
             "proxy_on_vm_start",
             root,
-            self.ex.on_vm_start.clone(),
+            ex.on_vm_start.as_ref(),
             (root as i32, vm_len),
         )?;
         if ok == Some(0) {
@@ -320,7 +276,7 @@ impl Vm {
         let r = self.call(
             "proxy_on_configure",
             root,
-            self.ex.on_configure.clone(),
+            ex.on_configure.as_ref(),
             (root as i32, cfg_len),
         );
         self.store.data_mut().in_configure = false;
@@ -355,6 +311,7 @@ impl Vm {
     pub fn advance_time(&mut self, delta_ns: u64) -> Result<u32, HarnessError> {
         let target = self.store.data().now_ns.saturating_add(delta_ns);
         let root = self.store.data().root_context_id;
+        let ex = Arc::clone(&self.ex);
         let mut fired = 0;
         loop {
             let st = self.store.data_mut();
@@ -362,7 +319,7 @@ impl Vm {
                 Some(t) if t <= target && st.tick_period_ms > 0 => {
                     st.now_ns = t;
                     st.next_tick_ns = Some(t + u64::from(st.tick_period_ms) * 1_000_000);
-                    self.call("proxy_on_tick", root, self.ex.on_tick.clone(), root as i32)?;
+                    self.call("proxy_on_tick", root, ex.on_tick.as_ref(), root as i32)?;
                     fired += 1;
                 }
                 _ => break,
@@ -389,6 +346,11 @@ impl Vm {
             .filter(is_event)
             .map(|e| e.message)
             .collect()
+    }
+
+    /// Turns detailed hostcall counting on or off (see [`VmOptions::count_hostcalls`]).
+    pub fn set_count_hostcalls(&mut self, on: bool) {
+        self.store.data_mut().counters.enabled = on;
     }
 
     /// Sets the level `proxy_get_log_level` reports (and below which lines are dropped).
@@ -441,10 +403,11 @@ impl Vm {
             response.trailers.len() as i32,
         );
         self.store.data_mut().callout = Some(response);
+        let ex = Arc::clone(&self.ex);
         let r = self.call(
             "proxy_on_http_call_response",
             call.context_id,
-            self.ex.on_http_call_response.clone(),
+            ex.on_http_call_response.as_ref(),
             args,
         );
         self.store.data_mut().callout = None;
@@ -461,11 +424,12 @@ impl Vm {
         let instance = self.store.data().instance;
         let ready = self.store.data().shared.take_ready(instance);
         let n = ready.len() as u32;
+        let ex = Arc::clone(&self.ex);
         for (ctx, id) in ready {
             self.call(
                 "proxy_on_queue_ready",
                 ctx,
-                self.ex.on_queue_ready.clone(),
+                ex.on_queue_ready.as_ref(),
                 (ctx as i32, id as i32),
             )?;
         }

@@ -111,3 +111,117 @@ fn bad_policy_and_missing_plugin_are_one_line_errors() {
     let err = one_line_error(&out);
     assert_eq!(err.trim_end().lines().count(), 1, "{err}");
 }
+
+fn wat_fixture() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/filter_state.wat")
+}
+
+const LINE: &str = r#"{"time": "2026-11-23T09:00:01.000Z", "source": "203.0.113.7:40001", "request": {"method": "GET", "path": "/a", "headers": [["host","example.com"]]}, "response": {"status": 200}}"#;
+
+#[test]
+fn replay_prints_access_log_records_with_access_log_keys() {
+    let named = LINE.replace("{\"time\"", "{\"name\": \"second\", \"time\"");
+    let traffic = tmp("fs.jsonl", &format!("{LINE}\n{named}\n"));
+    let out = vigil(&[
+        "replay",
+        "--plugin",
+        wat_fixture().to_str().unwrap(),
+        "--access-log-key",
+        "wasm.ev",
+        "--access-log-key",
+        "wasm.nope",
+        "--access-log-key",
+        "wasm.k",
+        traffic.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(stdout, "{\"a\":1}\nv2\n{\"a\":1}\nv2\n");
+}
+
+#[test]
+fn hostcalls_prints_a_table_per_exchange_and_totals() {
+    let named = LINE.replace("{\"time\"", "{\"name\": \"second\", \"time\"");
+    let traffic = tmp("hc.jsonl", &format!("{LINE}\n\n{named}\n"));
+    let out = vigil(&[
+        "hostcalls",
+        "--plugin",
+        wat_fixture().to_str().unwrap(),
+        traffic.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines[0], "line 1: 10 hostcalls");
+    assert!(lines.contains(&"line 3 (second): 10 hostcalls"), "{stdout}");
+    assert!(lines.contains(&"  2  proxy_set_property k"), "{stdout}");
+    assert!(
+        lines.contains(&"  totals: property 3, header 0, buffer 0, shared_data 0, metric 0, log 3, set_property 4, other 0"),
+        "{stdout}"
+    );
+    assert!(
+        lines
+            .last()
+            .unwrap()
+            .starts_with("all 2 exchanges: 20 hostcalls, 10.0 per exchange"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn hostcalls_of_the_real_plugin_label_every_exchange() {
+    let traffic = root().join("tests/golden/baseline.traffic.jsonl");
+    let n = std::fs::read_to_string(&traffic)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .count();
+    let out = vigil(&[
+        "hostcalls",
+        "--plugin",
+        plugin().to_str().unwrap(),
+        traffic.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let heads = stdout.lines().filter(|l| l.starts_with("line ")).count();
+    let totals = stdout
+        .lines()
+        .filter(|l| l.starts_with("  totals: property "))
+        .count();
+    assert_eq!((heads, totals), (n, n), "{stdout}");
+    assert!(
+        stdout.contains("proxy_get_header_map_value request_headers"),
+        "{stdout}"
+    );
+    assert!(stdout
+        .lines()
+        .last()
+        .unwrap()
+        .starts_with(&format!("all {n} exchanges: ")));
+}
+
+#[test]
+fn hostcalls_with_a_missing_traffic_file_is_a_one_line_error() {
+    let out = vigil(&[
+        "hostcalls",
+        "--plugin",
+        wat_fixture().to_str().unwrap(),
+        "/nonexistent/traffic.jsonl",
+    ]);
+    let err = one_line_error(&out);
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(err.contains("/nonexistent/traffic.jsonl"), "{err}");
+}

@@ -67,8 +67,8 @@ impl VigilRoot {
             s.counters.set_gauge(Gauge::Heartbeat(kind), now_s);
         }
         s.counters
-            .set_gauge(Gauge::LastEventSeconds, s.last_event_s.get());
-        s.counters.set_gauge(Gauge::MemoryBytes, memory_bytes());
+            .raise_gauge(Gauge::LastEventSeconds, s.last_event_s.get());
+        s.counters.raise_gauge(Gauge::MemoryBytes, memory_bytes());
     }
 }
 

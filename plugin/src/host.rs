@@ -68,7 +68,11 @@ impl Counters {
         };
         let ids = Metric::all()
             .into_iter()
-            .map(|m| define(MetricKind::Counter, m.name()))
+            .map(|m| {
+                m.is_reported()
+                    .then(|| define(MetricKind::Counter, m.name()))
+                    .flatten()
+            })
             .collect();
         let gauge_ids = Gauge::all()
             .into_iter()
@@ -109,6 +113,16 @@ impl Counters {
     pub fn set_gauge(&self, gauge: Gauge, value: u64) {
         if let Some(Some(id)) = self.gauge_ids.get(gauge.index()) {
             let _ = hostcalls::record(*id, value);
+        }
+    }
+
+    /// Raises a gauge to `value` if it is lower. Envoy's gauges are process-wide, shared by
+    /// every worker's VM: a maximum is what "the newest event" and "the largest VM" mean.
+    pub fn raise_gauge(&self, gauge: Gauge, value: u64) {
+        if let Some(Some(id)) = self.gauge_ids.get(gauge.index()) {
+            if hostcalls::metric_value(*id).is_ok_and(|cur| cur < value) {
+                let _ = hostcalls::record(*id, value);
+            }
         }
     }
 }

@@ -109,6 +109,7 @@ extern "C" {
     fn proxy_define_metric(kind: u32, name: *const u8, name_size: usize, id: *mut u32) -> u32;
     fn proxy_increment_metric(id: u32, offset: i64) -> u32;
     fn proxy_record_metric(id: u32, value: u64) -> u32;
+    fn proxy_get_metric(id: u32, value: *mut u64) -> u32;
 }
 
 /// Takes ownership of a host-allocated buffer.
@@ -248,4 +249,14 @@ pub fn increment(id: u32, by: i64) -> u32 {
 pub fn record(id: u32, value: u64) -> u32 {
     // SAFETY: no pointers.
     unsafe { proxy_record_metric(id, value) }
+}
+
+/// A metric's current value (process-wide in Envoy: every worker's VM shares it).
+pub fn metric_value(id: u32) -> Result<u64, u32> {
+    let mut v = 0u64;
+    // SAFETY: pointer to a live local.
+    match unsafe { proxy_get_metric(id, &mut v) } {
+        OK => Ok(v),
+        s => Err(s),
+    }
 }

@@ -29,6 +29,15 @@ impl DropReason {
         DropReason::TooManyRecords,
     ];
 
+    /// Whether a sink of `kind` can drop a record for this reason.
+    pub fn applies_to(self, kind: SinkKind) -> bool {
+        match self {
+            DropReason::LogLevel => kind == SinkKind::EnvoyLog,
+            DropReason::HostRefused => true,
+            DropReason::TooManyRecords => kind == SinkKind::AccessLog,
+        }
+    }
+
     /// The reason's name in metric names.
     pub fn name(self) -> &'static str {
         match self {
@@ -91,6 +100,15 @@ impl Metric {
         v
     }
 
+    /// Whether an adapter defines and reports this metric (a drop reason that cannot happen
+    /// to a sink is not).
+    pub fn is_reported(self) -> bool {
+        match self {
+            Metric::SinkDropped(k, r) => r.applies_to(k),
+            _ => true,
+        }
+    }
+
     /// How many metrics there are.
     pub const COUNT: usize =
         Action::ALL.len() + FIXED + SinkKind::ALL.len() * (1 + DropReason::ALL.len());
@@ -140,10 +158,10 @@ pub enum Gauge {
     /// `vigil.sink.<sink>.heartbeat_seconds`: the host clock (Unix seconds) at the sink's last
     /// heartbeat; a value that stops moving means the VM or the sink is dead.
     Heartbeat(SinkKind),
-    /// `vigil.last_event_seconds`: when this worker last produced an event (Unix seconds;
-    /// 0 = never).
+    /// `vigil.last_event_seconds`: when a worker last produced an event (Unix seconds, the
+    /// newest over all workers; 0 = never).
     LastEventSeconds,
-    /// `vigil.memory_bytes`: the VM's linear memory size.
+    /// `vigil.memory_bytes`: the linear memory size of the largest VM.
     MemoryBytes,
 }
 

@@ -1,15 +1,18 @@
-//! `vigil`: replay traffic through a proxy-wasm plugin under an emulated Envoy, or
-//! benchmark it.
+//! `vigil`: replay traffic through a proxy-wasm plugin under an emulated Envoy, count what
+//! each request costs in hostcalls, or benchmark it.
 
+use std::collections::BTreeMap;
 use std::io::{Read as _, Write as _};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{anyhow, Context as _};
 use clap::{Args, Parser, Subcommand};
+use vigil_harness::counting::{totals, Category};
 use vigil_harness::traffic::{parse_traffic, Exchange};
-use vigil_harness::{Harness, LogEntry, LogLevel, Plugin, SharedData, VmOptions};
+use vigil_harness::{AccessLogger, Harness, LogEntry, LogLevel, Plugin, SharedData, VmOptions};
 
 #[derive(Parser)]
 #[command(
@@ -33,6 +36,16 @@ enum Cmd {
         /// Print custom metrics to stderr at the end.
         #[arg(long)]
         metrics: bool,
+        /// Add an access logger printing this filter-state key, e.g. `wasm.vigil.event.0`
+        /// (repeatable, in order); replay then prints the access-log records, one per line,
+        /// instead of the event log lines.
+        #[arg(long = "access-log-key", value_name = "KEY")]
+        access_log_keys: Vec<String>,
+    },
+    /// Replay a traffic file and print, per exchange, the hostcalls it made and their totals.
+    Hostcalls {
+        #[command(flatten)]
+        common: Common,
     },
     /// Replay a traffic file repeatedly and print lifecycles per second.
     Bench {
@@ -77,7 +90,11 @@ fn print_diagnostics(logs: &[LogEntry]) {
     }
 }
 
-fn setup(c: &Common, workers: usize) -> Result<(Harness, Vec<Exchange>), Failure> {
+fn setup(
+    c: &Common,
+    workers: usize,
+    tweak: impl FnOnce(&mut VmOptions),
+) -> Result<(Harness, Vec<Exchange>), Failure> {
     let text = if c.traffic == "-" {
         let mut s = String::new();
         std::io::stdin()
@@ -102,12 +119,13 @@ fn setup(c: &Common, workers: usize) -> Result<(Harness, Vec<Exchange>), Failure
         })
         .collect::<Result<Vec<_>, _>>()?;
     let plugin = Plugin::load(&c.plugin).map_err(|e| anyhow!(e))?;
-    let opts = VmOptions {
+    let mut opts = VmOptions {
         plugin_config: config,
         env,
         shared: SharedData::new(),
         ..VmOptions::default()
     };
+    tweak(&mut opts);
     let mut h = Harness::new(&plugin, opts, workers).map_err(|e| anyhow!(e))?;
     let started = h.start().map_err(|e| anyhow!(e))?;
     if !started {
@@ -133,60 +151,150 @@ fn setup(c: &Common, workers: usize) -> Result<(Harness, Vec<Exchange>), Failure
     Ok((h, xs))
 }
 
+/// "line 3" or "line 3 (failed login)".
+fn label(x: &Exchange) -> String {
+    match &x.name {
+        Some(n) => format!("line {} ({n})", x.line),
+        None => format!("line {}", x.line),
+    }
+}
+
+/// `property 9, header 4, ...` (every category).
+fn totals_line(counts: &BTreeMap<String, u64>) -> String {
+    totals(counts)
+        .iter()
+        .map(|(c, n)| format!("{} {n}", c.name()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn write_hostcalls(
+    out: &mut impl std::io::Write,
+    x: &Exchange,
+    counts: &BTreeMap<String, u64>,
+) -> std::io::Result<()> {
+    let total: u64 = counts.values().sum();
+    writeln!(out, "{}: {total} hostcalls", label(x))?;
+    let width = counts.values().max().map_or(1, |n| n.to_string().len());
+    for (k, n) in counts {
+        writeln!(out, "  {n:>width$}  {k}")?;
+    }
+    writeln!(out, "  totals: {}", totals_line(counts))
+}
+
+fn replay(
+    common: &Common,
+    workers: usize,
+    metrics: bool,
+    keys: Vec<String>,
+) -> Result<(), Failure> {
+    let access_log = !keys.is_empty();
+    let (mut h, xs) = setup(common, workers, |o| {
+        o.access_loggers = keys.into_iter().map(AccessLogger::filter_state).collect();
+    })?;
+    let mut out = std::io::stdout().lock();
+    for x in &xs {
+        let o = h.run(x).map_err(|e| anyhow!(e))?;
+        print_diagnostics(&o.logs);
+        if access_log {
+            for r in &o.access_log {
+                out.write_all(r)
+                    .and_then(|()| out.write_all(b"\n"))
+                    .context("cannot write stdout")?;
+            }
+        } else {
+            for e in &o.events {
+                writeln!(out, "{e}").context("cannot write stdout")?;
+            }
+        }
+        if let Some(f) = &o.vm_failed {
+            return Err(anyhow!("{}: the plugin VM failed: {f}", label(x)).into());
+        }
+    }
+    for vm in h.vms_mut() {
+        vm.take_logs();
+    }
+    if metrics {
+        for (k, v) in h.shared().metrics() {
+            eprintln!("vigil: metric {k} = {v:?}");
+        }
+    }
+    Ok(())
+}
+
+fn hostcalls(common: &Common) -> Result<(), Failure> {
+    let (mut h, xs) = setup(common, 1, |o| o.count_hostcalls = true)?;
+    let mut out = std::io::stdout().lock();
+    let mut all: BTreeMap<String, u64> = BTreeMap::new();
+    for x in &xs {
+        let o = h.run(x).map_err(|e| anyhow!(e))?;
+        print_diagnostics(&o.logs);
+        if let Some(f) = &o.vm_failed {
+            return Err(anyhow!("{}: the plugin VM failed: {f}", label(x)).into());
+        }
+        write_hostcalls(&mut out, x, &o.hostcalls).context("cannot write stdout")?;
+        for (k, n) in o.hostcalls {
+            *all.entry(k).or_default() += n;
+        }
+        h.vm_mut(0).take_logs();
+    }
+    let total: u64 = all.values().sum();
+    let n = xs.len().max(1) as f64;
+    let per = |c: Category| totals(&all).get(&c).copied().unwrap_or(0) as f64 / n;
+    let avg = Category::ALL
+        .iter()
+        .map(|c| format!("{} {:.1}", c.name(), per(*c)))
+        .collect::<Vec<_>>()
+        .join(", ");
+    writeln!(
+        out,
+        "all {} exchanges: {total} hostcalls, {:.1} per exchange: {avg}",
+        xs.len(),
+        total as f64 / n
+    )
+    .context("cannot write stdout")?;
+    Ok(())
+}
+
+fn bench(common: &Common, iterations: usize) -> Result<(), Failure> {
+    let (mut h, xs) = setup(common, 1, |_| {})?;
+    if xs.is_empty() {
+        return Err(anyhow!("{}: no exchanges", common.traffic).into());
+    }
+    // Shared, so a run does not copy its exchange.
+    let xs: Vec<Arc<Exchange>> = xs.into_iter().map(Arc::new).collect();
+    let start = Instant::now();
+    let mut n = 0u64;
+    for _ in 0..iterations.max(1) {
+        for x in &xs {
+            let o = h.run(x).map_err(|e| anyhow!(e))?;
+            if let Some(f) = o.vm_failed {
+                return Err(anyhow!("the plugin VM failed: {f}").into());
+            }
+            n += 1;
+        }
+        h.vm_mut(0).take_logs();
+        h.vm_mut(0).take_access_log();
+    }
+    let secs = start.elapsed().as_secs_f64();
+    println!(
+        "{n} lifecycles in {secs:.3} s: {:.0} lifecycles/s, {:.2} us/lifecycle",
+        n as f64 / secs,
+        secs * 1e6 / n as f64
+    );
+    Ok(())
+}
+
 fn run(cli: Cli) -> Result<(), Failure> {
     match cli.cmd {
         Cmd::Replay {
             common,
             workers,
             metrics,
-        } => {
-            let (mut h, xs) = setup(&common, workers)?;
-            let mut out = std::io::stdout().lock();
-            for (i, x) in xs.iter().enumerate() {
-                let o = h.run(x).map_err(|e| anyhow!(e))?;
-                print_diagnostics(&o.logs);
-                for e in &o.events {
-                    writeln!(out, "{e}").context("cannot write stdout")?;
-                }
-                if let Some(f) = &o.vm_failed {
-                    return Err(anyhow!("exchange {}: the plugin VM failed: {f}", i + 1).into());
-                }
-            }
-            for vm in h.vms_mut() {
-                vm.take_logs();
-            }
-            if metrics {
-                for (k, v) in h.shared().metrics() {
-                    eprintln!("vigil: metric {k} = {v:?}");
-                }
-            }
-            Ok(())
-        }
-        Cmd::Bench { common, iterations } => {
-            let (mut h, xs) = setup(&common, 1)?;
-            if xs.is_empty() {
-                return Err(anyhow!("{}: no exchanges", common.traffic).into());
-            }
-            let start = Instant::now();
-            let mut n = 0u64;
-            for _ in 0..iterations.max(1) {
-                for x in &xs {
-                    let o = h.run(x).map_err(|e| anyhow!(e))?;
-                    if let Some(f) = o.vm_failed {
-                        return Err(anyhow!("the plugin VM failed: {f}").into());
-                    }
-                    n += 1;
-                }
-                h.vm_mut(0).take_logs();
-            }
-            let secs = start.elapsed().as_secs_f64();
-            println!(
-                "{n} lifecycles in {secs:.3} s: {:.0} lifecycles/s, {:.2} us/lifecycle",
-                n as f64 / secs,
-                secs * 1e6 / n as f64
-            );
-            Ok(())
-        }
+            access_log_keys,
+        } => replay(&common, workers, metrics, access_log_keys),
+        Cmd::Hostcalls { common } => hostcalls(&common),
+        Cmd::Bench { common, iterations } => bench(&common, iterations),
     }
 }
 

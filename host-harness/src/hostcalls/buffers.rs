@@ -4,8 +4,9 @@
 
 use wasmtime::{Caller, Linker};
 
-use super::{copy_out, link_err, read, status, HostResult};
+use super::{copy_out_with, hit, link_err, read, status, HostResult};
 use crate::abi::{BufferType, Status};
+use crate::counting::{buffer_name, Hc};
 use crate::state::HostState;
 
 fn buffer(st: &HostState, t: BufferType) -> Option<&[u8]> {
@@ -13,8 +14,8 @@ fn buffer(st: &HostState, t: BufferType) -> Option<&[u8]> {
         BufferType::VmConfiguration => Some(&st.cfg.vm_config),
         BufferType::PluginConfiguration if st.in_configure => Some(&st.cfg.plugin_config),
         BufferType::HttpCallResponseBody => st.callout.as_ref().map(|c| c.body.as_slice()),
-        BufferType::HttpRequestBody => st.acting_stream()?.request_body.as_deref(),
-        BufferType::HttpResponseBody => st.acting_stream()?.response_body.as_deref(),
+        BufferType::HttpRequestBody => st.acting_stream()?.request_body(),
+        BufferType::HttpResponseBody => st.acting_stream()?.response_body(),
         _ => None,
     }
 }
@@ -32,23 +33,23 @@ pub fn add_to_linker(linker: &mut Linker<HostState>) -> anyhow::Result<()> {
              pp: i32,
              sp: i32|
              -> HostResult {
-                let Some(t) = BufferType::from_u32(t as u32) else {
-                    return Ok(Status::NotFound.code());
-                };
-                let (start, max) = (start as u32 as usize, max as u32 as usize);
-                let Some(buf) = buffer(c.data(), t) else {
-                    return Ok(Status::NotFound.code());
-                };
-                if start.checked_add(max).is_none() {
-                    return Ok(Status::BadArgument.code());
-                }
-                // cpp-host: clamp to the buffer; nothing is written when the length is 0.
-                let end = (start + max).min(buf.len());
-                if end <= start {
-                    return Ok(0);
-                }
-                let data = buf[start..end].to_vec();
-                Ok(status(copy_out(&mut c, &data, pp, sp)?))
+                hit(&mut c, Hc::GetBufferBytes);
+                copy_out_with(&mut c, pp, sp, |_, st, out| {
+                    st.counters.detail(Hc::GetBufferBytes, |k| {
+                        k.extend_from_slice(buffer_name(t as u32).as_bytes());
+                    });
+                    let t = BufferType::from_u32(t as u32).ok_or(Status::NotFound)?;
+                    let (start, max) = (start as u32 as usize, max as u32 as usize);
+                    let buf = buffer(st, t).ok_or(Status::NotFound)?;
+                    let end = start.checked_add(max).ok_or(Status::BadArgument)?;
+                    // cpp-host: clamp to the buffer; nothing is written when the length is 0.
+                    let end = end.min(buf.len());
+                    if end <= start {
+                        return Err(Status::Ok);
+                    }
+                    out.extend_from_slice(&buf[start..end]);
+                    Ok(())
+                })
             },
         )
         .map_err(link_err)?;
@@ -63,6 +64,7 @@ pub fn add_to_linker(linker: &mut Linker<HostState>) -> anyhow::Result<()> {
              dp: i32,
              dl: i32|
              -> HostResult {
+                hit(&mut c, Hc::SetBufferBytes);
                 let data = match read(&mut c, dp, dl) {
                     Ok(d) => d,
                     Err(s) => return Ok(s.code()),
@@ -73,8 +75,8 @@ pub fn add_to_linker(linker: &mut Linker<HostState>) -> anyhow::Result<()> {
                     return Ok(Status::NotFound.code());
                 };
                 let buf = match BufferType::from_u32(t as u32) {
-                    Some(BufferType::HttpRequestBody) => stream.request_body.as_mut(),
-                    Some(BufferType::HttpResponseBody) => stream.response_body.as_mut(),
+                    Some(BufferType::HttpRequestBody) => stream.body_mut(false),
+                    Some(BufferType::HttpResponseBody) => stream.body_mut(true),
                     _ => return Ok(Status::BadArgument.code()),
                 };
                 let Some(buf) = buf else {

@@ -5,10 +5,11 @@
 use wasmtime::{Caller, Linker};
 
 use super::{
-    copy_out, deserialize_pairs, link_err, read, read_str, serialize_pairs, status, write_u32,
-    HostResult,
+    copy_out_with, deserialize_pairs, hit, link_err, read, read_str, serialize_pairs_into, slice,
+    status, write_u32, HostResult,
 };
 use crate::abi::{MapType, Status};
+use crate::counting::{map_name, Hc};
 use crate::state::{HostState, Stage};
 use crate::traffic::Header;
 
@@ -79,21 +80,24 @@ pub fn add_to_linker(linker: &mut Linker<HostState>) -> anyhow::Result<()> {
              vpp: i32,
              vsp: i32|
              -> HostResult {
-                let key = match read_str(&mut c, kp, kl) {
-                    Ok(k) => k.to_ascii_lowercase(),
-                    Err(s) => return Ok(s.code()),
-                };
-                let Some(t) = MapType::from_u32(t as u32) else {
-                    return Ok(Status::BadArgument.code());
-                };
-                let value = match const_map(c.data(), t) {
-                    None => return Ok(Status::BadArgument.code()),
-                    Some(m) => match m.iter().find(|(k, _)| *k == key) {
-                        None => return Ok(Status::NotFound.code()),
-                        Some((_, v)) => v.clone(),
-                    },
-                };
-                Ok(status(copy_out(&mut c, &value, vpp, vsp)?))
+                hit(&mut c, Hc::GetHeaderMapValue);
+                copy_out_with(&mut c, vpp, vsp, |mem, st, out| {
+                    let key = slice(mem, kp, kl)?;
+                    st.counters.detail(Hc::GetHeaderMapValue, |k| {
+                        k.extend_from_slice(map_name(t as u32).as_bytes());
+                        k.push(b' ');
+                        k.extend(key.iter().map(u8::to_ascii_lowercase));
+                    });
+                    let t = MapType::from_u32(t as u32).ok_or(Status::BadArgument)?;
+                    let m = const_map(st, t).ok_or(Status::BadArgument)?;
+                    // Envoy lower-cases the key; stored names are lower case.
+                    let (_, v) = m
+                        .iter()
+                        .find(|(k, _)| k.as_bytes().eq_ignore_ascii_case(key))
+                        .ok_or(Status::NotFound)?;
+                    out.extend_from_slice(v);
+                    Ok(())
+                })
             },
         )
         .map_err(link_err)?;
@@ -102,14 +106,17 @@ pub fn add_to_linker(linker: &mut Linker<HostState>) -> anyhow::Result<()> {
             "env",
             "proxy_get_header_map_pairs",
             |mut c: Caller<'_, HostState>, t: i32, pp: i32, sp: i32| -> HostResult {
-                let Some(t) = MapType::from_u32(t as u32) else {
-                    return Ok(Status::BadArgument.code());
-                };
-                let bytes = match const_map(c.data(), t) {
-                    Some(m) if !m.is_empty() => serialize_pairs(m),
-                    _ => Vec::new(),
-                };
-                Ok(status(copy_out(&mut c, &bytes, pp, sp)?))
+                hit(&mut c, Hc::GetHeaderMapPairs);
+                copy_out_with(&mut c, pp, sp, |_, st, out| {
+                    st.counters.detail(Hc::GetHeaderMapPairs, |k| {
+                        k.extend_from_slice(map_name(t as u32).as_bytes());
+                    });
+                    let t = MapType::from_u32(t as u32).ok_or(Status::BadArgument)?;
+                    if let Some(m) = const_map(st, t).filter(|m| !m.is_empty()) {
+                        serialize_pairs_into(out, m);
+                    }
+                    Ok(())
+                })
             },
         )
         .map_err(link_err)?;
@@ -118,6 +125,7 @@ pub fn add_to_linker(linker: &mut Linker<HostState>) -> anyhow::Result<()> {
             "env",
             "proxy_set_header_map_pairs",
             |mut c: Caller<'_, HostState>, t: i32, p: i32, l: i32| -> HostResult {
+                hit(&mut c, Hc::SetHeaderMapPairs);
                 let raw = match read(&mut c, p, l) {
                     Ok(r) => r,
                     Err(s) => return Ok(s.code()),
@@ -145,6 +153,7 @@ pub fn add_to_linker(linker: &mut Linker<HostState>) -> anyhow::Result<()> {
              vp: i32,
              vl: i32|
              -> HostResult {
+                hit(&mut c, Hc::AddHeaderMapValue);
                 let (k, v) = match key_value(&mut c, kp, kl, vp, vl) {
                     Ok(kv) => kv,
                     Err(s) => return Ok(s.code()),
@@ -164,6 +173,7 @@ pub fn add_to_linker(linker: &mut Linker<HostState>) -> anyhow::Result<()> {
              vp: i32,
              vl: i32|
              -> HostResult {
+                hit(&mut c, Hc::ReplaceHeaderMapValue);
                 let (k, v) = match key_value(&mut c, kp, kl, vp, vl) {
                     Ok(kv) => kv,
                     Err(s) => return Ok(s.code()),
@@ -189,6 +199,7 @@ pub fn add_to_linker(linker: &mut Linker<HostState>) -> anyhow::Result<()> {
             "env",
             "proxy_remove_header_map_value",
             |mut c: Caller<'_, HostState>, t: i32, kp: i32, kl: i32| -> HostResult {
+                hit(&mut c, Hc::RemoveHeaderMapValue);
                 let k = match read_str(&mut c, kp, kl) {
                     Ok(k) => k.to_ascii_lowercase(),
                     Err(s) => return Ok(s.code()),
@@ -202,6 +213,7 @@ pub fn add_to_linker(linker: &mut Linker<HostState>) -> anyhow::Result<()> {
             "env",
             "proxy_get_header_map_size",
             |mut c: Caller<'_, HostState>, t: i32, sp: i32| -> HostResult {
+                hit(&mut c, Hc::GetHeaderMapSize);
                 let Some(t) = MapType::from_u32(t as u32) else {
                     return Ok(Status::BadArgument.code());
                 };

@@ -4,8 +4,9 @@
 
 use wasmtime::{Caller, Linker};
 
-use super::{deserialize_pairs, link_err, read, read_str, status, write_u32, HostResult};
+use super::{deserialize_pairs, hit, link_err, read, read_str, status, write_u32, HostResult};
 use crate::abi::Status;
+use crate::counting::Hc;
 use crate::state::{HostState, PendingHttpCall};
 use crate::traffic::Header;
 
@@ -79,6 +80,7 @@ pub fn add_to_linker(linker: &mut Linker<HostState>) -> anyhow::Result<()> {
              timeout: i32,
              tokp: i32|
              -> HostResult {
+                hit(&mut c, Hc::HttpCall);
                 Ok(status(dispatch(
                     &mut c,
                     (upp, upl),

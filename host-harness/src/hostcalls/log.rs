@@ -2,8 +2,9 @@
 
 use wasmtime::{Caller, Linker};
 
-use super::{link_err, read_str, status, write_u32, HostResult};
+use super::{hit, link_err, slice, status, with_memory, write_u32, HostResult};
 use crate::abi::{LogLevel, Status};
+use crate::counting::Hc;
 use crate::state::{HostState, LogEntry};
 
 /// Links the log family.
@@ -13,19 +14,24 @@ pub fn add_to_linker(linker: &mut Linker<HostState>) -> anyhow::Result<()> {
             "env",
             "proxy_log",
             |mut c: Caller<'_, HostState>, level: i32, ptr: i32, len: i32| -> HostResult {
+                hit(&mut c, Hc::Log);
                 let Some(level) = LogLevel::from_u32(level as u32) else {
                     return Ok(Status::BadArgument.code());
                 };
-                let message = match read_str(&mut c, ptr, len) {
-                    Ok(m) => m,
-                    Err(s) => return Ok(s.code()),
-                };
-                let st = c.data_mut();
-                // Envoy drops lines below the wasm logger's level.
-                if level >= st.log_level {
-                    st.logs.push(LogEntry { level, message });
-                }
-                Ok(0)
+                let r = with_memory(&mut c, |mem, st| {
+                    let message = slice(mem, ptr, len)?;
+                    // Envoy drops lines below the wasm logger's level.
+                    if level >= st.log_level {
+                        // `from_utf8` validates ASCII fast; lossy only when needed.
+                        let message = match std::str::from_utf8(message) {
+                            Ok(m) => m.to_owned(),
+                            Err(_) => String::from_utf8_lossy(message).into_owned(),
+                        };
+                        st.logs.push(LogEntry { level, message });
+                    }
+                    Ok(())
+                });
+                Ok(status(r))
             },
         )
         .map_err(link_err)?;
@@ -34,6 +40,7 @@ pub fn add_to_linker(linker: &mut Linker<HostState>) -> anyhow::Result<()> {
             "env",
             "proxy_get_log_level",
             |mut c: Caller<'_, HostState>, ptr: i32| -> HostResult {
+                hit(&mut c, Hc::GetLogLevel);
                 let level = c.data().log_level as u32;
                 Ok(status(write_u32(&mut c, ptr, level)))
             },

@@ -3,10 +3,27 @@
 
 use wasmtime::{Caller, Linker};
 
-use super::{link_err, read_str, status, write_u32, write_u64, HostResult};
+use super::{hit, link_err, read_str, status, write_u32, write_u64, HostResult};
 use crate::abi::{MetricType, Status};
+use crate::counting::Hc;
 use crate::shared::MetricValue;
 use crate::state::HostState;
+
+/// Counts a metric call by metric name (when counting is on and the id is known).
+fn count(c: &mut Caller<'_, HostState>, h: Hc, id: i32) {
+    hit(c, h);
+    let HostState {
+        metric_ids,
+        counters,
+        ..
+    } = c.data_mut();
+    if !counters.enabled {
+        return;
+    }
+    if let Some((_, name)) = metric_ids.get(&(id as u32)) {
+        counters.detail(h, |k| k.extend_from_slice(name.as_bytes()));
+    }
+}
 
 /// Links the metrics family.
 pub fn add_to_linker(linker: &mut Linker<HostState>) -> anyhow::Result<()> {
@@ -15,6 +32,7 @@ pub fn add_to_linker(linker: &mut Linker<HostState>) -> anyhow::Result<()> {
             "env",
             "proxy_define_metric",
             |mut c: Caller<'_, HostState>, ty: i32, np: i32, nl: i32, idp: i32| -> HostResult {
+                hit(&mut c, Hc::DefineMetric);
                 let Some(kind) = MetricType::from_u32(ty as u32) else {
                     return Ok(Status::BadArgument.code());
                 };
@@ -42,7 +60,8 @@ pub fn add_to_linker(linker: &mut Linker<HostState>) -> anyhow::Result<()> {
         .func_wrap(
             "env",
             "proxy_increment_metric",
-            |c: Caller<'_, HostState>, id: i32, offset: i64| -> HostResult {
+            |mut c: Caller<'_, HostState>, id: i32, offset: i64| -> HostResult {
+                count(&mut c, Hc::IncrementMetric, id);
                 let st = c.data();
                 let Some((kind, name)) = st.metric_ids.get(&(id as u32)) else {
                     return Ok(match MetricType::from_u32(id as u32 & 3) {
@@ -70,7 +89,8 @@ pub fn add_to_linker(linker: &mut Linker<HostState>) -> anyhow::Result<()> {
         .func_wrap(
             "env",
             "proxy_record_metric",
-            |c: Caller<'_, HostState>, id: i32, value: i64| -> HostResult {
+            |mut c: Caller<'_, HostState>, id: i32, value: i64| -> HostResult {
+                count(&mut c, Hc::RecordMetric, id);
                 let st = c.data();
                 let Some((_, name)) = st.metric_ids.get(&(id as u32)) else {
                     return Ok(Status::NotFound.code());
@@ -93,6 +113,7 @@ pub fn add_to_linker(linker: &mut Linker<HostState>) -> anyhow::Result<()> {
             "env",
             "proxy_get_metric",
             |mut c: Caller<'_, HostState>, id: i32, rp: i32| -> HostResult {
+                count(&mut c, Hc::GetMetric, id);
                 let st = c.data();
                 let Some((_, name)) = st.metric_ids.get(&(id as u32)) else {
                     return Ok(Status::NotFound.code());

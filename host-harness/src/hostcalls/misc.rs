@@ -5,8 +5,9 @@
 
 use wasmtime::{Caller, Linker};
 
-use super::{deserialize_pairs, link_err, read, read_str, status, write_u32, HostResult};
+use super::{deserialize_pairs, hit, link_err, read, read_str, status, write_u32, HostResult};
 use crate::abi::Status;
+use crate::counting::Hc;
 use crate::state::{HostState, LocalResponse};
 
 fn local_response(
@@ -44,6 +45,7 @@ pub fn add_to_linker(linker: &mut Linker<HostState>) -> anyhow::Result<()> {
             "env",
             "proxy_set_effective_context",
             |mut c: Caller<'_, HostState>, ctx: i32| -> HostResult {
+                hit(&mut c, Hc::SetEffectiveContext);
                 let st = c.data_mut();
                 let ctx = ctx as u32;
                 let known =
@@ -61,6 +63,7 @@ pub fn add_to_linker(linker: &mut Linker<HostState>) -> anyhow::Result<()> {
             "env",
             "proxy_done",
             |mut c: Caller<'_, HostState>| -> HostResult {
+                hit(&mut c, Hc::Done);
                 c.data_mut().done_calls += 1;
                 Ok(0)
             },
@@ -70,7 +73,7 @@ pub fn add_to_linker(linker: &mut Linker<HostState>) -> anyhow::Result<()> {
         .func_wrap(
             "env",
             "proxy_call_foreign_function",
-            |_c: Caller<'_, HostState>,
+            |mut c: Caller<'_, HostState>,
              _np: i32,
              _nl: i32,
              _ap: i32,
@@ -78,17 +81,22 @@ pub fn add_to_linker(linker: &mut Linker<HostState>) -> anyhow::Result<()> {
              _rpp: i32,
              _rsp: i32|
              -> HostResult {
+                hit(&mut c, Hc::CallForeignFunction);
                 // Envoy returns NotFound for an unregistered name; none is emulated.
                 Ok(Status::NotFound.code())
             },
         )
         .map_err(link_err)?;
-    for name in ["proxy_continue_stream", "proxy_close_stream"] {
+    for (name, h) in [
+        ("proxy_continue_stream", Hc::ContinueStream),
+        ("proxy_close_stream", Hc::CloseStream),
+    ] {
         linker
             .func_wrap(
                 "env",
                 name,
                 move |mut c: Caller<'_, HostState>, ty: i32| -> HostResult {
+                    hit(&mut c, h);
                     if !(0..=3).contains(&ty) {
                         return Ok(Status::BadArgument.code());
                     }
@@ -112,6 +120,7 @@ pub fn add_to_linker(linker: &mut Linker<HostState>) -> anyhow::Result<()> {
              hl: i32,
              grpc: i32|
              -> HostResult {
+                hit(&mut c, Hc::SendLocalResponse);
                 Ok(status(local_response(
                     &mut c,
                     code,
@@ -128,6 +137,7 @@ pub fn add_to_linker(linker: &mut Linker<HostState>) -> anyhow::Result<()> {
             "env",
             "proxy_get_status",
             |mut c: Caller<'_, HostState>, cp: i32, mpp: i32, msp: i32| -> HostResult {
+                hit(&mut c, Hc::GetStatus);
                 let r = write_u32(&mut c, cp, 0)
                     .and_then(|()| write_u32(&mut c, mpp, 0))
                     .and_then(|()| write_u32(&mut c, msp, 0));
@@ -139,7 +149,7 @@ pub fn add_to_linker(linker: &mut Linker<HostState>) -> anyhow::Result<()> {
         .func_wrap(
             "env",
             "proxy_grpc_call",
-            |_c: Caller<'_, HostState>,
+            |mut c: Caller<'_, HostState>,
              _a: i32,
              _b: i32,
              _d: i32,
@@ -152,14 +162,17 @@ pub fn add_to_linker(linker: &mut Linker<HostState>) -> anyhow::Result<()> {
              _k: i32,
              _timeout: i32,
              _tok: i32|
-             -> HostResult { Ok(Status::InternalFailure.code()) },
+             -> HostResult {
+                hit(&mut c, Hc::GrpcCall);
+                Ok(Status::InternalFailure.code())
+            },
         )
         .map_err(link_err)?;
     linker
         .func_wrap(
             "env",
             "proxy_grpc_stream",
-            |_c: Caller<'_, HostState>,
+            |mut c: Caller<'_, HostState>,
              _a: i32,
              _b: i32,
              _d: i32,
@@ -169,24 +182,34 @@ pub fn add_to_linker(linker: &mut Linker<HostState>) -> anyhow::Result<()> {
              _h: i32,
              _i: i32,
              _tok: i32|
-             -> HostResult { Ok(Status::InternalFailure.code()) },
+             -> HostResult {
+                hit(&mut c, Hc::GrpcStream);
+                Ok(Status::InternalFailure.code())
+            },
         )
         .map_err(link_err)?;
     linker
         .func_wrap(
             "env",
             "proxy_grpc_send",
-            |_c: Caller<'_, HostState>, _t: i32, _p: i32, _l: i32, _e: i32| -> HostResult {
+            |mut c: Caller<'_, HostState>, _t: i32, _p: i32, _l: i32, _e: i32| -> HostResult {
+                hit(&mut c, Hc::GrpcSend);
                 Ok(Status::NotFound.code())
             },
         )
         .map_err(link_err)?;
-    for name in ["proxy_grpc_cancel", "proxy_grpc_close"] {
+    for (name, h) in [
+        ("proxy_grpc_cancel", Hc::GrpcCancel),
+        ("proxy_grpc_close", Hc::GrpcClose),
+    ] {
         linker
             .func_wrap(
                 "env",
                 name,
-                |_c: Caller<'_, HostState>, _t: i32| -> HostResult { Ok(Status::NotFound.code()) },
+                move |mut c: Caller<'_, HostState>, _t: i32| -> HostResult {
+                    hit(&mut c, h);
+                    Ok(Status::NotFound.code())
+                },
             )
             .map_err(link_err)?;
     }

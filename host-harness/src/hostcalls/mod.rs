@@ -15,6 +15,7 @@ pub mod wasi;
 use wasmtime::{Caller, Linker};
 
 use crate::abi::Status;
+use crate::counting::Hc;
 use crate::state::HostState;
 
 /// Links every `env.proxy_*` and `wasi_snapshot_preview1.*` function the harness provides.
@@ -49,6 +50,12 @@ pub(crate) fn status(r: Result<(), Status>) -> i32 {
     }
 }
 
+/// Counts one call of `h` (see [`crate::counting`]).
+#[inline]
+pub(crate) fn hit(caller: &mut Caller<'_, HostState>, h: Hc) {
+    caller.data_mut().counters.hit(h);
+}
+
 fn range(ptr: i32, len: i32, size: usize) -> Result<std::ops::Range<usize>, Status> {
     let start = ptr as u32 as usize;
     let end = start
@@ -58,6 +65,54 @@ fn range(ptr: i32, len: i32, size: usize) -> Result<std::ops::Range<usize>, Stat
         return Err(Status::InvalidMemoryAccess);
     }
     Ok(start..end)
+}
+
+/// A guest slice of `memory` (as handed out by [`with_memory`]).
+pub(crate) fn slice(memory: &[u8], ptr: i32, len: i32) -> Result<&[u8], Status> {
+    Ok(&memory[range(ptr, len, memory.len())?])
+}
+
+/// Runs `f` with the guest memory and the host state borrowed together (no copy of guest
+/// bytes).
+pub(crate) fn with_memory<R>(
+    caller: &mut Caller<'_, HostState>,
+    f: impl FnOnce(&mut [u8], &mut HostState) -> Result<R, Status>,
+) -> Result<R, Status> {
+    let mem = caller.data().memory.ok_or(Status::InvalidMemoryAccess)?;
+    let (data, st) = mem.data_and_store_mut(&mut *caller);
+    f(data, st)
+}
+
+/// Guest bytes as text: borrowed when valid UTF-8 (checked on the fast path), else lossy.
+pub(crate) fn text(b: &[u8]) -> std::borrow::Cow<'_, str> {
+    match std::str::from_utf8(b) {
+        Ok(s) => std::borrow::Cow::Borrowed(s),
+        Err(_) => String::from_utf8_lossy(b),
+    }
+}
+
+/// Largest scratch buffer kept between calls.
+const SCRATCH_KEEP: usize = 64 * 1024;
+
+/// `fill` writes a value (from guest memory and host state) into a reused buffer, which is
+/// then copied out to the guest as [`copy_out`] does. Returns the status for the guest.
+pub(crate) fn copy_out_with(
+    caller: &mut Caller<'_, HostState>,
+    ptr_ptr: i32,
+    size_ptr: i32,
+    fill: impl FnOnce(&mut [u8], &mut HostState, &mut Vec<u8>) -> Result<(), Status>,
+) -> HostResult {
+    let mut buf = std::mem::take(&mut caller.data_mut().scratch);
+    buf.clear();
+    let filled = with_memory(caller, |data, st| fill(data, st, &mut buf));
+    let r = match filled {
+        Ok(()) => copy_out(caller, &buf, ptr_ptr, size_ptr).map(status),
+        Err(s) => Ok(s.code()),
+    };
+    if buf.capacity() <= SCRATCH_KEEP {
+        caller.data_mut().scratch = buf;
+    }
+    r
 }
 
 /// Reads guest bytes.
@@ -78,7 +133,7 @@ pub(crate) fn read_str(
     ptr: i32,
     len: i32,
 ) -> Result<String, Status> {
-    read(caller, ptr, len).map(|b| String::from_utf8_lossy(&b).into_owned())
+    read(caller, ptr, len).map(|b| text(&b).into_owned())
 }
 
 /// Writes guest bytes.
@@ -122,10 +177,13 @@ pub(crate) fn copy_out(
 ) -> wasmtime::Result<Result<(), Status>> {
     let mut ptr = 0i32;
     if !data.is_empty() {
-        let Some(alloc) = caller.data().alloc.clone() else {
+        // Moved out for the call (a clone of a `TypedFunc` costs type-registry refcounting).
+        let Some(alloc) = caller.data_mut().alloc.take() else {
             return Ok(Err(Status::InvalidMemoryAccess));
         };
-        ptr = alloc.call(&mut *caller, data.len() as i32)?;
+        let r = alloc.call(&mut *caller, data.len() as i32);
+        caller.data_mut().alloc = Some(alloc);
+        ptr = r?;
         if ptr == 0 {
             return Ok(Err(Status::InvalidMemoryAccess));
         }
@@ -142,11 +200,18 @@ pub(crate) fn copy_out(
 /// Serializes header pairs as proxy-wasm does: count, (key len, value len)*, then each
 /// key and value followed by a NUL.
 pub fn serialize_pairs<K: AsRef<[u8]>, V: AsRef<[u8]>>(pairs: &[(K, V)]) -> Vec<u8> {
+    let mut out = Vec::new();
+    serialize_pairs_into(&mut out, pairs);
+    out
+}
+
+/// [`serialize_pairs`] appending to `out`.
+pub fn serialize_pairs_into<K: AsRef<[u8]>, V: AsRef<[u8]>>(out: &mut Vec<u8>, pairs: &[(K, V)]) {
     let mut size = 4;
     for (k, v) in pairs {
         size += 10 + k.as_ref().len() + v.as_ref().len();
     }
-    let mut out = Vec::with_capacity(size);
+    out.reserve(size);
     out.extend_from_slice(&(pairs.len() as u32).to_le_bytes());
     for (k, v) in pairs {
         out.extend_from_slice(&(k.as_ref().len() as u32).to_le_bytes());
@@ -158,7 +223,6 @@ pub fn serialize_pairs<K: AsRef<[u8]>, V: AsRef<[u8]>>(pairs: &[(K, V)]) -> Vec<
         out.extend_from_slice(v.as_ref());
         out.push(0);
     }
-    out
 }
 
 /// Parses the proxy-wasm pairs serialization; `None` if malformed.

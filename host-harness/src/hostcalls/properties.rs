@@ -5,20 +5,46 @@
 
 use wasmtime::{Caller, Linker};
 
-use super::{copy_out, link_err, read, serialize_pairs, status, HostResult};
+use super::{
+    copy_out_with, hit, link_err, serialize_pairs, slice, status, text, with_memory, HostResult,
+};
 use crate::abi::Status;
+use crate::counting::Hc;
 use crate::state::{HostState, Stage, Stream};
 
-fn s(v: &str) -> Result<Vec<u8>, Status> {
-    Ok(v.as_bytes().to_vec())
+/// Envoy's filter-state key prefix for `set_property` values (`CelStateKeyPrefix`).
+pub const FILTER_STATE_PREFIX: &str = "wasm.";
+
+/// A property value: borrowed from the VM or the stream, or small and owned.
+#[derive(Debug)]
+pub(crate) enum Val<'a> {
+    Borrowed(&'a [u8]),
+    Int([u8; 8]),
+    Owned(Vec<u8>),
 }
 
-fn i64le(v: i64) -> Result<Vec<u8>, Status> {
-    Ok(v.to_le_bytes().to_vec())
+impl Val<'_> {
+    pub(crate) fn bytes(&self) -> &[u8] {
+        match self {
+            Val::Borrowed(b) => b,
+            Val::Int(b) => b,
+            Val::Owned(b) => b,
+        }
+    }
 }
 
-fn u64le(v: u64) -> Result<Vec<u8>, Status> {
-    Ok(v.to_le_bytes().to_vec())
+type R<'a> = Result<Val<'a>, Status>;
+
+fn s(v: &str) -> R<'_> {
+    Ok(Val::Borrowed(v.as_bytes()))
+}
+
+fn i64le(v: i64) -> R<'static> {
+    Ok(Val::Int(v.to_le_bytes()))
+}
+
+fn u64le(v: u64) -> R<'static> {
+    Ok(Val::Int(v.to_le_bytes()))
 }
 
 /// Serializes a `google.protobuf.Value` (JSON here) as Envoy does once CEL unwrapped it:
@@ -68,7 +94,10 @@ fn walk<'a>(mut v: &'a serde_json::Value, rest: &[&str]) -> Result<&'a serde_jso
 }
 
 fn header<'a>(h: &'a [(String, Vec<u8>)], name: &str) -> Option<&'a [u8]> {
-    h.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_slice())
+    // Envoy's CEL header maps lower-case the key; stored names are lower case already.
+    h.iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_slice())
 }
 
 fn port_of(addr: &str) -> i64 {
@@ -77,8 +106,8 @@ fn port_of(addr: &str) -> i64 {
         .unwrap_or(0)
 }
 
-fn request(st: &Stream, rest: &[&str]) -> Result<Vec<u8>, Status> {
-    let x = &st.x;
+fn request<'a>(st: &'a Stream, rest: &[&str]) -> R<'a> {
+    let x = &*st.x;
     let field = *rest.first().ok_or(Status::SerializationFailure)?;
     // Fields backed by the stream info exist even without request headers.
     match field {
@@ -90,51 +119,53 @@ fn request(st: &Stream, rest: &[&str]) -> Result<Vec<u8>, Status> {
         return Err(Status::NotFound);
     }
     let h = &st.request_headers;
-    let hv = |n: &str| header(h, n).map(<[u8]>::to_vec).ok_or(Status::NotFound);
-    match field {
-        "path" => hv(":path"),
+    let hv = |n: &str| header(h, n).ok_or(Status::NotFound);
+    let v = match field {
+        "path" => hv(":path")?,
         "url_path" => {
             let p = hv(":path")?;
             let end = p.iter().position(|b| *b == b'?').unwrap_or(p.len());
-            Ok(p[..end].to_vec())
+            &p[..end]
         }
         "query" => {
             let p = hv(":path")?;
-            Ok(p.iter()
+            p.iter()
                 .position(|b| *b == b'?')
-                .map(|i| p[i + 1..].to_vec())
-                .unwrap_or_default())
+                .map_or(&[][..], |i| &p[i + 1..])
         }
-        "host" => hv(":authority"),
-        "scheme" => hv(":scheme"),
-        "method" => hv(":method"),
-        "referer" => hv("referer"),
-        "useragent" => hv("user-agent"),
-        "id" => hv("x-request-id"),
+        "host" => hv(":authority")?,
+        "scheme" => hv(":scheme")?,
+        "method" => hv(":method")?,
+        "referer" => hv("referer")?,
+        "useragent" => hv("user-agent")?,
+        "id" => hv("x-request-id")?,
         "headers" => match rest.get(1) {
-            None => Ok(serialize_pairs(h)),
-            Some(name) => hv(&name.to_ascii_lowercase()),
+            None => return Ok(Val::Owned(serialize_pairs(h))),
+            Some(name) => hv(name)?,
         },
-        "size" => match header(h, "content-length") {
-            Some(v) => std::str::from_utf8(v)
-                .ok()
-                .and_then(|v| v.trim().parse::<i64>().ok())
-                .map_or(Err(Status::NotFound), i64le),
-            None => i64le(x.request.body.len() as i64),
-        },
+        "size" => {
+            return match header(h, "content-length") {
+                Some(v) => std::str::from_utf8(v)
+                    .ok()
+                    .and_then(|v| v.trim().parse::<i64>().ok())
+                    .map_or(Err(Status::NotFound), i64le),
+                None => i64le(x.request.body.len() as i64),
+            }
+        }
         "total_size" => {
             let hs: usize = h.iter().map(|(k, v)| k.len() + v.len()).sum();
-            i64le((x.request.body.len() + hs) as i64)
+            return i64le((x.request.body.len() + hs) as i64);
         }
-        _ => Err(Status::NotFound),
-    }
+        _ => return Err(Status::NotFound),
+    };
+    Ok(Val::Borrowed(v))
 }
 
-fn response(st: &Stream, rest: &[&str]) -> Result<Vec<u8>, Status> {
+fn response<'a>(st: &'a Stream, rest: &[&str]) -> R<'a> {
     if st.stage == Stage::Request {
         return Err(Status::NotFound);
     }
-    let x = &st.x;
+    let x = &*st.x;
     match *rest.first().ok_or(Status::SerializationFailure)? {
         "code" => i64le(i64::from(x.response.status)),
         "code_details" => x
@@ -153,59 +184,52 @@ fn response(st: &Stream, rest: &[&str]) -> Result<Vec<u8>, Status> {
                 .sum();
             i64le((x.response.body.len() + hs) as i64)
         }
-        "headers" => {
-            let h = st.response_headers.as_deref().ok_or(Status::NotFound)?;
+        name @ ("headers" | "trailers") => {
+            let h = if name == "headers" {
+                &st.response_headers
+            } else {
+                &st.response_trailers
+            };
+            let h = h.as_deref().ok_or(Status::NotFound)?;
             match rest.get(1) {
-                None => Ok(serialize_pairs(h)),
-                Some(n) => header(h, &n.to_ascii_lowercase())
-                    .map(<[u8]>::to_vec)
-                    .ok_or(Status::NotFound),
-            }
-        }
-        "trailers" => {
-            let h = st.response_trailers.as_deref().ok_or(Status::NotFound)?;
-            match rest.get(1) {
-                None => Ok(serialize_pairs(h)),
-                Some(n) => header(h, n).map(<[u8]>::to_vec).ok_or(Status::NotFound),
+                None => Ok(Val::Owned(serialize_pairs(h))),
+                Some(n) => header(h, n).map(Val::Borrowed).ok_or(Status::NotFound),
             }
         }
         _ => Err(Status::NotFound),
     }
 }
 
-fn metadata(st: &Stream, rest: &[&str]) -> Result<Vec<u8>, Status> {
+fn metadata<'a>(st: &'a Stream, rest: &[&str]) -> R<'a> {
     let fm = &st.x.envoy.filter_metadata;
+    let obj = |m: &std::collections::BTreeMap<String, serde_json::Value>| {
+        serde_json::Value::Object(m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+    };
     match rest {
         // The Metadata message itself would be protobuf bytes: not emulated (empty).
-        [] => Ok(Vec::new()),
+        [] => Ok(Val::Borrowed(&[])),
         ["filter_metadata"] => {
             let items = fm
                 .iter()
-                .map(|(ns, m)| {
-                    let obj = serde_json::Value::Object(
-                        m.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
-                    );
-                    Ok((ns.as_bytes().to_vec(), serialize_json_value(&obj)?))
-                })
+                .map(|(ns, m)| Ok((ns.as_bytes(), serialize_json_value(&obj(m))?)))
                 .collect::<Result<Vec<_>, Status>>()?;
-            Ok(serialize_pairs(&items))
+            Ok(Val::Owned(serialize_pairs(&items)))
         }
         ["filter_metadata", ns, tail @ ..] => {
             let m = fm.get(*ns).ok_or(Status::NotFound)?;
             match tail {
-                [] => serialize_json_value(&serde_json::Value::Object(
-                    m.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
-                )),
-                [key, more @ ..] => {
-                    serialize_json_value(walk(m.get(*key).ok_or(Status::NotFound)?, more)?)
-                }
+                [] => serialize_json_value(&obj(m)).map(Val::Owned),
+                [key, more @ ..] => match walk(m.get(*key).ok_or(Status::NotFound)?, more)? {
+                    serde_json::Value::String(v) => s(v),
+                    v => serialize_json_value(v).map(Val::Owned),
+                },
             }
         }
         _ => Err(Status::NotFound),
     }
 }
 
-fn peer(addr: &str, rest: &[&str]) -> Result<Vec<u8>, Status> {
+fn peer<'a>(addr: &'a str, rest: &[&str]) -> R<'a> {
     match rest {
         ["address"] => s(addr),
         ["port"] => i64le(port_of(addr)),
@@ -213,8 +237,19 @@ fn peer(addr: &str, rest: &[&str]) -> Result<Vec<u8>, Status> {
     }
 }
 
-/// Resolves a property path (segments) for the acting context.
-pub fn lookup(st: &HostState, path: &[&str]) -> Result<Vec<u8>, Status> {
+/// A `set_property` value by the name it was set under (Envoy's key without `wasm.`).
+fn wasm_state<'a>(st: &'a Stream, name: &str) -> Option<&'a [u8]> {
+    let p = FILTER_STATE_PREFIX.as_bytes();
+    st.filter_state
+        .iter()
+        .find(|(k, _)| {
+            k.len() == p.len() + name.len() && k.starts_with(p) && k.ends_with(name.as_bytes())
+        })
+        .map(|(_, v)| v.as_slice())
+}
+
+/// Resolves a property path (segments) for the acting context, borrowing where it can.
+pub(crate) fn lookup_val<'a>(st: &'a HostState, path: &[&str]) -> R<'a> {
     let (top, rest) = path.split_first().ok_or(Status::NotFound)?;
     let stream = st.acting_stream();
     match *top {
@@ -223,7 +258,7 @@ pub fn lookup(st: &HostState, path: &[&str]) -> Result<Vec<u8>, Status> {
         "plugin_vm_id" => s(&st.cfg.vm_id),
         "listener_direction" => i64le(0),
         "node" => match rest {
-            [] | ["id"] | ["cluster"] => Ok(Vec::new()),
+            [] | ["id"] | ["cluster"] => Ok(Val::Borrowed(&[])),
             _ => Err(Status::NotFound),
         },
         "xds" => match (rest, stream) {
@@ -234,7 +269,7 @@ pub fn lookup(st: &HostState, path: &[&str]) -> Result<Vec<u8>, Status> {
                     .as_deref()
                     .map_or(Err(Status::NotFound), s)
             }
-            (["node"] | ["node", "id"] | ["node", "cluster"], _) => Ok(Vec::new()),
+            (["node"] | ["node", "id"] | ["node", "cluster"], _) => Ok(Val::Borrowed(&[])),
             _ => Err(Status::NotFound),
         },
         _ => {
@@ -255,17 +290,55 @@ pub fn lookup(st: &HostState, path: &[&str]) -> Result<Vec<u8>, Status> {
                 }
                 "connection" => match rest {
                     ["id"] => u64le(u64::from(st.id)),
-                    ["mtls"] => Ok(vec![0]),
-                    ["requested_server_name"] => Ok(Vec::new()),
+                    ["mtls"] => Ok(Val::Borrowed(&[0])),
+                    ["requested_server_name"] => Ok(Val::Borrowed(&[])),
                     _ => Err(Status::NotFound),
                 },
-                other => match (st.filter_state.get(other), rest) {
-                    (Some(v), []) => Ok(v.clone()),
+                // CEL `filter_state[key]`: a `set_property` value by its full key.
+                "filter_state" => match rest {
+                    [key] => st
+                        .filter_state(key.as_bytes())
+                        .map(Val::Borrowed)
+                        .ok_or(Status::NotFound),
+                    // The map itself cannot be listed (serialization fails).
+                    [] => Err(Status::SerializationFailure),
+                    _ => Err(Status::NotFound),
+                },
+                // Envoy's last resort: filter state `wasm.<name>` (bytes; no deeper path).
+                other => match (wasm_state(st, other), rest) {
+                    (Some(v), []) => Ok(Val::Borrowed(v)),
                     _ => Err(Status::NotFound),
                 },
             }
         }
     }
+}
+
+/// Resolves a property path (segments) for the acting context.
+pub fn lookup(st: &HostState, path: &[&str]) -> Result<Vec<u8>, Status> {
+    lookup_val(st, path).map(|v| v.bytes().to_vec())
+}
+
+/// Splits a `\0`-joined path (lossy UTF-8) and runs `f` on its segments.
+fn with_segments<T>(raw: &[u8], f: impl FnOnce(&[&str]) -> T) -> T {
+    let path = text(raw);
+    let path: &str = &path;
+    let mut segs: [&str; 16] = [""; 16];
+    let mut n = 0;
+    for seg in path.split('\0') {
+        if n == segs.len() {
+            let all: Vec<&str> = path.split('\0').collect();
+            return f(&all);
+        }
+        segs[n] = seg;
+        n += 1;
+    }
+    f(&segs[..n])
+}
+
+/// Counting key of a property path: segments joined with `.`.
+fn path_key(k: &mut Vec<u8>, raw: &[u8]) {
+    k.extend(raw.iter().map(|b| if *b == 0 { b'.' } else { *b }));
 }
 
 /// Links the property family.
@@ -275,16 +348,15 @@ pub fn add_to_linker(linker: &mut Linker<HostState>) -> anyhow::Result<()> {
             "env",
             "proxy_get_property",
             |mut c: Caller<'_, HostState>, pp: i32, pl: i32, vpp: i32, vsp: i32| -> HostResult {
-                let raw = match read(&mut c, pp, pl) {
-                    Ok(r) => r,
-                    Err(s) => return Ok(s.code()),
-                };
-                let path = String::from_utf8_lossy(&raw).into_owned();
-                let segs: Vec<&str> = path.split('\0').collect();
-                match lookup(c.data(), &segs) {
-                    Ok(v) => Ok(status(copy_out(&mut c, &v, vpp, vsp)?)),
-                    Err(s) => Ok(s.code()),
-                }
+                hit(&mut c, Hc::GetProperty);
+                copy_out_with(&mut c, vpp, vsp, |mem, st, out| {
+                    let raw = slice(mem, pp, pl)?;
+                    st.counters.detail(Hc::GetProperty, |k| path_key(k, raw));
+                    with_segments(raw, |segs| {
+                        out.extend_from_slice(lookup_val(st, segs)?.bytes());
+                        Ok(())
+                    })
+                })
             },
         )
         .map_err(link_err)?;
@@ -293,18 +365,21 @@ pub fn add_to_linker(linker: &mut Linker<HostState>) -> anyhow::Result<()> {
             "env",
             "proxy_set_property",
             |mut c: Caller<'_, HostState>, pp: i32, pl: i32, vp: i32, vl: i32| -> HostResult {
-                let (path, value) = match (read(&mut c, pp, pl), read(&mut c, vp, vl)) {
-                    (Ok(p), Ok(v)) => (String::from_utf8_lossy(&p).into_owned(), v),
-                    (Err(s), _) | (_, Err(s)) => return Ok(s.code()),
-                };
-                // Envoy stores it as filter state `wasm.<path>`; no stream info → NotFound.
-                let r = match c.data_mut().acting_stream_mut() {
-                    Some(st) => {
-                        st.filter_state.insert(path, value);
-                        Ok(())
-                    }
-                    None => Err(Status::NotFound),
-                };
+                hit(&mut c, Hc::SetProperty);
+                // Envoy (`Context::setProperty`): no stream info (root context) → NotFound;
+                // else filter state `wasm.<path>` (the raw path, `\0`s included), created
+                // with the default mutable bytes prototype or overwritten.
+                let r = with_memory(&mut c, |mem, st| {
+                    let path = slice(mem, pp, pl)?;
+                    let value = slice(mem, vp, vl)?;
+                    st.counters.detail(Hc::SetProperty, |k| path_key(k, path));
+                    let stream = st.acting_stream_mut().ok_or(Status::NotFound)?;
+                    let mut key = Vec::with_capacity(FILTER_STATE_PREFIX.len() + path.len());
+                    key.extend_from_slice(FILTER_STATE_PREFIX.as_bytes());
+                    key.extend_from_slice(path);
+                    stream.set_filter_state(key, value.to_vec());
+                    Ok(())
+                });
                 Ok(status(r))
             },
         )

@@ -2,7 +2,10 @@
 
 use wasmtime::{Caller, Linker};
 
-use super::{copy_out, link_err, read, read_str, status, write_u32, HostResult};
+use super::{
+    copy_out_with, hit, link_err, slice, status, text, with_memory, write_u32, HostResult,
+};
+use crate::counting::Hc;
 use crate::state::HostState;
 
 /// Links the shared-data family.
@@ -18,16 +21,15 @@ pub fn add_to_linker(linker: &mut Linker<HostState>) -> anyhow::Result<()> {
              vsp: i32,
              casp: i32|
              -> HostResult {
-                let key = match read_str(&mut c, kp, kl) {
-                    Ok(k) => k,
-                    Err(s) => return Ok(s.code()),
-                };
-                let (value, cas) = match c.data().shared.get(&c.data().cfg.vm_id, &key) {
-                    Ok(v) => v,
-                    Err(s) => return Ok(s.code()),
-                };
-                if let Err(s) = copy_out(&mut c, &value, vpp, vsp)? {
-                    return Ok(s.code());
+                hit(&mut c, Hc::GetSharedData);
+                let mut cas = 0;
+                let r = copy_out_with(&mut c, vpp, vsp, |mem, st, out| {
+                    let key = text(slice(mem, kp, kl)?);
+                    cas = st.shared.get_into(&st.cfg.vm_id, &key, out)?;
+                    Ok(())
+                })?;
+                if r != 0 {
+                    return Ok(r);
                 }
                 Ok(status(write_u32(&mut c, casp, cas)))
             },
@@ -44,21 +46,13 @@ pub fn add_to_linker(linker: &mut Linker<HostState>) -> anyhow::Result<()> {
              vl: i32,
              cas: i32|
              -> HostResult {
-                let key = match read_str(&mut c, kp, kl) {
-                    Ok(k) => k,
-                    Err(s) => return Ok(s.code()),
-                };
-                let value = match read(&mut c, vp, vl) {
-                    Ok(v) => v,
-                    Err(s) => return Ok(s.code()),
-                };
-                let st = c.data();
-                Ok(status(st.shared.set(
-                    &st.cfg.vm_id,
-                    &key,
-                    &value,
-                    cas as u32,
-                )))
+                hit(&mut c, Hc::SetSharedData);
+                let r = with_memory(&mut c, |mem, st| {
+                    let key = text(slice(mem, kp, kl)?);
+                    let value = slice(mem, vp, vl)?;
+                    st.shared.set(&st.cfg.vm_id, &key, value, cas as u32)
+                });
+                Ok(status(r))
             },
         )
         .map_err(link_err)?;

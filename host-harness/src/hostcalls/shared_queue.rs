@@ -3,7 +3,8 @@
 
 use wasmtime::{Caller, Linker};
 
-use super::{copy_out, link_err, read, read_str, status, write_u32, HostResult};
+use super::{copy_out, hit, link_err, read, read_str, status, write_u32, HostResult};
+use crate::counting::Hc;
 use crate::state::HostState;
 
 /// Links the shared-queue family.
@@ -13,6 +14,7 @@ pub fn add_to_linker(linker: &mut Linker<HostState>) -> anyhow::Result<()> {
             "env",
             "proxy_register_shared_queue",
             |mut c: Caller<'_, HostState>, np: i32, nl: i32, idp: i32| -> HostResult {
+                hit(&mut c, Hc::RegisterSharedQueue);
                 let name = match read_str(&mut c, np, nl) {
                     Ok(n) => n,
                     Err(s) => return Ok(s.code()),
@@ -36,6 +38,7 @@ pub fn add_to_linker(linker: &mut Linker<HostState>) -> anyhow::Result<()> {
              nl: i32,
              idp: i32|
              -> HostResult {
+                hit(&mut c, Hc::ResolveSharedQueue);
                 let vm_id = match read_str(&mut c, vp, vl) {
                     Ok(n) => n,
                     Err(s) => return Ok(s.code()),
@@ -56,6 +59,7 @@ pub fn add_to_linker(linker: &mut Linker<HostState>) -> anyhow::Result<()> {
             "env",
             "proxy_enqueue_shared_queue",
             |mut c: Caller<'_, HostState>, id: i32, vp: i32, vl: i32| -> HostResult {
+                hit(&mut c, Hc::EnqueueSharedQueue);
                 let value = match read(&mut c, vp, vl) {
                     Ok(v) => v,
                     Err(s) => return Ok(s.code()),
@@ -69,6 +73,7 @@ pub fn add_to_linker(linker: &mut Linker<HostState>) -> anyhow::Result<()> {
             "env",
             "proxy_dequeue_shared_queue",
             |mut c: Caller<'_, HostState>, id: i32, vpp: i32, vsp: i32| -> HostResult {
+                hit(&mut c, Hc::DequeueSharedQueue);
                 let value = match c.data().shared.dequeue(id as u32) {
                     Ok(v) => v,
                     Err(s) => return Ok(s.code()),

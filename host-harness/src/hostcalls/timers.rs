@@ -2,7 +2,8 @@
 
 use wasmtime::{Caller, Linker};
 
-use super::{link_err, status, write_u64, HostResult};
+use super::{hit, link_err, status, write_u64, HostResult};
+use crate::counting::Hc;
 use crate::state::HostState;
 
 /// Links the timer/clock family.
@@ -12,6 +13,7 @@ pub fn add_to_linker(linker: &mut Linker<HostState>) -> anyhow::Result<()> {
             "env",
             "proxy_set_tick_period_milliseconds",
             |mut c: Caller<'_, HostState>, period: i32| -> HostResult {
+                hit(&mut c, Hc::SetTickPeriod);
                 let st = c.data_mut();
                 // Envoy keeps one timer per root context; 0 disables it.
                 st.tick_period_ms = period as u32;
@@ -32,6 +34,7 @@ pub fn add_to_linker(linker: &mut Linker<HostState>) -> anyhow::Result<()> {
             "env",
             "proxy_get_current_time_nanoseconds",
             |mut c: Caller<'_, HostState>, ptr: i32| -> HostResult {
+                hit(&mut c, Hc::GetCurrentTime);
                 let now = c.data().now_ns;
                 Ok(status(write_u64(&mut c, ptr, now)))
             },

@@ -4,8 +4,9 @@
 
 use wasmtime::{Caller, Linker};
 
-use super::{link_err, read, write, write_u32, write_u64, HostResult};
+use super::{hit, link_err, read, write, write_u32, write_u64, HostResult};
 use crate::abi::LogLevel;
+use crate::counting::Hc;
 use crate::state::{HostState, LogEntry};
 
 const ESUCCESS: i32 = 0;
@@ -69,6 +70,7 @@ pub fn add_to_linker(linker: &mut Linker<HostState>) -> anyhow::Result<()> {
             W,
             "args_sizes_get",
             |mut c: Caller<'_, HostState>, np: i32, sp: i32| -> HostResult {
+                hit(&mut c, Hc::ArgsSizesGet);
                 Ok(sizes(&mut c, &[], np, sp))
             },
         )
@@ -77,7 +79,10 @@ pub fn add_to_linker(linker: &mut Linker<HostState>) -> anyhow::Result<()> {
         .func_wrap(
             W,
             "args_get",
-            |_c: Caller<'_, HostState>, _p: i32, _b: i32| -> HostResult { Ok(ESUCCESS) },
+            |mut c: Caller<'_, HostState>, _p: i32, _b: i32| -> HostResult {
+                hit(&mut c, Hc::ArgsGet);
+                Ok(ESUCCESS)
+            },
         )
         .map_err(link_err)?;
     linker
@@ -85,6 +90,7 @@ pub fn add_to_linker(linker: &mut Linker<HostState>) -> anyhow::Result<()> {
             W,
             "environ_sizes_get",
             |mut c: Caller<'_, HostState>, np: i32, sp: i32| -> HostResult {
+                hit(&mut c, Hc::EnvironSizesGet);
                 let env = env_strings(c.data());
                 Ok(sizes(&mut c, &env, np, sp))
             },
@@ -95,6 +101,7 @@ pub fn add_to_linker(linker: &mut Linker<HostState>) -> anyhow::Result<()> {
             W,
             "environ_get",
             |mut c: Caller<'_, HostState>, p: i32, b: i32| -> HostResult {
+                hit(&mut c, Hc::EnvironGet);
                 let env = env_strings(c.data());
                 Ok(put_strings(&mut c, &env, p, b))
             },
@@ -105,6 +112,7 @@ pub fn add_to_linker(linker: &mut Linker<HostState>) -> anyhow::Result<()> {
             W,
             "fd_write",
             |mut c: Caller<'_, HostState>, fd: i32, iovs: i32, n: i32, wp: i32| -> HostResult {
+                hit(&mut c, Hc::FdWrite);
                 let level = match fd {
                     1 => LogLevel::Info,
                     2 => LogLevel::Error,
@@ -134,7 +142,8 @@ pub fn add_to_linker(linker: &mut Linker<HostState>) -> anyhow::Result<()> {
         .func_wrap(
             W,
             "fd_read",
-            |_c: Caller<'_, HostState>, _fd: i32, _i: i32, _n: i32, _r: i32| -> HostResult {
+            |mut c: Caller<'_, HostState>, _fd: i32, _i: i32, _n: i32, _r: i32| -> HostResult {
+                hit(&mut c, Hc::FdRead);
                 Ok(ENOSYS)
             },
         )
@@ -143,14 +152,18 @@ pub fn add_to_linker(linker: &mut Linker<HostState>) -> anyhow::Result<()> {
         .func_wrap(
             W,
             "fd_close",
-            |_c: Caller<'_, HostState>, _fd: i32| -> HostResult { Ok(ENOSYS) },
+            |mut c: Caller<'_, HostState>, _fd: i32| -> HostResult {
+                hit(&mut c, Hc::FdClose);
+                Ok(ENOSYS)
+            },
         )
         .map_err(link_err)?;
     linker
         .func_wrap(
             W,
             "fd_seek",
-            |_c: Caller<'_, HostState>, _fd: i32, _o: i64, _w: i32, _p: i32| -> HostResult {
+            |mut c: Caller<'_, HostState>, _fd: i32, _o: i64, _w: i32, _p: i32| -> HostResult {
+                hit(&mut c, Hc::FdSeek);
                 Ok(ENOSYS)
             },
         )
@@ -160,6 +173,7 @@ pub fn add_to_linker(linker: &mut Linker<HostState>) -> anyhow::Result<()> {
             W,
             "fd_fdstat_get",
             |mut c: Caller<'_, HostState>, fd: i32, p: i32| -> HostResult {
+                hit(&mut c, Hc::FdFdstatGet);
                 if fd != 1 && fd != 2 {
                     return Ok(EBADF);
                 }
@@ -175,21 +189,27 @@ pub fn add_to_linker(linker: &mut Linker<HostState>) -> anyhow::Result<()> {
         .func_wrap(
             W,
             "fd_prestat_get",
-            |_c: Caller<'_, HostState>, _fd: i32, _p: i32| -> HostResult { Ok(EBADF) },
+            |mut c: Caller<'_, HostState>, _fd: i32, _p: i32| -> HostResult {
+                hit(&mut c, Hc::FdPrestatGet);
+                Ok(EBADF)
+            },
         )
         .map_err(link_err)?;
     linker
         .func_wrap(
             W,
             "fd_prestat_dir_name",
-            |_c: Caller<'_, HostState>, _fd: i32, _p: i32, _l: i32| -> HostResult { Ok(ENOSYS) },
+            |mut c: Caller<'_, HostState>, _fd: i32, _p: i32, _l: i32| -> HostResult {
+                hit(&mut c, Hc::FdPrestatDirName);
+                Ok(ENOSYS)
+            },
         )
         .map_err(link_err)?;
     linker
         .func_wrap(
             W,
             "path_open",
-            |_c: Caller<'_, HostState>,
+            |mut c: Caller<'_, HostState>,
              _fd: i32,
              _df: i32,
              _p: i32,
@@ -199,7 +219,10 @@ pub fn add_to_linker(linker: &mut Linker<HostState>) -> anyhow::Result<()> {
              _ri: i64,
              _ff: i32,
              _r: i32|
-             -> HostResult { Ok(ENOENT) },
+             -> HostResult {
+                hit(&mut c, Hc::PathOpen);
+                Ok(ENOENT)
+            },
         )
         .map_err(link_err)?;
     linker
@@ -207,6 +230,7 @@ pub fn add_to_linker(linker: &mut Linker<HostState>) -> anyhow::Result<()> {
             W,
             "clock_time_get",
             |mut c: Caller<'_, HostState>, id: i32, _prec: i64, p: i32| -> HostResult {
+                hit(&mut c, Hc::ClockTimeGet);
                 if !(0..=3).contains(&id) {
                     return Ok(EINVAL);
                 }
@@ -220,6 +244,7 @@ pub fn add_to_linker(linker: &mut Linker<HostState>) -> anyhow::Result<()> {
             W,
             "clock_res_get",
             |mut c: Caller<'_, HostState>, _id: i32, p: i32| -> HostResult {
+                hit(&mut c, Hc::ClockResGet);
                 Ok(errno(write_u64(&mut c, p, 1)))
             },
         )
@@ -229,6 +254,7 @@ pub fn add_to_linker(linker: &mut Linker<HostState>) -> anyhow::Result<()> {
             W,
             "random_get",
             |mut c: Caller<'_, HostState>, p: i32, l: i32| -> HostResult {
+                hit(&mut c, Hc::RandomGet);
                 let mut buf = Vec::with_capacity(l as u32 as usize);
                 while buf.len() < l as u32 as usize {
                     let r = c.data_mut().next_random();
@@ -244,6 +270,7 @@ pub fn add_to_linker(linker: &mut Linker<HostState>) -> anyhow::Result<()> {
             W,
             "poll_oneoff",
             |mut c: Caller<'_, HostState>, _i: i32, _o: i32, _n: i32, np: i32| -> HostResult {
+                hit(&mut c, Hc::PollOneoff);
                 Ok(errno(write_u32(&mut c, np, 0)))
             },
         )
@@ -252,14 +279,18 @@ pub fn add_to_linker(linker: &mut Linker<HostState>) -> anyhow::Result<()> {
         .func_wrap(
             W,
             "sched_yield",
-            |_c: Caller<'_, HostState>| -> HostResult { Ok(ESUCCESS) },
+            |mut c: Caller<'_, HostState>| -> HostResult {
+                hit(&mut c, Hc::SchedYield);
+                Ok(ESUCCESS)
+            },
         )
         .map_err(link_err)?;
     linker
         .func_wrap(
             W,
             "proc_exit",
-            |_c: Caller<'_, HostState>, code: i32| -> wasmtime::Result<()> {
+            |mut c: Caller<'_, HostState>, code: i32| -> wasmtime::Result<()> {
+                hit(&mut c, Hc::ProcExit);
                 Err(wasmtime::Error::msg(format!("proc_exit({code}) called")))
             },
         )

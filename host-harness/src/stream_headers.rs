@@ -1,0 +1,112 @@
+//! The header maps Envoy hands a filter for one exchange (HTTP/1 order), built into vectors
+//! recycled from the previous stream so that a run allocates no header strings.
+
+use crate::state::HostState;
+use crate::traffic::{Exchange, Header};
+
+/// Writes header `n` of `h` in place (reusing its buffers), or appends it.
+fn put(h: &mut Vec<Header>, n: &mut usize, name: &str, value: &[u8]) {
+    match h.get_mut(*n) {
+        Some((k, v)) => {
+            k.clear();
+            k.push_str(name);
+            v.clear();
+            v.extend_from_slice(value);
+        }
+        None => h.push((name.to_string(), value.to_vec())),
+    }
+    *n += 1;
+}
+
+fn has(h: &[Header], n: usize, name: &str) -> bool {
+    h[..n].iter().any(|(k, _)| k == name)
+}
+
+/// Envoy's request header map for `x`: `:authority` (from `host`), `:path`, `:method`,
+/// `:scheme`, the client's headers, then `x-forwarded-proto` and a generated
+/// `x-request-id` when absent.
+pub(crate) fn request_headers(st: &mut HostState, x: &Exchange) -> Vec<Header> {
+    let mut h = std::mem::take(&mut st.spare_request_headers);
+    let mut n = 0;
+    let r = &x.request;
+    let host = r
+        .headers
+        .iter()
+        .find(|(k, _)| k == "host" || k == ":authority")
+        .map_or(&[][..], |(_, v)| v.as_slice());
+    put(&mut h, &mut n, ":authority", host);
+    put(&mut h, &mut n, ":path", r.path.as_bytes());
+    put(&mut h, &mut n, ":method", r.method.as_bytes());
+    put(&mut h, &mut n, ":scheme", r.scheme.as_bytes());
+    for (k, v) in &r.headers {
+        if !k.starts_with(':') && k != "host" {
+            put(&mut h, &mut n, k, v);
+        }
+    }
+    if !has(&h, n, "x-forwarded-proto") {
+        put(&mut h, &mut n, "x-forwarded-proto", r.scheme.as_bytes());
+    }
+    if !has(&h, n, "x-request-id") {
+        let id = st.new_request_id();
+        put(&mut h, &mut n, "x-request-id", id.as_bytes());
+    }
+    h.truncate(n);
+    h
+}
+
+/// Envoy's response header map for `x`: `:status`, then the traffic's headers.
+pub(crate) fn response_headers(st: &mut HostState, x: &Exchange) -> Vec<Header> {
+    let mut h = std::mem::take(&mut st.spare_response_headers);
+    let mut n = 0;
+    let rs = &x.response;
+    let mut status = [0u8; 5];
+    put(
+        &mut h,
+        &mut n,
+        ":status",
+        status_bytes(rs.status, &mut status),
+    );
+    for (k, v) in &rs.headers {
+        if k != ":status" {
+            put(&mut h, &mut n, k, v);
+        }
+    }
+    h.truncate(n);
+    h
+}
+
+/// The decimal digits of `v`, written into `buf`.
+fn status_bytes(v: u16, buf: &mut [u8; 5]) -> &[u8] {
+    let mut i = buf.len();
+    let mut v = v;
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    &buf[i..]
+}
+
+/// Keeps a finished stream's header vectors for the next exchange.
+pub(crate) fn recycle(st: &mut HostState, request: Vec<Header>, response: Option<Vec<Header>>) {
+    st.spare_request_headers = request;
+    if let Some(r) = response {
+        st.spare_response_headers = r;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_digits() {
+        let mut b = [0u8; 5];
+        assert_eq!(status_bytes(401, &mut b), b"401");
+        assert_eq!(status_bytes(0, &mut b), b"0");
+        assert_eq!(status_bytes(65535, &mut b), b"65535");
+    }
+}
