@@ -42,7 +42,7 @@ pub struct ExchangeOutcome {
 
 /// Is this log line a Vigil security event?
 pub fn is_event(e: &LogEntry) -> bool {
-    e.level == LogLevel::Info && e.message.starts_with('{')
+    e.level == LogLevel::Info && vigil_policies::envoy::is_event_message(&e.message)
 }
 
 impl Vm {

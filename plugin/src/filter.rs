@@ -102,7 +102,14 @@ impl RootContext for VigilRoot {
         for w in warnings {
             hostcalls::log(Level::Warn, &format!("vigil: {w}"));
         }
-        let (counters, refused) = Counters::define();
+        let kinds: Vec<_> = engine
+            .policy()
+            .output
+            .sinks
+            .iter()
+            .map(|s| s.kind)
+            .collect();
+        let (counters, refused) = Counters::define(&kinds);
         if !refused.is_empty() {
             hostcalls::log(
                 Level::Warn,

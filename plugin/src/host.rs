@@ -4,6 +4,7 @@ use crate::hostcalls::{self, Map, MetricKind, CAS_MISMATCH, OK};
 use std::cell::Cell;
 use vigil_policies::exchange::Exchange;
 use vigil_policies::metrics::{Gauge, Metric, Metrics};
+use vigil_policies::policy::SinkKind;
 use vigil_policies::shared::{HostRefused, SetOutcome, SharedStore};
 
 /// The current stream, read through hostcalls. A hostcall error reads as "absent".
@@ -55,9 +56,10 @@ pub struct Counters {
 }
 
 impl Counters {
-    /// Defines every counter and gauge. Returns them and the names the host refused (to be
-    /// reported once, at start: a metric the host refuses cannot count anything).
-    pub fn define() -> (Counters, Vec<String>) {
+    /// Defines every counter, and the gauges of the configured `sinks`. Returns them and the
+    /// names the host refused (to be reported once, at start: a metric the host refuses
+    /// cannot count anything).
+    pub fn define(sinks: &[SinkKind]) -> (Counters, Vec<String>) {
         let mut refused = Vec::new();
         let mut define = |kind, name: String| match hostcalls::define_metric(kind, &name) {
             Ok(id) => Some(id),
@@ -76,7 +78,11 @@ impl Counters {
             .collect();
         let gauge_ids = Gauge::all()
             .into_iter()
-            .map(|g| define(MetricKind::Gauge, g.name()))
+            .map(|g| match g {
+                // A heartbeat only for the sinks in use: a gauge stuck at 0 would read "dead".
+                Gauge::Heartbeat(k) if !sinks.contains(&k) => None,
+                g => define(MetricKind::Gauge, g.name()),
+            })
             .collect();
         let c = Counters {
             ids,

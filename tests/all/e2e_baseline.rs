@@ -185,6 +185,24 @@ pub(crate) fn baseline_cases() -> Vec<Case> {
     ]
 }
 
+/// `n` failed logins by one attacker (each 401, an `authn_login_fail` event); after the
+/// baseline's three failures, the eighth is the 11th failure of the window: the alert.
+pub(crate) fn failed_logins(n: usize) -> Vec<Case> {
+    (0..n)
+        .map(|i| {
+            let body = format!("username=mallory&password=guess{i}");
+            let label: &'static str = Box::leak(format!("bf-{i}").into_boxed_str());
+            case(
+                label,
+                Req::post("/login", FORM, &body),
+                401,
+                Some("authn_login_fail"),
+            )
+            .user("mallory")
+        })
+        .collect()
+}
+
 /// Sends every case, checking Envoy's status codes; returns the responses.
 pub(crate) fn send_all(envoy: &Envoy, cases: &[Case]) -> Vec<HttpResponse> {
     cases

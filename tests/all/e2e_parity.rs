@@ -6,12 +6,15 @@
 //! test merges the request body it sent and the response it received back in by that id.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use crate::e2e_baseline::{baseline_cases, send_all};
+use crate::e2e_baseline::{baseline_cases, failed_logins, send_all};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::time::Duration;
-use vigil_harness::{traffic, Plugin, SharedData, Vm, VmOptions};
-use vigil_tests::envoy::{plugin_wasm, Envoy, HttpResponse, Options, FINGERPRINT_KEY};
+use vigil_harness::{traffic, AccessLogger, Plugin, SharedData, Vm, VmOptions};
+use vigil_policies::envoy::{filter_state_key, MAX_RECORDS};
+use vigil_tests::envoy::{
+    plugin_wasm, Envoy, HttpResponse, Options, Via, ACCESS_LOG_POLICY, FINGERPRINT_KEY,
+};
 
 /// Fields that differ between two runs of the same traffic by design.
 const PER_RUN_FIELDS: &[&str] = &[
@@ -115,12 +118,15 @@ fn normalize(mut v: Value) -> Value {
     v
 }
 
-#[test]
-fn e2e_parity_envoy_access_log_replayed_through_harness() {
-    let envoy = Envoy::start(&Options::new("parity")).unwrap();
-    let cases = baseline_cases();
+/// The baseline, then a brute-force alert, through Envoy with events via `via`; the same
+/// traffic through the harness with the same sink must give the same records.
+fn parity_through(via: Via) {
+    let envoy = Envoy::start(&Options::new(&format!("parity-{via:?}")).via(via)).unwrap();
+    let mut cases = baseline_cases();
+    cases.extend(failed_logins(8));
     let responses = send_all(&envoy, &cases);
-    let expected_events = cases.iter().filter(|c| c.action.is_some()).count();
+    // Every expected event, plus the alert.
+    let expected_events = cases.iter().filter(|c| c.action.is_some()).count() + 1;
     let envoy_events = envoy
         .wait_events(expected_events, Duration::from_secs(5))
         .unwrap();
@@ -154,13 +160,28 @@ fn e2e_parity_envoy_access_log_replayed_through_harness() {
     let exchanges = traffic::parse_traffic(&traffic_path.display().to_string(), &text)
         .unwrap_or_else(|e| panic!("traffic file {}: {e}", traffic_path.display()));
 
-    // Replay with the same plugin, policy (baseline) and fingerprint key.
+    // Replay with the same plugin, policy, sink and fingerprint key; for the access-log
+    // sink, the harness's access loggers are Envoy's: one per record slot.
+    let access_log = via != Via::EnvoyLog;
     let plugin = Plugin::load(plugin_wasm().unwrap()).unwrap();
     let mut vm = Vm::new(
         &plugin,
         VmOptions {
             shared: SharedData::new(),
             env: vec![("VIGIL_FINGERPRINT_KEY".into(), FINGERPRINT_KEY.into())],
+            plugin_config: if access_log {
+                ACCESS_LOG_POLICY.as_bytes().to_vec()
+            } else {
+                Vec::new()
+            },
+            access_loggers: if access_log {
+                (0..MAX_RECORDS)
+                    .filter_map(filter_state_key)
+                    .map(AccessLogger::filter_state)
+                    .collect()
+            } else {
+                Vec::new()
+            },
             ..VmOptions::default()
         },
     )
@@ -173,7 +194,23 @@ fn e2e_parity_envoy_access_log_replayed_through_harness() {
         let out = vm.run(x).unwrap();
         assert!(out.vm_failed.is_none(), "VM failed: {:?}", out.vm_failed);
     }
-    let harness_events = vm.take_events();
+    let harness_events: Vec<String> = if access_log {
+        assert!(
+            vm.take_events().is_empty(),
+            "the access_log sink writes no log lines"
+        );
+        vm.take_access_log()
+            .into_iter()
+            .map(|r| String::from_utf8(r).expect("records are UTF-8"))
+            .collect()
+    } else {
+        vm.take_events()
+    };
+    assert_eq!(
+        harness_events.len(),
+        expected_events,
+        "{via:?}: harness records"
+    );
 
     let mut from_envoy: Vec<String> = envoy_events
         .iter()
@@ -201,4 +238,14 @@ fn e2e_parity_envoy_access_log_replayed_through_harness() {
             only_harness.iter().map(|s| s.as_str()).collect::<Vec<_>>().join("\n"),
         );
     }
+}
+
+#[test]
+fn e2e_parity_envoy_log_sink() {
+    parity_through(Via::EnvoyLog);
+}
+
+#[test]
+fn e2e_parity_access_log_sink() {
+    parity_through(Via::File);
 }

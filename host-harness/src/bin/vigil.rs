@@ -13,6 +13,9 @@ use clap::{Args, Parser, Subcommand};
 use vigil_harness::counting::{totals, Category};
 use vigil_harness::traffic::{parse_traffic, Exchange};
 use vigil_harness::{AccessLogger, Harness, LogEntry, LogLevel, Plugin, SharedData, VmOptions};
+use vigil_policies::envoy::{filter_state_key, MAX_RECORDS};
+use vigil_policies::policy::SinkKind;
+use vigil_policies::Policy;
 
 #[derive(Parser)]
 #[command(
@@ -36,9 +39,15 @@ enum Cmd {
         /// Print custom metrics to stderr at the end.
         #[arg(long)]
         metrics: bool,
+        /// Which of the policy's sinks to print: `access_log` (the records Envoy's access
+        /// loggers write: one logger per record slot, `wasm.vigil.event.<i>`) or `envoy_log`
+        /// (the event lines of Envoy's log). Default: `access_log` when the policy has that
+        /// sink, else `envoy_log`.
+        #[arg(long, value_name = "SINK")]
+        sink: Option<String>,
         /// Add an access logger printing this filter-state key, e.g. `wasm.vigil.event.0`
-        /// (repeatable, in order); replay then prints the access-log records, one per line,
-        /// instead of the event log lines.
+        /// (repeatable, in order), for plugins other than Vigil; replay then prints the
+        /// access-log records, one per line, instead of the event log lines.
         #[arg(long = "access-log-key", value_name = "KEY")]
         access_log_keys: Vec<String>,
     },
@@ -182,12 +191,49 @@ fn write_hostcalls(
     writeln!(out, "  totals: {}", totals_line(counts))
 }
 
+/// The policy the plugin will get (empty = the baseline), if it is one (a bad policy is
+/// reported by the plugin itself when it starts).
+fn policy_of(common: &Common) -> Option<Policy> {
+    let bytes = match &common.config {
+        Some(p) => std::fs::read(p).ok()?,
+        None => Vec::new(),
+    };
+    Policy::from_json(&bytes).ok()
+}
+
+/// The access-log keys that show what `sink` writes in Envoy (none for `envoy_log`).
+fn sink_keys(common: &Common, sink: Option<&str>) -> Result<Vec<String>, Failure> {
+    let policy = policy_of(common);
+    let has = |k: SinkKind| {
+        policy
+            .as_ref()
+            .is_some_and(|p| p.output.sinks.iter().any(|s| s.kind == k))
+    };
+    let access_log = match sink {
+        Some("access_log") => true,
+        Some("envoy_log") => false,
+        Some(other) => {
+            return Err(anyhow!("--sink `{other}`: expected `access_log` or `envoy_log`").into())
+        }
+        None => has(SinkKind::AccessLog),
+    };
+    Ok(if access_log {
+        (0..MAX_RECORDS).filter_map(filter_state_key).collect()
+    } else {
+        Vec::new()
+    })
+}
+
 fn replay(
     common: &Common,
     workers: usize,
     metrics: bool,
-    keys: Vec<String>,
+    mut keys: Vec<String>,
+    sink: Option<&str>,
 ) -> Result<(), Failure> {
+    if keys.is_empty() || sink.is_some() {
+        keys = sink_keys(common, sink)?;
+    }
     let access_log = !keys.is_empty();
     let (mut h, xs) = setup(common, workers, |o| {
         o.access_loggers = keys.into_iter().map(AccessLogger::filter_state).collect();
@@ -210,6 +256,12 @@ fn replay(
         if let Some(f) = &o.vm_failed {
             return Err(anyhow!("{}: the plugin VM failed: {f}", label(x)).into());
         }
+    }
+    if metrics {
+        // Vigil batches its counters and flushes them on its heartbeat tick: let one pass.
+        let beat = policy_of(common).map_or(1, |p| u64::from(p.output.heartbeat_seconds));
+        h.advance_time((beat + 1) * 1_000_000_000)
+            .map_err(|e| anyhow!(e))?;
     }
     for vm in h.vms_mut() {
         vm.take_logs();
@@ -291,8 +343,9 @@ fn run(cli: Cli) -> Result<(), Failure> {
             common,
             workers,
             metrics,
+            sink,
             access_log_keys,
-        } => replay(&common, workers, metrics, access_log_keys),
+        } => replay(&common, workers, metrics, access_log_keys, sink.as_deref()),
         Cmd::Hostcalls { common } => hostcalls(&common),
         Cmd::Bench { common, iterations } => bench(&common, iterations),
     }
