@@ -179,7 +179,9 @@ impl Engine {
         if want_path && path.is_none() {
             path = x.request_header(":path");
         }
-        let details = if matches!(status, 401 | 403) {
+        // Classification needs the details only for 401 and 403; the event carries them.
+        let details_read = matches!(status, 401 | 403);
+        let details = if details_read {
             x.property(envoy::RESPONSE_CODE_DETAILS)
         } else {
             None
@@ -201,7 +203,11 @@ impl Engine {
             }
         }
         let path = path.or_else(|| x.request_header(":path"));
-        let details = details.or_else(|| x.property(envoy::RESPONSE_CODE_DETAILS));
+        let details = if details_read {
+            details
+        } else {
+            x.property(envoy::RESPONSE_CODE_DETAILS)
+        };
         let time_ns = match req.map(|r| r.time_ns) {
             Some(t) if t > 0 => t,
             _ => x

@@ -39,14 +39,41 @@ fn must_escape(c: char) -> bool {
         | '\u{feff}')
 }
 
+/// Printable ASCII that is written as itself (no quote, no backslash).
+fn is_plain(b: u8) -> bool {
+    (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\'
+}
+
 /// Writes `bytes` as a JSON string literal (with quotes) into `out`, applying the `\xHH`
 /// scheme and the cap. Returns `true` when the value was truncated.
 pub fn write_json_str(out: &mut String, bytes: &[u8], cap: usize) -> bool {
+    out.reserve(bytes.len().min(cap) + 2);
     out.push('"');
     let mut used = 0usize;
     let mut truncated = false;
     'outer: for chunk in bytes.utf8_chunks() {
-        for c in chunk.valid().chars() {
+        let s = chunk.valid();
+        let b = s.as_bytes();
+        let mut i = 0;
+        while i < b.len() {
+            // The common case, a run of plain ASCII, is copied at once.
+            let start = i;
+            while i < b.len() && is_plain(b[i]) {
+                i += 1;
+            }
+            if i > start {
+                let fit = (i - start).min(cap.saturating_sub(used));
+                out.push_str(&s[start..start + fit]);
+                used += fit;
+                if fit < i - start {
+                    truncated = true;
+                    break 'outer;
+                }
+            }
+            let Some(c) = s.get(i..).and_then(|t| t.chars().next()) else {
+                break;
+            };
+            i += c.len_utf8();
             let cost = if c == '\\' { 2 } else { c.len_utf8() };
             if used + cost > cap {
                 truncated = true;

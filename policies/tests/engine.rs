@@ -301,3 +301,16 @@ fn a_failure_without_a_source_ip_is_counted_not_skipped_silently() {
     assert_eq!(e["vigil"]["source"]["address"], "pipe:/x");
     assert_eq!(r.metrics.0["vigil.detector_skipped.no_source_ip"], 1);
 }
+
+#[test]
+fn one_read_per_fact_on_a_failed_login() {
+    // Regression: `response.code_details` was read twice when Envoy had none.
+    let mut r = Run::new("", &[]);
+    let mut f = fake("POST", "/login", 401, &[]);
+    r.go(&mut f, Some(b"username=a&password=b"));
+    let mut reads = f.reads.clone();
+    reads.sort();
+    let n = reads.len();
+    reads.dedup();
+    assert_eq!(reads.len(), n, "a fact read twice: {:?}", f.reads);
+}
