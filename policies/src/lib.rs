@@ -23,6 +23,7 @@ pub mod event;
 pub mod exchange;
 pub mod fingerprint;
 pub mod identity;
+mod json;
 pub mod metrics;
 pub mod policy;
 pub mod presets;

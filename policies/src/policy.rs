@@ -22,43 +22,34 @@
 //! | `output.heartbeat_seconds` | liveness gauges and counter flushes, per worker, in seconds (default 1) |
 
 use crate::envoy::flag_bit;
-use serde::Deserialize;
+
+mod parse;
 
 /// A parsed, validated policy.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Policy {
     /// Schema version; must be 1.
     pub version: u32,
     /// Where the user's identity comes from.
-    #[serde(default = "defaults::identity")]
     pub identity: Identity,
     /// Login routes.
-    #[serde(default = "defaults::login")]
     pub login: Login,
     /// Admin routes.
-    #[serde(default = "defaults::admin")]
     pub admin: Admin,
     /// What counts as rate limited.
-    #[serde(default = "defaults::rate_limit")]
     pub rate_limit: RateLimit,
     /// What counts as rejected input.
-    #[serde(default = "defaults::input_validation")]
     pub input_validation: InputValidation,
     /// Brute-force detection.
-    #[serde(default = "defaults::brute_force")]
     pub brute_force: BruteForce,
     /// Keyed fingerprints.
-    #[serde(default = "defaults::fingerprint")]
     pub fingerprint: Fingerprint,
     /// Output limits.
-    #[serde(default = "defaults::output")]
     pub output: Output,
 }
 
 /// `identity`: sources of `user.name`, in order of trust.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Identity {
     /// A verified JWT's claim, from jwt_authn's `payload_in_metadata`.
     pub jwt: Option<JwtIdentity>,
@@ -69,8 +60,7 @@ pub struct Identity {
 }
 
 /// `identity.jwt`.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct JwtIdentity {
     /// The dynamic-metadata namespace jwt_authn writes (its filter name).
     pub metadata_namespace: String,
@@ -81,8 +71,7 @@ pub struct JwtIdentity {
 }
 
 /// `identity.login_body`.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct LoginBody {
     /// Field names that carry the user name, first match wins.
     pub fields: Vec<String>,
@@ -91,8 +80,7 @@ pub struct LoginBody {
 }
 
 /// `login`.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Login {
     /// HTTP methods of login requests.
     pub methods: Vec<String>,
@@ -103,16 +91,14 @@ pub struct Login {
 }
 
 /// `admin`.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Admin {
     /// Path prefixes of administrative routes.
     pub path_prefixes: Vec<String>,
 }
 
 /// `rate_limit`.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct RateLimit {
     /// Statuses that mean rate limited.
     pub statuses: Vec<u16>,
@@ -121,16 +107,14 @@ pub struct RateLimit {
 }
 
 /// `input_validation`.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct InputValidation {
     /// Statuses that mean the request's input was rejected.
     pub statuses: Vec<u16>,
 }
 
 /// `brute_force`.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct BruteForce {
     /// Whether the detector runs.
     pub enabled: bool,
@@ -143,50 +127,38 @@ pub struct BruteForce {
 }
 
 /// `fingerprint`.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Fingerprint {
     /// The HMAC key, inline (prefer `key_env`).
-    #[serde(default)]
     pub key: Option<String>,
     /// The VM environment variable holding the HMAC key.
-    #[serde(default)]
     pub key_env: Option<String>,
     /// Cookie names that carry a session id.
-    #[serde(default)]
     pub session_cookies: Vec<String>,
 }
 
 /// `output`: where events go and how they are written.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Output {
     /// Cap on each logged string value, in bytes.
-    #[serde(default = "defaults::field_max_bytes")]
     pub field_max_bytes: usize,
     /// The sinks every event goes to (at least one; each kind at most once).
-    #[serde(default = "defaults::sinks")]
     pub sinks: Vec<Sink>,
     /// How often each worker refreshes its liveness gauges and flushes its counters.
-    #[serde(default = "defaults::heartbeat_seconds")]
     pub heartbeat_seconds: u32,
 }
 
 /// `output.sinks[]`: one destination of events.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Sink {
     /// Which sink.
-    #[serde(rename = "type")]
     pub kind: SinkKind,
     /// The encoding of its records.
-    #[serde(default)]
     pub format: Format,
 }
 
 /// The kinds of sink.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[repr(u32)]
 pub enum SinkKind {
     /// Filter state for Envoy's access loggers (production): each record is set as
@@ -210,54 +182,22 @@ impl SinkKind {
 }
 
 /// Record encodings.
-#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Format {
     /// Elastic Common Schema JSON, one object per record ([`crate::ecs`]).
     #[default]
     Ecs,
 }
 
-mod defaults {
-    use super::*;
-    fn base() -> Policy {
-        crate::presets::baseline()
-    }
-    pub fn identity() -> Identity {
-        base().identity
-    }
-    pub fn login() -> Login {
-        base().login
-    }
-    pub fn admin() -> Admin {
-        base().admin
-    }
-    pub fn rate_limit() -> RateLimit {
-        base().rate_limit
-    }
-    pub fn input_validation() -> InputValidation {
-        base().input_validation
-    }
-    pub fn brute_force() -> BruteForce {
-        base().brute_force
-    }
-    pub fn fingerprint() -> Fingerprint {
-        base().fingerprint
-    }
-    pub fn output() -> Output {
-        base().output
-    }
-    pub fn field_max_bytes() -> usize {
-        1024
-    }
-    pub fn sinks() -> Vec<Sink> {
-        vec![Sink {
-            kind: SinkKind::EnvoyLog,
-            format: Format::Ecs,
-        }]
-    }
-    pub fn heartbeat_seconds() -> u32 {
-        1
+impl Format {
+    /// Every encoding.
+    pub const ALL: [Format; 1] = [Format::Ecs];
+
+    /// The encoding's name in policies.
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Ecs => "ecs",
+        }
     }
 }
 
@@ -272,6 +212,8 @@ pub struct PolicyError {
 }
 
 impl PolicyError {
+    #[cold]
+    #[inline(never)]
     fn at(path: impl Into<String>, problem: impl Into<String>) -> Self {
         PolicyError {
             path: path.into(),
@@ -281,25 +223,18 @@ impl PolicyError {
 }
 
 impl Policy {
+    /// Parses a complete policy (every section present) over `start`, without validating
+    /// it: the presets.
+    pub(crate) fn from_complete_json(bytes: &[u8], start: Policy) -> Result<Policy, PolicyError> {
+        parse::from_slice(bytes, start, true)
+    }
+
     /// Parses and validates a policy. Empty (or all-whitespace) input means the baseline.
     pub fn from_json(bytes: &[u8]) -> Result<Policy, PolicyError> {
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(crate::presets::baseline());
         }
-        let de = &mut serde_json::Deserializer::from_slice(bytes);
-        let policy: Policy = serde_path_to_error::deserialize(de).map_err(|e| {
-            // serde_path_to_error names the offending field itself, unknown fields included.
-            let path = e.path().to_string();
-            let problem = e.into_inner().to_string();
-            PolicyError::at(
-                if path.is_empty() || path == "?" {
-                    ".".into()
-                } else {
-                    path
-                },
-                problem,
-            )
-        })?;
+        let policy = parse::from_slice(bytes, crate::presets::baseline(), false)?;
         policy.validate()?;
         Ok(policy)
     }

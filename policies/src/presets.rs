@@ -14,10 +14,7 @@ pub const OWASP_BASELINE: &str = include_str!("../presets/owasp-baseline.json");
 /// The preset is part of the build and covered by tests, so parsing cannot fail at run time;
 /// should it ever, the fallback is a minimal policy that still classifies by status.
 pub fn baseline() -> Policy {
-    match serde_json::from_str::<Policy>(OWASP_BASELINE) {
-        Ok(p) => p,
-        Err(_) => fallback(),
-    }
+    Policy::from_complete_json(OWASP_BASELINE.as_bytes(), fallback()).unwrap_or_else(|_| fallback())
 }
 
 fn fallback() -> Policy {
@@ -73,8 +70,9 @@ mod tests {
 
     #[test]
     fn baseline_parses_strictly_and_validates() {
-        let p: Policy = serde_json::from_str(OWASP_BASELINE).unwrap();
+        let p = Policy::from_complete_json(OWASP_BASELINE.as_bytes(), fallback()).unwrap();
         p.validate().unwrap();
+        assert_eq!(p, baseline());
         assert_ne!(p, fallback());
     }
 }

@@ -1,0 +1,474 @@
+//! Builds a [`Policy`] from a JSON document: strict, with the JSON path in every error.
+//!
+//! Three steps. [`crate::json`] reads the bytes into a [`Value`]. [`check`] then walks the
+//! value against [`SCHEMA`], a table that says what every field must be; this is where all
+//! errors come from. Members are visited in document order, so the first problem in the
+//! document is the one reported; a missing field is reported once its object has been read;
+//! an unknown field is an error naming the field (`brute_force.x`) and the allowed ones.
+//! Messages follow the usual deserializer wording: ``invalid type: integer `5`, expected a
+//! sequence``, ``missing field `version` ``, ``unknown variant `syslog`, expected
+//! `access_log` or `envoy_log` ``. Finally [`policy`] builds the Rust structs from the
+//! checked value, where nothing can fail any more; sections the document omits keep the
+//! baseline's values, and optional fields take their defaults.
+//!
+//! The split is for size: one small interpreter of a static table instead of a decoder per
+//! struct. A policy is read once, at configuration time, so speed does not matter.
+
+use super::{
+    Admin, BruteForce, Fingerprint, Format, Identity, InputValidation, JwtIdentity, Login,
+    LoginBody, Output, Policy, PolicyError, RateLimit, Sink, SinkKind,
+};
+use crate::json::{self, Number, Segment, Value};
+
+/// Parses a policy document. The sections it names replace `start`'s; with `complete` (the
+/// presets), every section must be named.
+pub(super) fn from_slice(
+    bytes: &[u8],
+    start: Policy,
+    complete: bool,
+) -> Result<Policy, PolicyError> {
+    let v = json::parse(bytes).map_err(|e| PolicyError::at(e.path(), e.to_string()))?;
+    let required = if complete {
+        SCHEMA.every()
+    } else {
+        SCHEMA.required
+    };
+    object(&v, &SCHEMA, required, &Path::Root)?;
+    Ok(policy(&v, start))
+}
+
+/// What a value must be.
+#[derive(Clone, Copy)]
+enum Kind {
+    Bool,
+    Str,
+    /// A non-negative integer up to the maximum; the name is the type's, for errors.
+    Int(&'static str, u64),
+    /// One of these strings.
+    Enum(&'static [&'static str]),
+    /// An array of the kind.
+    List(&'static Kind),
+    /// `null`, or the kind.
+    Nullable(&'static Kind),
+    Object(&'static Schema),
+}
+
+/// What an object must be.
+struct Schema {
+    /// The type's name, for errors: `struct Login`.
+    name: &'static str,
+    /// Its fields, in declaration order.
+    fields: &'static [(&'static str, Kind)],
+    /// The fields that must be present, as bits by index (an absent field takes a default).
+    required: u32,
+}
+
+impl Schema {
+    /// Every field required.
+    const fn every(&self) -> u32 {
+        (1 << self.fields.len()) - 1
+    }
+}
+
+const STR: Kind = Kind::Str;
+const STRINGS: Kind = Kind::List(&STR);
+const U16: Kind = Kind::Int("u16", u16::MAX as u64);
+const U32: Kind = Kind::Int("u32", u32::MAX as u64);
+const USIZE: Kind = Kind::Int("usize", usize::MAX as u64);
+const STATUSES: Kind = Kind::List(&U16);
+/// [`SinkKind::name`] of each of [`SinkKind::ALL`].
+const SINK_KINDS: &[&str] = &["access_log", "envoy_log"];
+/// [`Format::name`] of each of [`Format::ALL`].
+const FORMATS: &[&str] = &["ecs"];
+
+/// The policy. Only `version` is required: a missing section takes the baseline's value.
+const SCHEMA: Schema = Schema {
+    name: "struct Policy",
+    fields: &[
+        ("version", U32),
+        ("identity", Kind::Object(&IDENTITY)),
+        ("login", Kind::Object(&LOGIN)),
+        ("admin", Kind::Object(&ADMIN)),
+        ("rate_limit", Kind::Object(&RATE_LIMIT)),
+        ("input_validation", Kind::Object(&INPUT_VALIDATION)),
+        ("brute_force", Kind::Object(&BRUTE_FORCE)),
+        ("fingerprint", Kind::Object(&FINGERPRINT)),
+        ("output", Kind::Object(&OUTPUT)),
+    ],
+    required: 0b1,
+};
+
+const IDENTITY: Schema = Schema {
+    name: "struct Identity",
+    fields: &[
+        ("jwt", Kind::Nullable(&Kind::Object(&JWT))),
+        ("basic_auth", Kind::Bool),
+        ("login_body", Kind::Nullable(&Kind::Object(&LOGIN_BODY))),
+    ],
+    required: 0b010,
+};
+
+const JWT: Schema = Schema {
+    name: "struct JwtIdentity",
+    fields: &[
+        ("metadata_namespace", STR),
+        ("payload_key", STR),
+        ("claim", STR),
+    ],
+    required: 0b111,
+};
+
+const LOGIN_BODY: Schema = Schema {
+    name: "struct LoginBody",
+    fields: &[("fields", STRINGS), ("max_scan_bytes", USIZE)],
+    required: 0b11,
+};
+
+const LOGIN: Schema = Schema {
+    name: "struct Login",
+    fields: &[
+        ("methods", STRINGS),
+        ("paths", STRINGS),
+        ("failure_statuses", STATUSES),
+    ],
+    required: 0b111,
+};
+
+const ADMIN: Schema = Schema {
+    name: "struct Admin",
+    fields: &[("path_prefixes", STRINGS)],
+    required: 0b1,
+};
+
+const RATE_LIMIT: Schema = Schema {
+    name: "struct RateLimit",
+    fields: &[("statuses", STATUSES), ("response_flags", STRINGS)],
+    required: 0b11,
+};
+
+const INPUT_VALIDATION: Schema = Schema {
+    name: "struct InputValidation",
+    fields: &[("statuses", STATUSES)],
+    required: 0b1,
+};
+
+const BRUTE_FORCE: Schema = Schema {
+    name: "struct BruteForce",
+    fields: &[
+        ("enabled", Kind::Bool),
+        ("max_failures", U32),
+        ("window_seconds", U32),
+        ("slots", U32),
+    ],
+    required: 0b1111,
+};
+
+const FINGERPRINT: Schema = Schema {
+    name: "struct Fingerprint",
+    fields: &[
+        ("key", Kind::Nullable(&STR)),
+        ("key_env", Kind::Nullable(&STR)),
+        ("session_cookies", Kind::Nullable(&STRINGS)),
+    ],
+    required: 0,
+};
+
+const OUTPUT: Schema = Schema {
+    name: "struct Output",
+    fields: &[
+        ("field_max_bytes", USIZE),
+        ("sinks", Kind::List(&Kind::Object(&SINK))),
+        ("heartbeat_seconds", U32),
+    ],
+    required: 0,
+};
+
+const SINK: Schema = Schema {
+    name: "struct Sink",
+    fields: &[
+        ("type", Kind::Enum(SINK_KINDS)),
+        ("format", Kind::Enum(FORMATS)),
+    ],
+    required: 0b01,
+};
+
+/// Where a value sits in the document.
+enum Path<'a> {
+    Root,
+    Child(&'a Path<'a>, Segment<'a>),
+}
+
+impl Path<'_> {
+    fn render_into(&self, out: &mut String) {
+        if let Path::Child(parent, seg) = self {
+            parent.render_into(out);
+            json::push_segment(out, *seg);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn error(&self, problem: String) -> PolicyError {
+        let mut path = String::new();
+        self.render_into(&mut path);
+        if path.is_empty() {
+            path.push('.');
+        }
+        PolicyError::at(path, problem)
+    }
+}
+
+/// What a value is, for "invalid type" messages.
+fn unexpected(v: &Value) -> String {
+    match v {
+        Value::Null => "null".into(),
+        Value::Bool(b) => format!("boolean `{b}`"),
+        Value::Number(Number::Uint(n)) => format!("integer `{n}`"),
+        Value::Number(Number::Int(n)) => format!("integer `-{}`", n.unsigned_abs()),
+        Value::Number(Number::Other(t)) if Number::is_integer_literal(t) => {
+            format!("integer `{t}`")
+        }
+        Value::Number(Number::Other(t)) => format!("floating point `{t}`"),
+        Value::String(s) => format!("string {s:?}"),
+        Value::Array(_) => "sequence".into(),
+        Value::Object(_) => "map".into(),
+    }
+}
+
+/// ``invalid type: integer `5`, expected a string``, or ``invalid value: ...``.
+#[cold]
+#[inline(never)]
+fn invalid(what: &str, v: &Value, p: &Path<'_>, expected: &str) -> PolicyError {
+    p.error(format!(
+        "invalid {what}: {}, expected {expected}",
+        unexpected(v)
+    ))
+}
+
+/// `` `a` ``, `` `a` or `b` ``, `` one of `a`, `b`, `c` ``.
+fn alternatives(names: &[&str]) -> String {
+    let mut s = String::new();
+    if names.len() > 2 {
+        s.push_str("one of ");
+    }
+    for (i, n) in names.iter().enumerate() {
+        if i > 0 {
+            s.push_str(if names.len() == 2 { " or " } else { ", " });
+        }
+        s.push('`');
+        s.push_str(n);
+        s.push('`');
+    }
+    s
+}
+
+/// ``unknown field `x`, expected one of `a`, `b`, `c` ``.
+#[cold]
+#[inline(never)]
+fn unknown(what: &str, got: &str, names: &[&str], p: &Path<'_>) -> PolicyError {
+    let mut s = format!("unknown {what} `");
+    json::push_escaped(&mut s, got);
+    s.push_str("`, expected ");
+    s.push_str(&alternatives(names));
+    p.error(s)
+}
+
+/// Checks `v` against `kind`.
+fn check(v: &Value, kind: Kind, p: &Path<'_>) -> Result<(), PolicyError> {
+    match (kind, v) {
+        (Kind::Bool, Value::Bool(_)) | (Kind::Str, Value::String(_)) => Ok(()),
+        (Kind::Bool, _) => Err(invalid("type", v, p, "a boolean")),
+        (Kind::Str, _) => Err(invalid("type", v, p, "a string")),
+        (Kind::Int(_, max), Value::Number(Number::Uint(n))) if *n <= max => Ok(()),
+        (Kind::Int(name, _), Value::Number(n)) => match n {
+            Number::Other(t) if !Number::is_integer_literal(t) => Err(invalid("type", v, p, name)),
+            _ => Err(invalid("value", v, p, name)),
+        },
+        (Kind::Int(name, _), _) => Err(invalid("type", v, p, name)),
+        (Kind::Enum(names), Value::String(s)) if names.contains(&s.as_str()) => Ok(()),
+        (Kind::Enum(names), Value::String(s)) => Err(unknown("variant", s, names, p)),
+        (Kind::Enum(names), _) => Err(invalid("type", v, p, &alternatives(names))),
+        (Kind::List(item), Value::Array(items)) => {
+            for (i, v) in items.iter().enumerate() {
+                check(v, *item, &Path::Child(p, Segment::Index(i)))?;
+            }
+            Ok(())
+        }
+        (Kind::List(_), _) => Err(invalid("type", v, p, "a sequence")),
+        (Kind::Nullable(_), Value::Null) => Ok(()),
+        (Kind::Nullable(kind), _) => check(v, *kind, p),
+        (Kind::Object(schema), _) => object(v, schema, schema.required, p),
+    }
+}
+
+/// Checks the object `v` against `schema`, in document order; the fields in `required`
+/// (bits, by index) must be present.
+fn object(v: &Value, schema: &Schema, required: u32, p: &Path<'_>) -> Result<(), PolicyError> {
+    let Value::Object(members) = v else {
+        return Err(invalid("type", v, p, schema.name));
+    };
+    let mut seen = 0u32;
+    for (k, v) in members {
+        let at = Path::Child(p, Segment::Key(k));
+        let Some((i, (_, kind))) = schema.fields.iter().enumerate().find(|(_, f)| f.0 == k) else {
+            let names: Vec<&str> = schema.fields.iter().map(|f| f.0).collect();
+            return Err(unknown("field", k, &names, &at));
+        };
+        seen |= 1 << i;
+        check(v, *kind, &at)?;
+    }
+    match schema
+        .fields
+        .iter()
+        .enumerate()
+        .find(|&(i, _)| required & !seen & (1 << i) != 0)
+    {
+        Some((_, (name, _))) => Err(p.error(format!("missing field `{name}`"))),
+        None => Ok(()),
+    }
+}
+
+// Extraction, from a value that passed `check`: absent (or null) fields take their
+// defaults, and the other shapes cannot occur.
+
+/// The member `key` of an object.
+#[inline(never)]
+fn get<'v>(v: &'v Value, key: &str) -> Option<&'v Value> {
+    match v {
+        Value::Object(members) => members.iter().find(|(k, _)| k == key).map(|(_, v)| v),
+        _ => None,
+    }
+}
+
+#[inline(never)]
+fn string(v: Option<&Value>) -> Option<String> {
+    match v {
+        Some(Value::String(s)) => Some(s.clone()),
+        _ => None,
+    }
+}
+
+#[inline(never)]
+fn strings(v: Option<&Value>) -> Vec<String> {
+    items(v).filter_map(|v| string(Some(v))).collect()
+}
+
+fn items<'v>(v: Option<&'v Value>) -> core::slice::Iter<'v, Value> {
+    match v {
+        Some(Value::Array(items)) => items.iter(),
+        _ => [].iter(),
+    }
+}
+
+fn int(v: Option<&Value>) -> u64 {
+    match v {
+        Some(Value::Number(Number::Uint(n))) => *n,
+        _ => 0,
+    }
+}
+
+// The casts below cannot truncate: `check` bounded every integer by its type.
+#[allow(clippy::cast_possible_truncation)]
+fn u32_(v: Option<&Value>) -> u32 {
+    int(v) as u32
+}
+
+#[allow(clippy::cast_possible_truncation)]
+fn usize_(v: Option<&Value>) -> usize {
+    int(v) as usize
+}
+
+#[allow(clippy::cast_possible_truncation)]
+#[inline(never)]
+fn statuses(v: Option<&Value>) -> Vec<u16> {
+    items(v).map(|v| int(Some(v)) as u16).collect()
+}
+
+fn boolean(v: Option<&Value>) -> bool {
+    matches!(v, Some(Value::Bool(true)))
+}
+
+/// The index of an enum's name.
+fn variant(v: Option<&Value>, names: &[&str]) -> Option<usize> {
+    match v {
+        Some(Value::String(s)) => names.iter().position(|n| n == s),
+        _ => None,
+    }
+}
+
+fn policy(v: &Value, base: Policy) -> Policy {
+    Policy {
+        version: u32_(get(v, "version")),
+        identity: get(v, "identity").map_or(base.identity, |v| Identity {
+            jwt: get(v, "jwt")
+                .filter(|v| !matches!(v, Value::Null))
+                .map(|v| JwtIdentity {
+                    metadata_namespace: string(get(v, "metadata_namespace")).unwrap_or_default(),
+                    payload_key: string(get(v, "payload_key")).unwrap_or_default(),
+                    claim: string(get(v, "claim")).unwrap_or_default(),
+                }),
+            basic_auth: boolean(get(v, "basic_auth")),
+            login_body: get(v, "login_body")
+                .filter(|v| !matches!(v, Value::Null))
+                .map(|v| LoginBody {
+                    fields: strings(get(v, "fields")),
+                    max_scan_bytes: usize_(get(v, "max_scan_bytes")),
+                }),
+        }),
+        login: get(v, "login").map_or(base.login, |v| Login {
+            methods: strings(get(v, "methods")),
+            paths: strings(get(v, "paths")),
+            failure_statuses: statuses(get(v, "failure_statuses")),
+        }),
+        admin: get(v, "admin").map_or(base.admin, |v| Admin {
+            path_prefixes: strings(get(v, "path_prefixes")),
+        }),
+        rate_limit: get(v, "rate_limit").map_or(base.rate_limit, |v| RateLimit {
+            statuses: statuses(get(v, "statuses")),
+            response_flags: strings(get(v, "response_flags")),
+        }),
+        input_validation: get(v, "input_validation").map_or(base.input_validation, |v| {
+            InputValidation {
+                statuses: statuses(get(v, "statuses")),
+            }
+        }),
+        brute_force: get(v, "brute_force").map_or(base.brute_force, |v| BruteForce {
+            enabled: boolean(get(v, "enabled")),
+            max_failures: u32_(get(v, "max_failures")),
+            window_seconds: u32_(get(v, "window_seconds")),
+            slots: u32_(get(v, "slots")),
+        }),
+        fingerprint: get(v, "fingerprint").map_or(base.fingerprint, |v| Fingerprint {
+            key: string(get(v, "key")),
+            key_env: string(get(v, "key_env")),
+            session_cookies: strings(get(v, "session_cookies")),
+        }),
+        output: get(v, "output").map_or(base.output, output),
+    }
+}
+
+fn output(v: &Value) -> Output {
+    Output {
+        field_max_bytes: get(v, "field_max_bytes").map_or(1024, |v| usize_(Some(v))),
+        sinks: match get(v, "sinks") {
+            Some(sinks) => items(Some(sinks)).map(sink).collect(),
+            None => vec![Sink {
+                kind: SinkKind::EnvoyLog,
+                format: Format::Ecs,
+            }],
+        },
+        heartbeat_seconds: get(v, "heartbeat_seconds").map_or(1, |v| u32_(Some(v))),
+    }
+}
+
+fn sink(v: &Value) -> Sink {
+    let kind = variant(get(v, "type"), SINK_KINDS).and_then(|i| SinkKind::ALL.get(i));
+    let format = variant(get(v, "format"), FORMATS).and_then(|i| Format::ALL.get(i));
+    Sink {
+        kind: kind.copied().unwrap_or(SinkKind::EnvoyLog),
+        format: format.copied().unwrap_or_default(),
+    }
+}
+
+#[cfg(test)]
+mod tests;

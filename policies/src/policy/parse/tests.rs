@@ -1,0 +1,393 @@
+//! Tests of the policy walker: messages and paths, wrong types and nulls at every field,
+//! unknown and missing fields at every object, defaults, and the extraction of every field.
+
+#![allow(clippy::unwrap_used, clippy::panic)]
+use super::super::*;
+use super::{from_slice, FORMATS, SINK_KINDS};
+use crate::presets::{baseline, OWASP_BASELINE};
+use serde_json::{json, Value as J};
+
+/// Parses over the baseline without validating, so that any value the types allow passes.
+fn parse(doc: &str) -> Result<Policy, PolicyError> {
+    from_slice(doc.as_bytes(), baseline(), false)
+}
+
+fn err(doc: &str) -> (String, String) {
+    match Policy::from_json(doc.as_bytes()) {
+        Ok(p) => panic!("{doc} parsed as {p:?}"),
+        Err(e) => (e.path, e.problem),
+    }
+}
+
+fn preset() -> J {
+    serde_json::from_str(OWASP_BASELINE).unwrap()
+}
+
+/// Every location in `v` with its policy path, the document itself (`.`) first.
+fn locations(v: &J, path: &str, out: &mut Vec<(String, Vec<PathStep>)>, at: &mut Vec<PathStep>) {
+    out.push((path.to_owned(), at.clone()));
+    let join = |k: &str| {
+        if path == "." {
+            k.to_owned()
+        } else {
+            format!("{path}.{k}")
+        }
+    };
+    match v {
+        J::Object(m) => {
+            for (k, v) in m {
+                at.push(PathStep::Key(k.clone()));
+                locations(v, &join(k), out, at);
+                at.pop();
+            }
+        }
+        J::Array(items) => {
+            for (i, v) in items.iter().enumerate() {
+                at.push(PathStep::Index(i));
+                let p = if path == "." {
+                    format!("[{i}]")
+                } else {
+                    format!("{path}[{i}]")
+                };
+                locations(v, &p, out, at);
+                at.pop();
+            }
+        }
+        _ => {}
+    }
+}
+
+#[derive(Clone, Debug)]
+enum PathStep {
+    Key(String),
+    Index(usize),
+}
+
+fn at_mut<'v>(v: &'v mut J, steps: &[PathStep]) -> &'v mut J {
+    steps.iter().fold(v, |v, s| match s {
+        PathStep::Key(k) => &mut v[k.as_str()],
+        PathStep::Index(i) => &mut v[*i],
+    })
+}
+
+/// Fields that may be `null` (or absent): `null` means none.
+const NULLABLE: &[&str] = &[
+    "identity.jwt",
+    "identity.login_body",
+    "fingerprint.key",
+    "fingerprint.key_env",
+    "fingerprint.session_cookies",
+];
+
+#[test]
+fn messages_follow_the_deserializer_wording() {
+    let cases = [
+        ("{}", ".", "missing field `version`"),
+        ("[]", ".", "invalid type: sequence, expected struct Policy"),
+        ("null", ".", "invalid type: null, expected struct Policy"),
+        (r#"{"version":1,"nope":true}"#, "nope", "unknown field `nope`, expected one of `version`, `identity`, `login`, `admin`, `rate_limit`, `input_validation`, `brute_force`, `fingerprint`, `output`"),
+        (r#"{"version":1,"admin":{"a":1}}"#, "admin.a", "unknown field `a`, expected `path_prefixes`"),
+        (r#"{"version":1,"output":{"sinks":[{"type":"envoy_log","x":1}]}}"#, "output.sinks[0].x", "unknown field `x`, expected `type` or `format`"),
+        (r#"{"version":1,"login":{"methods":["POST"],"paths":5,"failure_statuses":[]}}"#, "login.paths", "invalid type: integer `5`, expected a sequence"),
+        (r#"{"version":1,"login":{"methods":["POST"],"paths":[null],"failure_statuses":[]}}"#, "login.paths[0]", "invalid type: null, expected a string"),
+        (r#"{"version":1,"login":{"methods":["POST"],"paths":["/a"]}}"#, "login", "missing field `failure_statuses`"),
+        (r#"{"version":1,"login":{"methods":[],"paths":[],"failure_statuses":[70000]}}"#, "login.failure_statuses[0]", "invalid value: integer `70000`, expected u16"),
+        (r#"{"version":1,"login":{"methods":[],"paths":[],"failure_statuses":[-1]}}"#, "login.failure_statuses[0]", "invalid value: integer `-1`, expected u16"),
+        (r#"{"version":1,"login":{"methods":[],"paths":[],"failure_statuses":[1.5]}}"#, "login.failure_statuses[0]", "invalid type: floating point `1.5`, expected u16"),
+        (r#"{"version":1,"login":{"methods":[],"paths":[],"failure_statuses":["x"]}}"#, "login.failure_statuses[0]", "invalid type: string \"x\", expected u16"),
+        (r#"{"version":1,"login":{"methods":[],"paths":[],"failure_statuses":[{}]}}"#, "login.failure_statuses[0]", "invalid type: map, expected u16"),
+        (r#"{"version":"1"}"#, "version", "invalid type: string \"1\", expected u32"),
+        (r#"{"version":1.0}"#, "version", "invalid type: floating point `1.0`, expected u32"),
+        (r#"{"version":4294967296}"#, "version", "invalid value: integer `4294967296`, expected u32"),
+        (r#"{"version":99999999999999999999}"#, "version", "invalid value: integer `99999999999999999999`, expected u32"),
+        (r#"{"version":true}"#, "version", "invalid type: boolean `true`, expected u32"),
+        (r#"{"version":1,"identity":{"basic_auth":null}}"#, "identity.basic_auth", "invalid type: null, expected a boolean"),
+        (r#"{"version":1,"identity":{"jwt":5,"basic_auth":true}}"#, "identity.jwt", "invalid type: integer `5`, expected struct JwtIdentity"),
+        (r#"{"version":1,"identity":{"jwt":{},"basic_auth":true}}"#, "identity.jwt", "missing field `metadata_namespace`"),
+        (r#"{"version":1,"identity":{"basic_auth":true,"login_body":{"fields":["u"],"max_scan_bytes":-5}}}"#, "identity.login_body.max_scan_bytes", "invalid value: integer `-5`, expected usize"),
+        (r#"{"version":1,"output":{"sinks":[{"type":"syslog"}]}}"#, "output.sinks[0].type", "unknown variant `syslog`, expected `access_log` or `envoy_log`"),
+        (r#"{"version":1,"output":{"sinks":[{"type":5}]}}"#, "output.sinks[0].type", "invalid type: integer `5`, expected `access_log` or `envoy_log`"),
+        (r#"{"version":1,"output":{"sinks":[{"type":"envoy_log","format":"xml"}]}}"#, "output.sinks[0].format", "unknown variant `xml`, expected `ecs`"),
+        (r#"{"version":1,"output":{"sinks":[{"type":"envoy_log","format":null}]}}"#, "output.sinks[0].format", "invalid type: null, expected `ecs`"),
+        (r#"{"version":1,"output":{"sinks":[{"format":"ecs"}]}}"#, "output.sinks[0]", "missing field `type`"),
+        (r#"{"version":1,"output":null}"#, "output", "invalid type: null, expected struct Output"),
+        // Syntax errors name the path being read, and where.
+        (r#"{"version":1,"login":{"paths":["/a",]}}"#, "login.paths", "trailing comma at line 1 column 37"),
+        (r#"{"version":1,"version":1}"#, "version", "duplicate key `version` at line 1 column 14"),
+        ("{\"version\":1} x", ".", "trailing characters at line 1 column 15"),
+        ("{", ".", "EOF while parsing an object at line 1 column 2"),
+        // Keys are echoed on one line.
+        ("{\"version\":1,\"a\\nb\":1}", "a\\u{a}b", "unknown field `a\\u{a}b`, expected one of `version`, `identity`, `login`, `admin`, `rate_limit`, `input_validation`, `brute_force`, `fingerprint`, `output`"),
+    ];
+    for (doc, path, problem) in cases {
+        assert_eq!(err(doc), (path.to_owned(), problem.to_owned()), "{doc}");
+    }
+}
+
+#[test]
+fn the_first_problem_in_document_order_is_reported() {
+    assert_eq!(err(r#"{"version":"x","nope":1}"#).0, "version");
+    assert_eq!(err(r#"{"nope":1,"version":"x"}"#).0, "nope");
+    // A missing field is reported once its object has been read.
+    assert_eq!(err(r#"{"login":{"paths":5}}"#).0, "login.paths");
+    assert_eq!(err(r#"{"login":5}"#).0, "login");
+    assert_eq!(
+        err(r#"{"login":{"paths":[]}}"#).1,
+        "missing field `methods`"
+    );
+}
+
+#[test]
+fn wrong_types_and_nulls_at_every_field() {
+    let base = preset();
+    let mut all = Vec::new();
+    locations(&base, ".", &mut all, &mut Vec::new());
+    assert!(all.len() > 40, "{}", all.len());
+    for (path, steps) in &all {
+        let original = at_mut(&mut base.clone(), steps).clone();
+        let wrong = match original {
+            J::Bool(_) | J::Number(_) => vec![json!("x"), json!([])],
+            J::String(_) => vec![json!(5), json!(true), json!({})],
+            J::Array(_) => vec![json!({}), json!("x")],
+            J::Object(_) => vec![json!([]), json!(5)],
+            J::Null => vec![],
+        };
+        for w in wrong.into_iter().chain([J::Null]) {
+            let mut doc = base.clone();
+            *at_mut(&mut doc, steps) = w.clone();
+            let got = parse(&doc.to_string());
+            if w.is_null() && NULLABLE.contains(&path.as_str()) {
+                assert!(got.is_ok(), "{path} = null: {got:?}");
+                continue;
+            }
+            let e = got.err().unwrap_or_else(|| panic!("{path} = {w} accepted"));
+            assert_eq!(&e.path, path, "{path} = {w}: {e}");
+            assert!(e.problem.starts_with("invalid type: "), "{path} = {w}: {e}");
+        }
+    }
+}
+
+#[test]
+fn unknown_fields_at_every_object() {
+    let base = preset();
+    let mut all = Vec::new();
+    locations(&base, ".", &mut all, &mut Vec::new());
+    let mut objects = 0;
+    for (path, steps) in &all {
+        let mut doc = base.clone();
+        let J::Object(m) = at_mut(&mut doc, steps) else {
+            continue;
+        };
+        objects += 1;
+        m.insert("zz".into(), json!(1));
+        let e = parse(&doc.to_string()).unwrap_err();
+        let want = if path == "." {
+            "zz".to_owned()
+        } else {
+            format!("{path}.zz")
+        };
+        assert_eq!(e.path, want);
+        assert!(
+            e.problem.starts_with("unknown field `zz`, expected "),
+            "{e}"
+        );
+    }
+    assert_eq!(objects, 12);
+}
+
+#[test]
+fn missing_fields_at_every_object() {
+    const OPTIONAL: &[&str] = &[
+        "identity.jwt",
+        "identity.login_body",
+        "fingerprint.key_env",
+        "fingerprint.session_cookies",
+        "output.field_max_bytes",
+        "output.sinks",
+        "output.heartbeat_seconds",
+        "output.sinks[0].format",
+    ];
+    let base = preset();
+    let mut all = Vec::new();
+    locations(&base, ".", &mut all, &mut Vec::new());
+    for (path, steps) in &all {
+        let Some((PathStep::Key(k), parent)) = steps.split_last() else {
+            continue;
+        };
+        let mut doc = base.clone();
+        at_mut(&mut doc, parent).as_object_mut().unwrap().remove(k);
+        let got = parse(&doc.to_string());
+        let section = parent.is_empty() && k != "version";
+        if section || OPTIONAL.contains(&path.as_str()) {
+            assert!(got.is_ok(), "without {path}: {got:?}");
+            // The preset (every section required) refuses a missing section.
+            let complete = from_slice(doc.to_string().as_bytes(), baseline(), true);
+            assert_eq!(complete.is_err(), section, "{path}");
+        } else {
+            let e = got.unwrap_err();
+            let parent_path = path.rsplit_once('.').map_or(".", |(p, _)| p);
+            assert_eq!(
+                (e.path.as_str(), e.problem),
+                (parent_path, format!("missing field `{k}`"))
+            );
+        }
+    }
+}
+
+/// The policy as the JSON it was read from.
+fn to_json(p: &Policy) -> J {
+    let i = &p.identity;
+    json!({
+        "version": p.version,
+        "identity": {
+            "jwt": i.jwt.as_ref().map(|j| json!({
+                "metadata_namespace": j.metadata_namespace,
+                "payload_key": j.payload_key,
+                "claim": j.claim,
+            })),
+            "basic_auth": i.basic_auth,
+            "login_body": i.login_body.as_ref().map(|b| json!({
+                "fields": b.fields, "max_scan_bytes": b.max_scan_bytes,
+            })),
+        },
+        "login": {
+            "methods": p.login.methods,
+            "paths": p.login.paths,
+            "failure_statuses": p.login.failure_statuses,
+        },
+        "admin": {"path_prefixes": p.admin.path_prefixes},
+        "rate_limit": {
+            "statuses": p.rate_limit.statuses,
+            "response_flags": p.rate_limit.response_flags,
+        },
+        "input_validation": {"statuses": p.input_validation.statuses},
+        "brute_force": {
+            "enabled": p.brute_force.enabled,
+            "max_failures": p.brute_force.max_failures,
+            "window_seconds": p.brute_force.window_seconds,
+            "slots": p.brute_force.slots,
+        },
+        "fingerprint": {
+            "key": p.fingerprint.key,
+            "key_env": p.fingerprint.key_env,
+            "session_cookies": p.fingerprint.session_cookies,
+        },
+        "output": {
+            "field_max_bytes": p.output.field_max_bytes,
+            "sinks": p.output.sinks.iter().map(|s| json!({
+                "type": s.kind.name(), "format": s.format.name(),
+            })).collect::<Vec<_>>(),
+            "heartbeat_seconds": p.output.heartbeat_seconds,
+        },
+    })
+}
+
+#[test]
+fn every_field_is_read_from_its_name() {
+    let mut want = preset();
+    want["fingerprint"]["key"] = J::Null;
+    assert_eq!(to_json(&baseline()), want);
+    // A policy where every value differs from the baseline's.
+    let doc = json!({
+        "version": 7,
+        "identity": {
+            "jwt": {"metadata_namespace": "ns", "payload_key": "pk", "claim": "c"},
+            "basic_auth": false,
+            "login_body": {"fields": ["u"], "max_scan_bytes": 64},
+        },
+        "login": {"methods": ["PUT", "GET"], "paths": ["/x"], "failure_statuses": [65535]},
+        "admin": {"path_prefixes": ["/a", "/b"]},
+        "rate_limit": {"statuses": [503], "response_flags": ["UO", "RL"]},
+        "input_validation": {"statuses": []},
+        "brute_force": {"enabled": false, "max_failures": 4294967295u32, "window_seconds": 2, "slots": 3},
+        "fingerprint": {"key": "k", "key_env": "E", "session_cookies": ["s"]},
+        "output": {
+            "field_max_bytes": 99,
+            "sinks": [{"type": "access_log", "format": "ecs"}, {"type": "envoy_log", "format": "ecs"}],
+            "heartbeat_seconds": 9,
+        },
+    });
+    assert_eq!(to_json(&parse(&doc.to_string()).unwrap()), doc);
+    assert_eq!(SinkKind::ALL.map(SinkKind::name), SINK_KINDS);
+    assert_eq!(Format::ALL.map(Format::name), FORMATS);
+}
+
+#[test]
+fn defaults() {
+    let base = baseline();
+    let p = parse(r#"{"version":1}"#).unwrap();
+    assert_eq!(p, base);
+    let p = parse(r#"{"version":1,"fingerprint":{},"output":{},"identity":{"basic_auth":true}}"#)
+        .unwrap();
+    assert_eq!(
+        p.fingerprint,
+        Fingerprint {
+            key: None,
+            key_env: None,
+            session_cookies: vec![]
+        }
+    );
+    assert_eq!(p.identity.jwt, None);
+    assert_eq!(p.identity.login_body, None);
+    assert_eq!(p.output.field_max_bytes, 1024);
+    assert_eq!(p.output.heartbeat_seconds, 1);
+    assert_eq!(
+        p.output.sinks,
+        vec![Sink {
+            kind: SinkKind::EnvoyLog,
+            format: Format::Ecs
+        }]
+    );
+    assert_eq!(p.login, base.login);
+    let p = parse(r#"{"version":1,"fingerprint":{"key":null,"key_env":null,"session_cookies":null},"identity":{"jwt":null,"basic_auth":true,"login_body":null}}"#).unwrap();
+    assert_eq!(p.fingerprint.session_cookies, Vec::<String>::new());
+    assert_eq!((p.identity.jwt, p.identity.login_body), (None, None));
+    let p = parse(r#"{"version":1,"output":{"sinks":[{"type":"access_log"}]}}"#).unwrap();
+    assert_eq!(p.output.sinks[0].format, Format::Ecs);
+}
+
+#[test]
+fn integers_are_bounded_by_their_type() {
+    let status = |n: &str| {
+        parse(&format!(
+            r#"{{"version":1,"input_validation":{{"statuses":[{n}]}}}}"#
+        ))
+    };
+    assert_eq!(status("65535").unwrap().input_validation.statuses, [65535]);
+    for n in ["65536", "-1", "-0", "18446744073709551616"] {
+        assert!(
+            status(n)
+                .unwrap_err()
+                .problem
+                .starts_with("invalid value: integer"),
+            "{n}"
+        );
+    }
+    for n in ["1e2", "200.0", "-0.0"] {
+        assert!(
+            status(n)
+                .unwrap_err()
+                .problem
+                .starts_with("invalid type: floating point"),
+            "{n}"
+        );
+    }
+    assert_eq!(
+        parse(r#"{"version":4294967295}"#).unwrap().version,
+        u32::MAX
+    );
+    let scan = |n: &str| {
+        parse(&format!(
+            r#"{{"version":1,"identity":{{"basic_auth":true,"login_body":{{"fields":[],"max_scan_bytes":{n}}}}}}}"#
+        ))
+    };
+    assert_eq!(
+        scan("4294967295")
+            .unwrap()
+            .identity
+            .login_body
+            .unwrap()
+            .max_scan_bytes,
+        4294967295
+    );
+}
