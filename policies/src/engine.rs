@@ -219,14 +219,24 @@ impl Engine {
         let addr = x.property(envoy::SOURCE_ADDRESS).unwrap_or_default();
         let (source_ip, source_port) = split_address(&addr);
         let authorization = x.request_header("authorization");
+        let cookie = if self.needs_cookie() {
+            x.request_header("cookie")
+        } else {
+            None
+        };
         let on_login = c.rule == "login";
         let scan = if on_login {
             req.and_then(|r| r.scanner.as_ref())
         } else {
             None
         };
-        let user = crate::identity::resolve(&self.policy, x, authorization.as_deref(), scan);
-        let session = self.session(x, authorization.as_deref());
+        let seen = crate::identity::Seen {
+            authorization: authorization.as_deref(),
+            cookie: cookie.as_deref(),
+            path: path.as_deref(),
+        };
+        let user = crate::identity::resolve(&self.policy, x, &seen, scan);
+        let session = self.session(cookie.as_deref(), authorization.as_deref());
         let mut event = Event {
             time_ns,
             id: String::new(),
@@ -289,18 +299,27 @@ impl Engine {
         events
     }
 
+    /// Whether the `cookie` header matters: for a session fingerprint, or a JWT in a cookie.
+    fn needs_cookie(&self) -> bool {
+        (self.fingerprinter.is_some() && !self.policy.fingerprint.session_cookies.is_empty())
+            || self
+                .policy
+                .identity
+                .jwt
+                .as_ref()
+                .is_some_and(|j| !j.from_cookies.is_empty())
+    }
+
     fn session(
         &self,
-        x: &mut impl Exchange,
+        cookie: Option<&[u8]>,
         authorization: Option<&[u8]>,
     ) -> Option<(String, String)> {
         let fp = self.fingerprinter.as_ref()?;
         let cookies = &self.policy.fingerprint.session_cookies;
-        if !cookies.is_empty() {
-            if let Some(header) = x.request_header("cookie") {
-                if let Some((name, v)) = find_cookie(&header, cookies) {
-                    return Some((fp.fingerprint(v), format!("cookie:{name}")));
-                }
+        if let Some(header) = cookie.filter(|_| !cookies.is_empty()) {
+            if let Some((name, v)) = find_cookie(header, cookies) {
+                return Some((fp.fingerprint(v), format!("cookie:{name}")));
             }
         }
         let auth = authorization?;

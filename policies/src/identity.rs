@@ -10,7 +10,7 @@
 use crate::body_scan::BodyScanner;
 use crate::event::{User, UserSource};
 use crate::exchange::Exchange;
-use crate::policy::Policy;
+use crate::policy::{JwtIdentity, Policy};
 use base64::Engine as _;
 
 /// The user name in an `Authorization: Basic ...` value (password discarded).
@@ -34,14 +34,65 @@ pub fn split_scheme(v: &[u8]) -> Option<(&[u8], &[u8])> {
     Some((&v[..sp], &v[sp + 1..]))
 }
 
+/// What the engine has already read of a request, for identity.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Seen<'a> {
+    /// The `authorization` header.
+    pub authorization: Option<&'a [u8]>,
+    /// The `cookie` header, when it was read.
+    pub cookie: Option<&'a [u8]>,
+    /// `:path`, with its query.
+    pub path: Option<&'a [u8]>,
+}
+
+/// Whether the request carries a token where jwt_authn looks for one (so jwt_authn may have
+/// verified it and written its payload). Reads other headers only if the policy names them.
+pub fn may_carry_jwt(j: &JwtIdentity, x: &mut impl Exchange, seen: &Seen<'_>) -> bool {
+    let header = j.from_headers.iter().any(|h| {
+        if h == "authorization" {
+            seen.authorization.is_some()
+        } else {
+            x.request_header(h).is_some()
+        }
+    });
+    header
+        || (!j.from_params.is_empty()
+            && seen.path.is_some_and(|p| {
+                query_params(p).any(|k| j.from_params.iter().any(|n| n.as_bytes() == k))
+            }))
+        || (!j.from_cookies.is_empty()
+            && seen
+                .cookie
+                .is_some_and(|c| crate::fingerprint::find_cookie(c, &j.from_cookies).is_some()))
+}
+
+/// The names of a path's query parameters (undecoded).
+fn query_params(path: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let query = match path.iter().position(|&b| b == b'?') {
+        Some(i) => &path[i + 1..],
+        None => &[],
+    };
+    let query = query.split(|&b| b == b'#').next().unwrap_or_default();
+    query
+        .split(|&b| b == b'&')
+        .filter(|kv| !kv.is_empty())
+        .map(|kv| kv.split(|&b| b == b'=').next().unwrap_or_default())
+}
+
 /// Resolves the user of one request.
 pub fn resolve(
     policy: &Policy,
     x: &mut impl Exchange,
-    authorization: Option<&[u8]>,
+    seen: &Seen<'_>,
     login_scan: Option<&BodyScanner>,
 ) -> Option<User> {
-    if let Some(j) = &policy.identity.jwt {
+    let authorization = seen.authorization;
+    if let Some(j) = policy
+        .identity
+        .jwt
+        .as_ref()
+        .filter(|j| may_carry_jwt(j, x, seen))
+    {
         let path = crate::envoy::metadata_leaf(&j.metadata_namespace, &j.payload_key, &j.claim);
         if let Some(name) = x.property(&path).filter(|n| !n.is_empty()) {
             return Some(User {
@@ -72,6 +123,13 @@ pub fn resolve(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn query_parameter_names() {
+        let names: Vec<&[u8]> = query_params(b"/a?x=1&access_token=t&&y#z=2").collect();
+        assert_eq!(names, vec![&b"x"[..], b"access_token", b"y"]);
+        assert_eq!(query_params(b"/a").count(), 0);
+    }
 
     #[test]
     fn basic_user_never_keeps_the_password() {

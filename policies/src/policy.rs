@@ -8,7 +8,7 @@
 //! | field | meaning |
 //! |---|---|
 //! | `version` | must be `1` |
-//! | `identity.jwt` | where jwt_authn's `payload_in_metadata` lives: `metadata_namespace` (filter name), `payload_key`, and the `claim` that names the user; `null` disables |
+//! | `identity.jwt` | where jwt_authn's `payload_in_metadata` lives: `metadata_namespace` (filter name), `payload_key`, and the `claim` that names the user; where jwt_authn finds tokens (`from_headers`, `from_params`, `from_cookies`, as in its providers; default `["authorization"]`, `["access_token"]`, `[]`): the claim is read only when the request carries one; `null` disables |
 //! | `identity.basic_auth` | take the user from an HTTP Basic `Authorization` header (the password is never read into an event) |
 //! | `identity.login_body` | on login routes, scan the first `max_scan_bytes` of a form or JSON body for the first of `fields` |
 //! | `login` | login routes: `methods`, exact `paths` (query ignored), `failure_statuses`; 2xx is success, any other status is outcome `unknown` |
@@ -68,6 +68,16 @@ pub struct JwtIdentity {
     pub payload_key: String,
     /// The claim that names the user (a top-level string claim).
     pub claim: String,
+    /// Where jwt_authn looks for tokens, as its providers' `from_headers`, `from_params` and
+    /// `from_cookies` say (default: jwt_authn's own, `authorization` and `access_token`).
+    /// jwt_authn writes its payload only after verifying a token it found there, so Vigil
+    /// reads the claim (a property read, the dearest hostcall) only when the request
+    /// carries one of them.
+    pub from_headers: Vec<String>,
+    /// Query parameters that carry tokens.
+    pub from_params: Vec<String>,
+    /// Cookies that carry tokens.
+    pub from_cookies: Vec<String>,
 }
 
 /// `identity.login_body`.
@@ -257,6 +267,28 @@ impl Policy {
                     return Err(PolicyError::at(
                         format!("identity.jwt.{name}"),
                         "must be a non-empty string without NUL",
+                    ));
+                }
+            }
+            for (i, h) in j.from_headers.iter().enumerate() {
+                if h.is_empty()
+                    || h.bytes()
+                        .any(|b| !b.is_ascii_graphic() || b.is_ascii_uppercase())
+                {
+                    return Err(PolicyError::at(
+                        format!("identity.jwt.from_headers[{i}]"),
+                        "must be a lower-case header name",
+                    ));
+                }
+            }
+            for (field, names) in [
+                ("from_params", &j.from_params),
+                ("from_cookies", &j.from_cookies),
+            ] {
+                if let Some(i) = names.iter().position(String::is_empty) {
+                    return Err(PolicyError::at(
+                        format!("identity.jwt.{field}[{i}]"),
+                        "must not be empty",
                     ));
                 }
             }

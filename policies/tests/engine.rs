@@ -164,7 +164,12 @@ fn login_failure_names_the_user_from_the_body_and_never_the_password() {
 #[test]
 fn jwt_identity_is_verified_and_basic_is_claimed() {
     let mut r = Run::new("", &[]);
-    let mut f = fake("GET", "/admin/users", 200, &[]);
+    let mut f = fake(
+        "GET",
+        "/admin/users",
+        200,
+        &[("authorization", b"Bearer x.y.z")],
+    );
     f.props.insert(
         "metadata.filter_metadata.envoy.filters.http.jwt_authn.jwt_payload.sub".into(),
         b"dave".to_vec(),
@@ -313,4 +318,40 @@ fn one_read_per_fact_on_a_failed_login() {
     let n = reads.len();
     reads.dedup();
     assert_eq!(reads.len(), n, "a fact read twice: {:?}", f.reads);
+}
+
+const SUB: &str = "metadata.filter_metadata.envoy.filters.http.jwt_authn.jwt_payload.sub";
+
+#[test]
+fn the_jwt_claim_is_read_only_when_a_token_could_have_been_verified() {
+    // No token where jwt_authn looks: jwt_authn cannot have written a payload; no read.
+    let mut r = Run::new("", &[]);
+    let mut f = fake("POST", "/login", 401, &[]);
+    r.go(&mut f, Some(b"username=a&password=b"));
+    assert!(!f.reads.iter().any(|k| k == SUB), "{:?}", f.reads);
+    // jwt_authn's default locations: the authorization header, the access_token parameter.
+    let mut f = fake("GET", "/api/x?access_token=t", 401, &[]);
+    f.props.insert(SUB.into(), b"erin".to_vec());
+    assert_eq!(r.go(&mut f, None)[0]["user"]["name"], "erin");
+    // A policy naming a cookie and another header.
+    let policy = r#"{"version":1,"identity":{"basic_auth":true,"jwt":{"metadata_namespace":"envoy.filters.http.jwt_authn","payload_key":"jwt_payload","claim":"sub","from_headers":["x-jwt"],"from_params":[],"from_cookies":["jwt"]}}}"#;
+    let mut r = Run::new(policy, &[]);
+    for headers in [
+        &[("cookie", &b"a=1; jwt=t"[..])][..],
+        &[("x-jwt", &b"t"[..])][..],
+    ] {
+        let mut f = fake("GET", "/api/x", 401, headers);
+        f.props.insert(SUB.into(), b"erin".to_vec());
+        assert_eq!(r.go(&mut f, None)[0]["user"]["name"], "erin", "{headers:?}");
+    }
+    // `authorization` is not where this policy's jwt_authn looks: not read.
+    let mut f = fake(
+        "GET",
+        "/api/x?access_token=t",
+        401,
+        &[("authorization", b"Bearer t")],
+    );
+    f.props.insert(SUB.into(), b"erin".to_vec());
+    r.go(&mut f, None);
+    assert!(!f.reads.iter().any(|k| k == SUB), "{:?}", f.reads);
 }

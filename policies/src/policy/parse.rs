@@ -114,8 +114,11 @@ const JWT: Schema = Schema {
         ("metadata_namespace", STR),
         ("payload_key", STR),
         ("claim", STR),
+        ("from_headers", STRINGS),
+        ("from_params", STRINGS),
+        ("from_cookies", STRINGS),
     ],
-    required: 0b111,
+    required: 0b000111,
 };
 
 const LOGIN_BODY: Schema = Schema {
@@ -406,6 +409,11 @@ fn policy(v: &Value, base: Policy) -> Policy {
                     metadata_namespace: string(get(v, "metadata_namespace")).unwrap_or_default(),
                     payload_key: string(get(v, "payload_key")).unwrap_or_default(),
                     claim: string(get(v, "claim")).unwrap_or_default(),
+                    from_headers: get(v, "from_headers")
+                        .map_or_else(|| vec!["authorization".into()], |v| strings(Some(v))),
+                    from_params: get(v, "from_params")
+                        .map_or_else(|| vec!["access_token".into()], |v| strings(Some(v))),
+                    from_cookies: strings(get(v, "from_cookies")),
                 }),
             basic_auth: boolean(get(v, "basic_auth")),
             login_body: get(v, "login_body")

@@ -199,6 +199,9 @@ fn unknown_fields_at_every_object() {
 fn missing_fields_at_every_object() {
     const OPTIONAL: &[&str] = &[
         "identity.jwt",
+        "identity.jwt.from_headers",
+        "identity.jwt.from_params",
+        "identity.jwt.from_cookies",
         "identity.login_body",
         "fingerprint.key_env",
         "fingerprint.session_cookies",
@@ -244,6 +247,9 @@ fn to_json(p: &Policy) -> J {
                 "metadata_namespace": j.metadata_namespace,
                 "payload_key": j.payload_key,
                 "claim": j.claim,
+                "from_headers": j.from_headers,
+                "from_params": j.from_params,
+                "from_cookies": j.from_cookies,
             })),
             "basic_auth": i.basic_auth,
             "login_body": i.login_body.as_ref().map(|b| json!({
@@ -291,7 +297,8 @@ fn every_field_is_read_from_its_name() {
     let doc = json!({
         "version": 7,
         "identity": {
-            "jwt": {"metadata_namespace": "ns", "payload_key": "pk", "claim": "c"},
+            "jwt": {"metadata_namespace": "ns", "payload_key": "pk", "claim": "c",
+                    "from_headers": ["x-jwt"], "from_params": ["t"], "from_cookies": ["jwt"]},
             "basic_auth": false,
             "login_body": {"fields": ["u"], "max_scan_bytes": 64},
         },
