@@ -15,6 +15,10 @@ impl Exchange for HostExchange {
         hostcalls::header(Map::RequestHeaders, name).ok().flatten()
     }
 
+    fn request_header_pairs(&mut self) -> Option<Vec<u8>> {
+        hostcalls::header_pairs(Map::RequestHeaders).ok().flatten()
+    }
+
     fn response_header(&mut self, name: &str) -> Option<Vec<u8>> {
         hostcalls::header(Map::ResponseHeaders, name).ok().flatten()
     }

@@ -76,6 +76,7 @@ extern "C" {
         data: *mut *mut u8,
         size: *mut usize,
     ) -> u32;
+    fn proxy_get_header_map_pairs(map: u32, data: *mut *mut u8, size: *mut usize) -> u32;
     fn proxy_get_property(
         path: *const u8,
         path_size: usize,
@@ -145,6 +146,19 @@ pub fn header(map: Map, name: &str) -> Result<Option<Vec<u8>>, u32> {
     match unsafe {
         proxy_get_header_map_value(map as u32, name.as_ptr(), name.len(), &mut data, &mut size)
     } {
+        OK => Ok(Some(owned(data, size))),
+        NOT_FOUND => Ok(None),
+        s => Err(s),
+    }
+}
+
+/// A whole header map, serialized (count, lengths, NUL-terminated keys and values);
+/// `Ok(None)` when the host has none.
+pub fn header_pairs(map: Map) -> Result<Option<Vec<u8>>, u32> {
+    let (mut data, mut size) = (null_mut(), 0usize);
+    // SAFETY: out-pointers are live locals.
+    match unsafe { proxy_get_header_map_pairs(map as u32, &mut data, &mut size) } {
+        OK if data.is_null() => Ok(None),
         OK => Ok(Some(owned(data, size))),
         NOT_FOUND => Ok(None),
         s => Err(s),

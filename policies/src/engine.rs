@@ -1,13 +1,14 @@
 //! The engine: one policy applied to each request, producing typed events.
 //!
 //! The adapter calls [`Engine::on_request_headers`] when a request starts (it reads the
-//! method, the path only for a login method, and the host clock, and says whether to scan
-//! the body), feeds body chunks to the returned state's scanner, calls
+//! request header map once, keeping what events need ([`crate::headers`]), and the host
+//! clock, and says whether to scan the body), feeds body chunks to the returned state's
+//! scanner, calls
 //! [`Engine::on_response_headers`] with the response headers (it reads `:status`, a header
 //! read instead of a property read), and calls [`Engine::on_log`] when the request is done.
 //! `on_log` reads `response.flags` only for statuses of 400 and above (a rate-limit flag
-//! only ever comes with one); a benign request stops there, having cost three header reads
-//! (`:method`, `:status`, and `:path` on 2xx when admin routes are configured). Only a
+//! only ever comes with one); a benign request stops there, having cost two header-map reads
+//! (the request map and `:status`) and a clock read. Only a
 //! request that yields an event pays for the rest, and only a login failure touches shared
 //! data. Encoding is the sinks' business ([`crate::encode`]).
 
@@ -19,6 +20,7 @@ use crate::envoy::{self, le_u64, parse_status, split_address};
 use crate::event::{AlertInfo, Event};
 use crate::exchange::{host_only, path_only, Exchange};
 use crate::fingerprint::{find_cookie, Fingerprinter};
+use crate::headers::Snapshot;
 use crate::metrics::{Metric, Metrics};
 use crate::policy::Policy;
 use crate::shared::SharedStore;
@@ -26,8 +28,8 @@ use crate::shared::SharedStore;
 /// What the engine remembers of a request between its callbacks.
 #[derive(Debug, Clone, Default)]
 pub struct RequestState {
-    method: Option<Vec<u8>>,
-    path: Option<Vec<u8>>,
+    /// The request headers events and the policy need, read in one hostcall.
+    headers: Option<Snapshot>,
     login: bool,
     /// The host clock when the request headers arrived (0: never seen).
     time_ns: u64,
@@ -41,6 +43,8 @@ pub struct RequestState {
 #[derive(Debug)]
 pub struct Engine {
     policy: Policy,
+    /// The request headers kept per request ([`Snapshot::names_for`]).
+    header_names: Vec<String>,
     fingerprinter: Option<Fingerprinter>,
     id_seed: u64,
     seq: std::cell::Cell<u64>,
@@ -71,6 +75,7 @@ impl Engine {
         }
         (
             Engine {
+                header_names: Snapshot::names_for(&policy),
                 policy,
                 fingerprinter,
                 id_seed,
@@ -90,16 +95,18 @@ impl Engine {
         brute_force::init_slots(&self.policy.brute_force, store);
     }
 
-    /// Called with the request headers: remembers the method (and the path on a login
-    /// method) and decides whether the body is scanned.
+    /// Called with the request headers: keeps the headers an event may need (one read of
+    /// the whole map) and decides whether the body is scanned.
     pub fn on_request_headers(&self, x: &mut impl Exchange) -> RequestState {
-        let method = x.request_header(":method");
         let mut st = RequestState {
-            method,
+            headers: x
+                .request_header_pairs()
+                .map(|m| Snapshot::take(&m, &self.header_names)),
             time_ns: x.now_ns(),
             ..RequestState::default()
         };
-        let m = st.method.as_deref().unwrap_or_default();
+        let method = self.header(x, Some(&st), ":method");
+        let m = method.as_deref().unwrap_or_default();
         if self
             .policy
             .login
@@ -107,11 +114,11 @@ impl Engine {
             .iter()
             .any(|lm| lm.as_bytes() == m)
         {
-            st.path = x.request_header(":path");
+            let path = self.header(x, Some(&st), ":path");
             st.login = is_login(
                 &self.policy,
                 m,
-                path_only(st.path.as_deref().unwrap_or_default()),
+                path_only(path.as_deref().unwrap_or_default()),
             );
             if st.login {
                 st.scanner = self
@@ -123,6 +130,23 @@ impl Engine {
             }
         }
         st
+    }
+
+    /// A request header: from the request's snapshot when it has one, else from the host
+    /// (a request Envoy rejected before the filters ran has no snapshot).
+    fn header(
+        &self,
+        x: &mut impl Exchange,
+        req: Option<&RequestState>,
+        name: &str,
+    ) -> Option<Vec<u8>> {
+        if let Some(v) = req
+            .and_then(|r| r.headers.as_ref())
+            .and_then(|s| s.get(&self.header_names, name))
+        {
+            return v.map(<[u8]>::to_vec);
+        }
+        x.request_header(name)
     }
 
     /// Called with the response headers: remembers `:status`.
@@ -162,10 +186,7 @@ impl Engine {
         } else {
             0
         };
-        let method = match req.and_then(|r| r.method.clone()) {
-            Some(m) => Some(m),
-            None => x.request_header(":method"),
-        };
+        let method = self.header(x, req, ":method");
         let m = method.as_deref().unwrap_or_default();
         let login_method = self
             .policy
@@ -175,9 +196,9 @@ impl Engine {
             .any(|lm| lm.as_bytes() == m);
         let want_path = login_method
             || ((200..300).contains(&status) && !self.policy.admin.path_prefixes.is_empty());
-        let mut path = req.and_then(|r| r.path.clone());
-        if want_path && path.is_none() {
-            path = x.request_header(":path");
+        let mut path = None;
+        if want_path {
+            path = self.header(x, req, ":path");
         }
         // Classification needs the details only for 401 and 403; the event carries them.
         let details_read = matches!(status, 401 | 403);
@@ -202,7 +223,11 @@ impl Engine {
                 metrics.add(Metric::BodyScanOverflows, 1);
             }
         }
-        let path = path.or_else(|| x.request_header(":path"));
+        let path = if want_path {
+            path
+        } else {
+            self.header(x, req, ":path")
+        };
         let details = if details_read {
             details
         } else {
@@ -218,9 +243,9 @@ impl Engine {
         };
         let addr = x.property(envoy::SOURCE_ADDRESS).unwrap_or_default();
         let (source_ip, source_port) = split_address(&addr);
-        let authorization = x.request_header("authorization");
+        let authorization = self.header(x, req, "authorization");
         let cookie = if self.needs_cookie() {
-            x.request_header("cookie")
+            self.header(x, req, "cookie")
         } else {
             None
         };
@@ -234,6 +259,9 @@ impl Engine {
             authorization: authorization.as_deref(),
             cookie: cookie.as_deref(),
             path: path.as_deref(),
+            snapshot: req
+                .and_then(|r| r.headers.as_ref())
+                .map(|s| (s, self.header_names.as_slice())),
         };
         let user = crate::identity::resolve(&self.policy, x, &seen, scan);
         let session = self.session(cookie.as_deref(), authorization.as_deref());
@@ -251,13 +279,13 @@ impl Engine {
                 None
             },
             user,
-            user_agent: x.request_header("user-agent"),
+            user_agent: self.header(x, req, "user-agent"),
             method,
-            domain: x
-                .request_header(":authority")
+            domain: self
+                .header(x, req, ":authority")
                 .map(|a| host_only(&a).to_vec()),
             path: path.map(|p| path_only(&p).to_vec()),
-            request_id: x.request_header("x-request-id"),
+            request_id: self.header(x, req, "x-request-id"),
             status: (status != 0).then_some(status),
             code_details: details,
             response_flags: flags,

@@ -8,6 +8,7 @@
 //! |---|---|
 //! | integer properties (`response.code`, `response.flags`, `source.port`) | 8-byte little-endian |
 //! | `request.time` | ns since the epoch, 8-byte little-endian |
+//! | a header map (`get_header_map_pairs`) | `u32` count, `count` × (`u32` key len, `u32` value len), then each key and value NUL-terminated; all little-endian |
 //! | metadata number leaves | 8-byte little-endian `f64` |
 //! | `source.address` | `ip:port` (`[v6]:port`) |
 //! | property path | segments joined with `\0` (the adapter does the joining) |
@@ -148,6 +149,35 @@ pub fn split_address(addr: &[u8]) -> (Option<std::net::IpAddr>, Option<u16>) {
     (s.parse().ok(), None)
 }
 
+/// Walks a serialized header map as `proxy_get_header_map_pairs` returns it: a little-endian
+/// `u32` count, then `count` pairs of `u32` key and value lengths, then each key and value
+/// followed by a NUL. Calls `f(name, value)` for each pair in order; stops at the first
+/// malformed byte (a truncated map yields the pairs before the damage).
+pub fn for_each_pair(map: &[u8], mut f: impl FnMut(&[u8], &[u8])) {
+    let u32_at = |i: usize| -> Option<usize> {
+        let b: [u8; 4] = map.get(i..i + 4)?.try_into().ok()?;
+        Some(u32::from_le_bytes(b) as usize)
+    };
+    let Some(n) = u32_at(0) else { return };
+    let Some(mut data) = n.checked_mul(8).and_then(|l| l.checked_add(4)) else {
+        return;
+    };
+    for k in 0..n {
+        let (Some(kl), Some(vl)) = (u32_at(4 + 8 * k), u32_at(8 + 8 * k)) else {
+            return;
+        };
+        let Some(key) = map.get(data..data + kl) else {
+            return;
+        };
+        let vstart = data + kl + 1;
+        let Some(value) = map.get(vstart..vstart + vl) else {
+            return;
+        };
+        f(key, value);
+        data = vstart + vl + 1;
+    }
+}
+
 /// Parses an HTTP/1 and HTTP/2 `:status` header value (three ASCII digits).
 pub fn parse_status(v: &[u8]) -> Option<u16> {
     if v.len() != 3 || !v.iter().all(u8::is_ascii_digit) {
@@ -176,6 +206,31 @@ mod tests {
         assert_eq!(parse_status(b"40"), None);
         assert_eq!(parse_status(b"999"), None);
         assert_eq!(parse_status(b"4x1"), None);
+    }
+
+    #[test]
+    fn header_pairs_as_envoy_serializes_them() {
+        let mut map = Vec::new();
+        map.extend_from_slice(&2u32.to_le_bytes());
+        for (k, v) in [(":method", "POST"), ("x", "")] {
+            map.extend_from_slice(&(k.len() as u32).to_le_bytes());
+            map.extend_from_slice(&(v.len() as u32).to_le_bytes());
+        }
+        map.extend_from_slice(b":method\0POST\0x\0\0");
+        let mut seen = Vec::new();
+        for_each_pair(&map, |k, v| seen.push((k.to_vec(), v.to_vec())));
+        assert_eq!(
+            seen,
+            vec![
+                (b":method".to_vec(), b"POST".to_vec()),
+                (b"x".to_vec(), vec![])
+            ]
+        );
+        // Damaged maps stop early, never panic.
+        for cut in 0..map.len() {
+            for_each_pair(&map[..cut], |_, _| {});
+        }
+        for_each_pair(&[0xff, 0xff, 0xff, 0xff], |_, _| panic!("no pairs"));
     }
 
     #[test]

@@ -10,6 +10,9 @@ pub trait Exchange {
     /// A request header's value by lower-case name (`:method`, `:path`, `:authority`,
     /// `user-agent`, ...). `None` when absent.
     fn request_header(&mut self, name: &str) -> Option<Vec<u8>>;
+    /// The whole request header map, serialized as `proxy_get_header_map_pairs` returns it
+    /// ([`crate::envoy::for_each_pair`]). `None` when the host has no request headers.
+    fn request_header_pairs(&mut self) -> Option<Vec<u8>>;
     /// A response header's value by lower-case name (`:status`). `None` when absent or when
     /// the host has no response headers (yet).
     fn response_header(&mut self, name: &str) -> Option<Vec<u8>>;

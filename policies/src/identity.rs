@@ -43,6 +43,8 @@ pub struct Seen<'a> {
     pub cookie: Option<&'a [u8]>,
     /// `:path`, with its query.
     pub path: Option<&'a [u8]>,
+    /// The request's kept headers and their names, when the request callbacks ran.
+    pub snapshot: Option<(&'a crate::headers::Snapshot, &'a [String])>,
 }
 
 /// Whether the request carries a token where jwt_authn looks for one (so jwt_authn may have
@@ -50,9 +52,11 @@ pub struct Seen<'a> {
 pub fn may_carry_jwt(j: &JwtIdentity, x: &mut impl Exchange, seen: &Seen<'_>) -> bool {
     let header = j.from_headers.iter().any(|h| {
         if h == "authorization" {
-            seen.authorization.is_some()
-        } else {
-            x.request_header(h).is_some()
+            return seen.authorization.is_some();
+        }
+        match seen.snapshot.and_then(|(s, names)| s.get(names, h)) {
+            Some(v) => v.is_some(),
+            None => x.request_header(h).is_some(),
         }
     });
     header

@@ -22,6 +22,7 @@ pub mod escape;
 pub mod event;
 pub mod exchange;
 pub mod fingerprint;
+pub mod headers;
 pub mod identity;
 mod json;
 pub mod metrics;

@@ -23,6 +23,10 @@ impl Exchange for Fake {
         self.reads.push(name.to_string());
         self.headers.get(name).cloned()
     }
+    fn request_header_pairs(&mut self) -> Option<Vec<u8>> {
+        self.reads.push("request pairs".into());
+        Some(serialize(&self.headers))
+    }
     fn response_header(&mut self, name: &str) -> Option<Vec<u8>> {
         self.reads.push(format!("response {name}"));
         self.response.get(name).cloned()
@@ -35,6 +39,22 @@ impl Exchange for Fake {
     fn now_ns(&mut self) -> u64 {
         self.now
     }
+}
+
+/// A header map as `proxy_get_header_map_pairs` serializes it.
+fn serialize(h: &HashMap<String, Vec<u8>>) -> Vec<u8> {
+    let mut out = (h.len() as u32).to_le_bytes().to_vec();
+    for (k, v) in h {
+        out.extend_from_slice(&(k.len() as u32).to_le_bytes());
+        out.extend_from_slice(&(v.len() as u32).to_le_bytes());
+    }
+    for (k, v) in h {
+        out.extend_from_slice(k.as_bytes());
+        out.push(0);
+        out.extend_from_slice(v);
+        out.push(0);
+    }
+    out
 }
 
 fn lines(events: &[vigil_policies::event::Event]) -> Vec<String> {
@@ -115,7 +135,7 @@ impl Run {
 }
 
 #[test]
-fn benign_request_reads_only_three_headers() {
+fn benign_request_reads_the_request_map_and_the_status() {
     let mut r = Run::new("", &[]);
     let mut f = fake(
         "GET",
@@ -124,12 +144,12 @@ fn benign_request_reads_only_three_headers() {
         &[("authorization", b"Bearer secret")],
     );
     assert!(r.go(&mut f, None).is_empty());
-    assert_eq!(f.reads, vec![":method", "response :status", ":path"]);
+    assert_eq!(f.reads, vec!["request pairs", "response :status"]);
     let mut f = fake("GET", "/products", 404, &[]);
     assert!(r.go(&mut f, None).is_empty());
     assert_eq!(
         f.reads,
-        vec![":method", "response :status", "response.flags"]
+        vec!["request pairs", "response :status", "response.flags"]
     );
 }
 
@@ -354,4 +374,24 @@ fn the_jwt_claim_is_read_only_when_a_token_could_have_been_verified() {
     f.props.insert(SUB.into(), b"erin".to_vec());
     r.go(&mut f, None);
     assert!(!f.reads.iter().any(|k| k == SUB), "{:?}", f.reads);
+}
+
+#[test]
+fn a_failed_login_reads_no_single_request_header() {
+    let mut r = Run::new("", &[("VIGIL_FINGERPRINT_KEY", "0123456789abcdef0123")]);
+    let mut f = fake(
+        "POST",
+        "/login",
+        401,
+        &[("user-agent", b"curl/8"), ("cookie", b"session=s")],
+    );
+    let e = &r.go(&mut f, Some(b"username=a&password=b"))[0];
+    assert_eq!(e["user_agent"]["original"], "curl/8");
+    assert_eq!(e["vigil"]["session"]["source"], "cookie:session");
+    let single: Vec<&String> = f
+        .reads
+        .iter()
+        .filter(|k| k.starts_with(':') || !k.contains([' ', '.']))
+        .collect();
+    assert!(single.is_empty(), "{:?}", f.reads);
 }

@@ -18,6 +18,9 @@ impl Exchange for Fake {
     fn request_header(&mut self, name: &str) -> Option<Vec<u8>> {
         self.0.get(name).cloned()
     }
+    fn request_header_pairs(&mut self) -> Option<Vec<u8>> {
+        self.0.get("pairs").cloned()
+    }
     fn response_header(&mut self, name: &str) -> Option<Vec<u8>> {
         self.0.get(&format!("response {name}")).cloned()
     }
@@ -66,6 +69,7 @@ proptest! {
         status in prop_oneof![Just(200u64), Just(401), Just(403), Just(429), Just(431), any::<u64>()],
         flags in any::<u64>(), time in any::<u64>(), short_code in proptest::collection::vec(any::<u8>(), 0..9),
         use_short in any::<bool>(), status_text in bytes(),
+        pairs in prop_oneof![Just(None), proptest::collection::vec(any::<u8>(), 0..80).prop_map(Some)],
     ) {
         let (engine, _) = Engine::new(Policy::from_json(b"").unwrap(), |_| Some("k".repeat(32)), 1);
         let mut m = HashMap::new();
@@ -81,6 +85,10 @@ proptest! {
         m.insert("response.flags".to_string(), flags.to_le_bytes().to_vec());
         m.insert("request.time".to_string(), time.to_le_bytes().to_vec());
         m.insert("now".to_string(), time.to_le_bytes().to_vec());
+        if let Some(p) = pairs {
+            // A damaged or hostile serialized map: the engine must still never panic.
+            m.insert("pairs".to_string(), p);
+        }
         m.insert("response :status".to_string(), status_text);
         let mut x = Fake(m);
         let mut st = engine.on_request_headers(&mut x);
