@@ -88,7 +88,7 @@ impl W {
     }
     fn num(&mut self, k: &str, v: u64) {
         self.key(k);
-        let _ = write!(self.out, "{v}");
+        crate::escape::push_u64(&mut self.out, v);
     }
     fn list(&mut self, k: &str, v: &[&str]) {
         self.key(k);
@@ -137,7 +137,11 @@ pub fn encode(e: &Event, field_max_bytes: usize) -> (String, usize) {
     if e.source_ip.is_some() || e.source_port.is_some() {
         w.open("source");
         if let Some(ip) = e.source_ip {
-            w.text("ip", &ip.to_string());
+            w.key("ip");
+            w.out.push('"');
+            // An IpAddr's text is digits, dots, colons and hex: nothing to escape.
+            let _ = write!(w.out, "{ip}");
+            w.out.push('"');
         }
         if let Some(p) = e.source_port {
             w.num("port", u64::from(p));

@@ -357,7 +357,10 @@ impl Engine {
     /// Gives an event its id and counts it.
     fn stamp(&self, event: &mut Event, metrics: &mut impl Metrics) {
         self.seq.set(self.seq.get() + 1);
-        event.id = format!("{:016x}{:08x}", self.id_seed, self.seq.get());
+        let mut id = String::with_capacity(24);
+        crate::escape::push_hex(&mut id, self.id_seed, 16);
+        crate::escape::push_hex(&mut id, self.seq.get(), 8);
+        event.id = id;
         if let Some(a) = event.action {
             metrics.add(Metric::Event(a), 1);
         }

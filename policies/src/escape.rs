@@ -111,7 +111,40 @@ pub fn write_json_str(out: &mut String, bytes: &[u8], cap: usize) -> bool {
 /// Writes a string that Vigil itself produced (a fixed code, a number rendered as text) as
 /// a JSON string literal. Applies the same escaping, without a cap.
 pub fn write_json_text(out: &mut String, s: &str) {
-    write_json_str(out, s.as_bytes(), usize::MAX);
+    // Vigil's own strings (codes, names, ids, times) are plain ASCII: copied as they are.
+    if s.bytes().all(is_plain) {
+        out.reserve(s.len() + 2);
+        out.push('"');
+        out.push_str(s);
+        out.push('"');
+    } else {
+        write_json_str(out, s.as_bytes(), usize::MAX);
+    }
+}
+
+/// Appends the decimal digits of `v` (no allocation, no formatting machinery).
+pub fn push_u64(out: &mut String, mut v: u64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    for &b in &buf[i..] {
+        out.push(char::from(b));
+    }
+}
+
+/// Appends `v` as `width` lower-case hex digits (zero-padded, the low digits if wider).
+pub fn push_hex(out: &mut String, v: u64, width: u32) {
+    for k in (0..width).rev() {
+        let d = ((v >> (4 * k)) & 0xf) as u8;
+        out.push(char::from(if d < 10 { b'0' + d } else { b'a' + d - 10 }));
+    }
 }
 
 /// An error decoding a value written with the `\xHH` scheme.
@@ -155,6 +188,22 @@ pub fn decode_bytes(s: &str) -> Result<Vec<u8>, DecodeError> {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn digits_without_fmt() {
+        for v in [0u64, 7, 10, 401, 65_535, u64::MAX] {
+            let mut s = String::new();
+            push_u64(&mut s, v);
+            assert_eq!(s, v.to_string());
+        }
+        let mut s = String::new();
+        push_hex(&mut s, 0xdead_beef, 16);
+        push_hex(&mut s, 0x1_0000_0002, 8);
+        assert_eq!(s, format!("{:016x}{:08x}", 0xdead_beefu64, 2));
+        let mut t = String::new();
+        write_json_text(&mut t, "a\"b");
+        assert_eq!(t, "\"a\\\"b\"");
+    }
 
     fn enc(b: &[u8]) -> String {
         let mut s = String::new();

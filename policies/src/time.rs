@@ -8,12 +8,29 @@ pub fn rfc3339_millis(ns: u64) -> String {
     let days = (secs / 86_400) as i64;
     let rem = secs % 86_400;
     let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{millis:03}Z",
-        rem / 3600,
-        (rem / 60) % 60,
-        rem % 60
-    )
+    let mut s = String::with_capacity(24);
+    digits(&mut s, y.clamp(0, 9999) as u64, 4);
+    s.push('-');
+    digits(&mut s, u64::from(m), 2);
+    s.push('-');
+    digits(&mut s, u64::from(d), 2);
+    s.push('T');
+    digits(&mut s, rem / 3600, 2);
+    s.push(':');
+    digits(&mut s, (rem / 60) % 60, 2);
+    s.push(':');
+    digits(&mut s, rem % 60, 2);
+    s.push('.');
+    digits(&mut s, millis, 3);
+    s.push('Z');
+    s
+}
+
+/// Appends the low `n` decimal digits of `v`, zero-padded.
+fn digits(s: &mut String, v: u64, n: u32) {
+    for k in (0..n).rev() {
+        s.push(char::from(b'0' + ((v / 10u64.pow(k)) % 10) as u8));
+    }
 }
 
 /// Howard Hinnant's `civil_from_days`: days since 1970-01-01 → (year, month, day).
