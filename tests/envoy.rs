@@ -306,7 +306,8 @@ impl Envoy {
     }
 
     /// Starts Envoy with a configuration it must refuse: waits up to `timeout` for it to exit
-    /// (or to stay not ready) and returns its log. An Envoy that becomes ready is an error.
+    /// and returns its log. An Envoy that becomes ready, or that is still running at the
+    /// deadline (not ready is not refused), is an error.
     pub fn start_expect_refusal(opts: &Options, timeout: Duration) -> Result<String> {
         let mut l = launch(opts)?;
         let deadline = Instant::now() + timeout;
@@ -327,7 +328,9 @@ impl Envoy {
                 }
             }
             if Instant::now() > deadline {
-                break;
+                let log = String::from_utf8_lossy(&fs::read(&l.log_path).unwrap_or_default())
+                    .into_owned();
+                bail!("Envoy neither refused nor accepted the configuration in {timeout:?}; log:\n{log}");
             }
             std::thread::sleep(Duration::from_millis(50));
         }

@@ -4,8 +4,8 @@
 //! `golden/<name>.traffic.jsonl` (with an optional `golden/<name>.policy.json`) is replayed
 //! on two harness workers sharing one shared-data store, round-robin, as Envoy workers would
 //! serve it; the events (with `event.id` removed, since it is random per VM) must equal
-//! `golden/<name>.events.jsonl`. Run with `BLESS=1` to rewrite the expected files; a
-//! mismatch is shown as a line diff.
+//! `golden/<name>.events.jsonl`. Run with `BLESS=1` (that value only; any other fails) to
+//! rewrite the expected files; a mismatch is shown as a line diff.
 
 use anyhow::{Context, Result};
 use serde_json::Value;
@@ -106,9 +106,14 @@ pub fn check(name: &str, actual_lines: &[String]) -> Result<()> {
         actual.push_str(&normalize(l)?);
         actual.push('\n');
     }
-    if std::env::var_os("BLESS").is_some() {
-        std::fs::write(&path, &actual)?;
-        return Ok(());
+    match std::env::var("BLESS").as_deref() {
+        Ok("1") => {
+            std::fs::write(&path, &actual)?;
+            return Ok(());
+        }
+        // Only the deliberate value rewrites: `BLESS=0` or a typo must not pass silently.
+        Ok(other) => anyhow::bail!("BLESS={other:?}: set BLESS=1 to rewrite the golden files"),
+        Err(_) => {}
     }
     let expected = std::fs::read_to_string(&path)
         .with_context(|| format!("{} missing: run with BLESS=1", path.display()))?;
