@@ -4,11 +4,13 @@
 Modes: the full benchmark (default), `--smoke` (1 round x 2 s, for CI), `--probe` (hostcall
 prices, see probe.py). Phases of the benchmark:
   1. throughput: workloads x variants, interleaved round by round, wrk closed loop; headline
-     figure Envoy CPU µs per request (from /proc/<pid>/stat and Envoy's request count);
+     figure Envoy CPU µs per request (from /proc/<pid>/stat and Envoy's request count), and
+     Vigil's µs over its floor (floor.py: the probe making exactly Vigil's hostcalls);
   2. latency: open-loop vigil-loadgen at ~half the measured capacity, on the attack workload;
   3. contention: a rotating-IP, rotating-user attack at Envoy --concurrency 2 (shared data);
   4. the harness line (`vigil bench`).
-Every Vigil run asserts from /stats that it produced one event per failed login.
+Every Vigil run asserts from /stats that it produced one event per failed login; every floor
+run that its hostcalls answered Ok and its sink wrote one line per failed login.
 """
 import argparse
 import json
@@ -18,12 +20,13 @@ import subprocess
 import sys
 
 import envoyctl
+import floor
 import probe
 import report
 import runs
 
 SINK_POLICY = '{"version":1,"output":{"sinks":[{"type":"access_log"}]}}'
-VARIANTS = ["none", "accesslog", "empty", "vigil_log", "vigil_al"]
+VARIANTS = ["none", "accesslog", "empty", "floor_log", "vigil_log", "floor_al", "vigil_al"]
 VIGIL = ("vigil_log", "vigil_al")
 
 
@@ -102,6 +105,9 @@ def render_variants(a, out, p):
         "empty": ("", envoyctl.wasm_filter(p["empty"], "")),
         "vigil_log": ("", envoyctl.wasm_filter(p["vigil"], "")),
         "vigil_al": (envoyctl.access_log_sink("/dev/null"), envoyctl.wasm_filter(p["vigil"], SINK_POLICY)),
+        "floor_log": ("", envoyctl.wasm_filter(p["probe"], floor.configuration("floor_log"))),
+        "floor_al": (envoyctl.access_log_sink("/dev/null"),
+                     envoyctl.wasm_filter(p["probe"], floor.configuration("floor_al"))),
     }
     return {v: envoyctl.render(os.path.join(out, f"{v}.yaml"), a.port, a.admin_port, *defs[v]) for v in defs}
 
@@ -147,6 +153,10 @@ def one_run(a, out, conf, variant, warm, load, concurrency=1, cpus="0"):
             acc = runs.vigil_accounting(env)
             m.update(acc)
             m["check"] = runs.check_events(acc, slack=64) or "ok"
+        elif variant in floor.VARIANTS:
+            acc = floor.accounting(env, variant)
+            m.update(acc)
+            m["check"] = floor.check(acc, variant, slack=64) or "ok"
     except (OSError, ValueError, KeyError) as e:  # Envoy died mid-run, /stats unreadable, ...
         m = {"cpu_us": float("nan"), "rps": 0.0, "latency_us": {"p50": 0, "p99": 0, "p99.9": 0},
              "check": f"run failed: {e!r} (Envoy alive: {env.alive()})"}
@@ -179,8 +189,9 @@ def throughput(a, out, p, confs, variants, skipped, results):
                     continue
                 m.update(phase="throughput", round=r + 1, workload=w, variant=v)
                 results.append(m)
+                what = "floor" if v in floor.VARIANTS else "events"
                 say(f"  round {r + 1} {w:<6} {v:<10} {m['cpu_us']:7.2f} us/req {m['rps']:9.0f} req/s"
-                    + (f"  events: {m['check']}" if "check" in m else ""))
+                    + (f"  {what}: {m['check']}" if "check" in m else ""))
 
 
 def main(argv):
@@ -198,6 +209,10 @@ def main(argv):
     steal0 = envoyctl.steal_sample()
     wiring = sink_wiring_check(a, out, p)
     say(f"access_log sink wiring (CEL \"'wasm.vigil.event.<i>' in filter_state\"): {wiring}")
+    floor_check = ""
+    if any(v in floor.VARIANTS for v in variants):
+        floor_check = floor.cross_check(p["cli"], p["vigil"], out)
+        say(f"floor against `vigil hostcalls`: {floor_check}")
     phases = a.phases.split(",")
     if "throughput" in phases:
         throughput(a, out, p, confs, variants, skipped, results)
@@ -248,7 +263,7 @@ def main(argv):
     with open(os.path.join(out, "results.jsonl"), "w", encoding="utf-8") as f:
         for m in results:
             f.write(json.dumps(m) + "\n")
-    text = report.summary(a, results, skipped, wiring, harness, rate, steal0, steal1)
+    text = report.summary(a, results, skipped, wiring, harness, rate, steal0, steal1, floor_check)
     print(text)
     with open(os.path.join(out, "summary.md"), "w", encoding="utf-8") as f:
         f.write(text + "\n")
@@ -261,7 +276,9 @@ def main(argv):
     broken = {v: why for v, why in skipped.items() if v != "vigil_al"}
     for v, why in broken.items():
         print(f"FAIL: variant {v} did not run: {why}", file=sys.stderr)
-    return 1 if bad or broken else 0
+    if floor_check.startswith("FAILED"):
+        print(f"FAIL: the floor does not make Vigil's hostcalls: {floor_check}", file=sys.stderr)
+    return 1 if bad or broken or floor_check.startswith("FAILED") else 0
 
 
 def latency_rate(results):

@@ -2,9 +2,11 @@
 import statistics
 
 import envoyctl
+import floor
 
 NAMES = {"none": "none", "accesslog": "native access log", "empty": "empty wasm filter",
-         "vigil_log": "Vigil, envoy_log sink", "vigil_al": "Vigil, access_log sink"}
+         "floor_log": "floor, envoy_log shape", "vigil_log": "Vigil, envoy_log sink",
+         "floor_al": "floor, access_log shape", "vigil_al": "Vigil, access_log sink"}
 
 
 def _med(xs):
@@ -36,17 +38,19 @@ def throughput_table(results, workload, conns):
     what = {"attack": "every request a failed login, POST /login -> 401",
             "mix": "95% GET / -> 200 (no event), 5% failed logins"}[workload]
     lines = [f"**{workload}** ({what}; wrk -t1 -c{conns}, Envoy --concurrency 1)", "",
-             "| variant | CPU µs/req | vs none | vs access log | over empty filter | req/s | req/s vs none | events | CPU µs/req per round |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "| variant | CPU µs/req | vs none | vs access log | over empty filter | over its floor | req/s | req/s vs none | events / floor check | CPU µs/req per round |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for v in NAMES:
         if v not in by:
             continue
         r_none = f"{cpu[v] / cpu['none']:.2f}×" if "none" in cpu else "–"
         r_alog = f"{cpu[v] / cpu['accesslog']:.2f}×" if "accesslog" in cpu else "–"
         over = f"{cpu[v] - cpu['empty']:+.1f} µs" if "empty" in cpu and v != "empty" else "–"
+        fl = floor.OF.get(v)
+        ofl = f"{cpu[v] - cpu[fl]:+.1f} µs" if fl in cpu else "–"
         rr = f"{rps[v] / rps['none']:.2f}" if "none" in rps else "–"
         per = " ".join(f"{m['cpu_us']:.1f}" for m in by[v])
-        lines.append(f"| {NAMES[v]} | {cpu[v]:.1f} | {r_none} | {r_alog} | {over} | {rps[v]:,.0f} | {rr} | "
+        lines.append(f"| {NAMES[v]} | {cpu[v]:.1f} | {r_none} | {r_alog} | {over} | {ofl} | {rps[v]:,.0f} | {rr} | "
                      f"{_check(by[v])} | {per} |")
     return lines + [""]
 
@@ -82,22 +86,46 @@ def latency_table(results, phase, title):
     return lines + [""]
 
 
+def _over(results, workloads, v, base):
+    parts = []
+    for w in workloads:
+        by = _rows(results, "throughput", w)
+        if v in by and base in by:
+            d = _med([m["cpu_us"] for m in by[v]]) - _med([m["cpu_us"] for m in by[base]])
+            parts.append((w, d))
+    return parts
+
+
+def _paired(results, workload, v, base):
+    """Per round, `v`'s CPU µs/request minus `base`'s (the same round's runs)."""
+    by = _rows(results, "throughput", workload)
+    rounds = {m["round"]: m["cpu_us"] for m in by.get(base, [])}
+    return [m["cpu_us"] - rounds[m["round"]] for m in by.get(v, []) if m["round"] in rounds]
+
+
 def headline(results, workloads):
-    """One sentence per Vigil variant: µs per request over the empty filter, by workload."""
+    """Per Vigil variant: µs per request over the empty filter and over its floor (the same
+    hostcalls without Vigil's work), by workload; per floor: its µs over the empty filter."""
     lines = []
-    for v in ("vigil_log", "vigil_al"):
-        parts = []
-        for w in workloads:
-            by = _rows(results, "throughput", w)
-            if v in by and "empty" in by:
-                d = _med([m["cpu_us"] for m in by[v]]) - _med([m["cpu_us"] for m in by["empty"]])
-                parts.append(f"{d:+.1f} µs/request on {w}")
+    for v in ("floor_log", "vigil_log", "floor_al", "vigil_al"):
+        parts = _over(results, workloads, v, "empty")
         if parts:
-            lines.append(f"{NAMES[v]} over the empty wasm filter (Envoy CPU): " + ", ".join(parts))
+            lines.append(f"{NAMES[v]} over the empty wasm filter (Envoy CPU): "
+                         + ", ".join(f"{d:+.1f} µs/request on {w}" for w, d in parts))
+    for v, fl in floor.OF.items():
+        parts = _over(results, workloads, v, fl)
+        if parts:
+            sink = NAMES[v].split(", ", 1)[1]
+            lines.append(f"Vigil, {sink} over its floor: "
+                         + ", ".join(f"{d:+.1f} µs/request ({w})" if i == 0 else f"{d:+.1f} ({w})"
+                                     for i, (w, d) in enumerate(parts))
+                         + "; paired by round: "
+                         + ", ".join(f"{w} " + " ".join(f"{x:+.1f}" for x in _paired(results, w, v, fl))
+                                     for w, _ in parts))
     return lines + ([""] if lines else [])
 
 
-def summary(a, results, skipped, wiring, harness, rate, steal0, steal1):
+def summary(a, results, skipped, wiring, harness, rate, steal0, steal1, floor_check=""):
     steal = 100.0 * (steal1[0] - steal0[0]) / max(1, steal1[1] - steal0[1])
     out = [f"machine: {envoyctl.machine()}; steal during the run: {steal:.2f}%",
            f"Envoy 1.40 (V8); {a.rounds} round(s) x {a.seconds:g} s per run, variants interleaved; "
@@ -120,5 +148,7 @@ def summary(a, results, skipped, wiring, harness, rate, steal0, steal1):
     for v, why in skipped.items():
         out.append(f"skipped {NAMES.get(v, v)}: {why}")
     out.append(f"access_log sink wiring (CEL \"'wasm.vigil.event.<i>' in filter_state\", checked with the probe filter): {wiring}")
+    if floor_check:
+        out.append(f"floor (bench/driver/floor.py) against `vigil hostcalls` on bench/scenarios.jsonl: {floor_check}")
     out.append(harness)
     return "\n".join(out)

@@ -1,14 +1,19 @@
-//! # vigil-bench-hostcall-cost: a proxy-wasm filter that prices one hostcall kind
+//! # vigil-bench-hostcall-cost: a proxy-wasm filter that prices hostcalls
 //!
-//! Per request it makes `n` calls of the one kind its plugin configuration names (see
-//! [`probe`] for the JSON), in the callback the configuration names, through raw
-//! non-panicking hostcalls ([`raw`]). Running it in Envoy with `n = 0` and `n = N` and
-//! dividing the difference in Envoy CPU per request by `N` prices one call
-//! (`scripts/bench --probe`).
+//! Per request it makes the calls its plugin configuration names (see [`probe`] for the
+//! JSON), in the callbacks the configuration names, through raw non-panicking hostcalls
+//! ([`raw`]), and does nothing else:
 //!
-//! The status and answer size of the first call it makes are published once as gauges,
-//! `probe.status` and `probe.bytes` (`wasmcustom.probe.*` on Envoy's `/stats`), so a run
-//! shows whether the call did what was meant (`0` = Ok, `1` = NotFound, ...); gauges hold
+//! - one kind, `n` calls: running it in Envoy with `n = 0` and `n = N` and dividing the
+//!   difference in Envoy CPU per request by `N` prices one call (`scripts/bench --probe`);
+//! - a sequence of steps: exactly the hostcalls Vigil makes per request, in the same
+//!   callbacks, with the same sizes, none of Vigil's own work: the floor Vigil is measured
+//!   against (`scripts/bench`'s `floor_*` variants).
+//!
+//! The status and answer size of the first call of each step are published once as gauges,
+//! `probe.status` and `probe.bytes` for the one-kind form, `probe.step.<i>.status` and
+//! `probe.step.<i>.bytes` for a sequence (`wasmcustom.probe.*` on Envoy's `/stats`), so a run
+//! shows whether the calls did what was meant (`0` = Ok, `1` = NotFound, ...); gauges hold
 //! `status + 1` so an unset gauge (0) reads as "never called".
 //!
 //! Build: `cargo build --release --target wasm32-wasip1 -p vigil-bench-hostcall-cost`.
@@ -19,7 +24,7 @@ pub mod raw;
 use std::cell::Cell;
 use std::rc::Rc;
 
-use probe::{Call, Phase, Probe, DEFAULT_SHARED_KEY};
+use probe::{filler, header_in_pairs, Call, Phase, Probe, DEFAULT_SHARED_KEY};
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{Action, ContextType};
 use raw::Answer;
@@ -34,17 +39,24 @@ mod entry {
     }}
 }
 
+/// The gauges of one step, and whether they were set.
+#[derive(Debug, Default)]
+struct Gauges {
+    status: Option<u32>,
+    bytes: Option<u32>,
+    recorded: Cell<bool>,
+}
+
 /// What every request context of a VM shares.
 #[derive(Debug, Default)]
 struct Shared {
     probe: Probe,
     counter: u32,
-    status_gauge: Option<u32>,
-    bytes_gauge: Option<u32>,
-    recorded: Cell<bool>,
+    gauges: Vec<Gauges>,
+    wants_method: bool,
 }
 
-/// Root context: parses the configuration, defines the metrics, sets the shared key.
+/// Root context: parses the configuration, defines the metrics, sets the shared keys.
 #[derive(Debug, Default)]
 pub struct ProbeRoot {
     shared: Rc<Shared>,
@@ -70,17 +82,32 @@ impl RootContext for ProbeRoot {
                 return false;
             }
         };
-        if let Call::GetShared(k) | Call::SetShared(k, _) | Call::CasShared(k, _) = &probe.call {
-            raw::shared_set(k, b"12345678", 0);
-        } else {
-            raw::shared_set(DEFAULT_SHARED_KEY.as_bytes(), b"12345678", 0);
+        raw::shared_set(DEFAULT_SHARED_KEY.as_bytes(), &filler(8), 0);
+        for step in &probe.steps {
+            match &step.call {
+                Call::GetShared(k) => raw::shared_set(k, &filler(8), 0),
+                Call::SetShared(k, v) | Call::CasShared(k, v) => raw::shared_set(k, v, 0),
+                _ => continue,
+            };
         }
+        let gauges = (0..probe.steps.len())
+            .map(|i| {
+                let name = |what: &str| match probe.sequence {
+                    true => format!("probe.step.{i}.{what}"),
+                    false => format!("probe.{what}"),
+                };
+                Gauges {
+                    status: raw::define_metric(1, &name("status")),
+                    bytes: raw::define_metric(1, &name("bytes")),
+                    recorded: Cell::new(false),
+                }
+            })
+            .collect();
         self.shared = Rc::new(Shared {
+            wants_method: probe.wants_method(),
             probe,
             counter: raw::define_metric(0, "probe.counter").unwrap_or(0),
-            status_gauge: raw::define_metric(1, "probe.status"),
-            bytes_gauge: raw::define_metric(1, "probe.bytes"),
-            recorded: Cell::new(false),
+            gauges,
         });
         true
     }
@@ -88,6 +115,7 @@ impl RootContext for ProbeRoot {
     fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
         Some(Box::new(ProbeHttp {
             shared: Rc::clone(&self.shared),
+            method: None,
         }))
     }
 
@@ -110,32 +138,47 @@ fn config_bytes(size: usize) -> (Answer, Vec<u8>) {
     raw::buffer_bytes_owned(7, 0, size)
 }
 
-/// Per-request context: makes the calls in the configured phase.
+/// Per-request context: makes the calls of the steps in each callback.
 struct ProbeHttp {
     shared: Rc<Shared>,
+    /// The request's `:method`, when a step needs it (from the request header pairs).
+    method: Option<Vec<u8>>,
 }
 
 impl ProbeHttp {
-    fn run(&self, phase: Phase, body_size: usize) {
-        let s = &*self.shared;
-        if s.probe.phase != phase || s.probe.n == 0 {
-            return;
-        }
-        let first = one(&s.probe.call, s.counter, body_size);
-        for _ in 1..s.probe.n {
-            one(&s.probe.call, s.counter, body_size);
-        }
-        if !s.recorded.replace(true) {
-            if let Some(g) = s.status_gauge {
-                raw::record_metric(g, u64::from(first.status) + 1);
+    fn run(&mut self, phase: Phase, body_size: usize) {
+        let shared = Rc::clone(&self.shared);
+        for (i, step) in shared.probe.steps.iter().enumerate() {
+            if step.phase != phase || step.n == 0 {
+                continue;
             }
-            if let Some(g) = s.bytes_gauge {
-                raw::record_metric(g, first.bytes);
+            if let Some(m) = &step.if_method {
+                if self.method.as_ref() != Some(m) {
+                    continue;
+                }
+            }
+            let first = if shared.wants_method && shared.probe.is_method_source(i) {
+                let (answer, pairs) = raw::header_pairs_owned(0);
+                self.method = header_in_pairs(&pairs, b":method").map(<[u8]>::to_vec);
+                answer
+            } else {
+                one(&step.call, shared.counter, body_size)
+            };
+            for _ in 1..step.n {
+                one(&step.call, shared.counter, body_size);
+            }
+            let g = &shared.gauges[i];
+            if !g.recorded.replace(true) {
+                if let Some(id) = g.status {
+                    raw::record_metric(id, u64::from(first.status) + 1);
+                }
+                if let Some(id) = g.bytes {
+                    raw::record_metric(id, first.bytes);
+                }
             }
         }
     }
 }
-
 /// Makes one call (two for `cas_shared_data`).
 fn one(call: &Call, counter: u32, body_size: usize) -> Answer {
     match call {

@@ -226,6 +226,26 @@ pub fn header_pairs(map: u32) -> Answer {
     }
 }
 
+/// `proxy_get_header_map_pairs(map)`, keeping the serialized pairs.
+pub fn header_pairs_owned(map: u32) -> (Answer, Vec<u8>) {
+    let (mut data, mut size) = (null_mut(), 0usize);
+    // SAFETY: pointers to live locals.
+    let status = unsafe { proxy_get_header_map_pairs(map, &mut data, &mut size) };
+    let bytes = if data.is_null() {
+        Vec::new()
+    } else {
+        // SAFETY: as in `free`: the host allocated `size` bytes and hands them over.
+        unsafe { Vec::from_raw_parts(data, size, size) }
+    };
+    (
+        Answer {
+            status,
+            bytes: bytes.len() as u64,
+        },
+        bytes,
+    )
+}
+
 /// `proxy_get_header_map_value(map, name)`.
 pub fn header_value(map: u32, name: &[u8]) -> Answer {
     let (mut data, mut size) = (null_mut(), 0usize);
