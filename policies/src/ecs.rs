@@ -107,7 +107,7 @@ impl W {
 /// number of truncated fields.
 pub fn encode(e: &Event, field_max_bytes: usize) -> (String, usize) {
     let mut w = W {
-        out: String::with_capacity(768),
+        out: String::with_capacity(1024),
         first: true,
         cap: field_max_bytes,
         truncated: Vec::new(),

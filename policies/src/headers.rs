@@ -21,10 +21,13 @@ pub const EVENT_HEADERS: [&str; 7] = [
     "cookie",
 ];
 
-/// The kept request headers, in the order of the engine's names ([`Snapshot::names_for`]).
+/// The kept request headers, in the order of the engine's names ([`Snapshot::names_for`]):
+/// the values side by side in one buffer (one allocation per request), each found by its
+/// range.
 #[derive(Debug, Clone, Default)]
 pub struct Snapshot {
-    values: Vec<Option<Vec<u8>>>,
+    bytes: Vec<u8>,
+    ranges: Vec<Option<(u32, u32)>>,
 }
 
 impl Snapshot {
@@ -44,22 +47,31 @@ impl Snapshot {
 
     /// Keeps the values of `names` from a serialized header map.
     pub fn take(map: &[u8], names: &[String]) -> Snapshot {
-        let mut values: Vec<Option<Vec<u8>>> = vec![None; names.len()];
+        let mut s = Snapshot {
+            bytes: Vec::with_capacity(256),
+            ranges: vec![None; names.len()],
+        };
         for_each_pair(map, |k, v| {
             if let Some(i) = names.iter().position(|n| n.as_bytes() == k) {
-                if values[i].is_none() {
-                    values[i] = Some(v.to_vec());
+                if s.ranges[i].is_none() {
+                    let start = s.bytes.len();
+                    s.bytes.extend_from_slice(v);
+                    // A header map is far below 4 GiB (Envoy caps it at 96 KiB).
+                    s.ranges[i] = Some((start as u32, v.len() as u32));
                 }
             }
         });
-        Snapshot { values }
+        s
     }
 
     /// A kept header: `Some(None)` when the request did not carry it, `None` when the name
     /// is not among `names` (the caller reads it from the host).
     pub fn get(&self, names: &[String], name: &str) -> Option<Option<&[u8]>> {
         let i = names.iter().position(|n| n == name)?;
-        Some(self.values.get(i)?.as_deref())
+        Some(self.ranges.get(i)?.and_then(|(start, len)| {
+            self.bytes
+                .get(start as usize..start as usize + len as usize)
+        }))
     }
 }
 
