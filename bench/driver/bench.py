@@ -264,6 +264,7 @@ def main(argv):
         for m in results:
             f.write(json.dumps(m) + "\n")
     text = report.summary(a, results, skipped, wiring, harness, rate, steal0, steal1, floor_check)
+    text += "\n" + hostcall_table(p)
     print(text)
     with open(os.path.join(out, "summary.md"), "w", encoding="utf-8") as f:
         f.write(text + "\n")
@@ -292,6 +293,35 @@ def latency_rate(results):
         if caps and v == VIGIL[-1]:
             break
     return round(0.5 * min(caps), -2) if caps else 0
+
+
+def hostcall_table(p):
+    """Vigil's hostcalls per request, per scenario (bench/scenarios.jsonl, `vigil hostcalls`)."""
+    cli = p["cli"]
+    if not cli or not os.access(cli, os.X_OK):
+        return "hostcalls per scenario: CLI not built"
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    rows = ["**hostcalls per request** (`vigil hostcalls`, baseline policy with the access_log "
+            "sink, bench/scenarios.jsonl)", "", "| scenario | hostcalls | by kind |", "|---|---|---|"]
+    r = subprocess.run([cli, "hostcalls", "--plugin", p["vigil"],
+                        "--config", os.path.join(root, "envoy", "demo-policy.json"),
+                        "--env", "VIGIL_FINGERPRINT_KEY=vigil-bench-key",
+                        os.path.join(root, "bench", "scenarios.jsonl")],
+                       capture_output=True, text=True, check=False)
+    if r.returncode != 0:
+        return f"hostcalls per scenario: `vigil hostcalls` failed: {r.stderr.strip()}"
+    name, count = None, None
+    for line in r.stdout.splitlines():
+        if line.startswith("line "):
+            head, _, tail = line.partition("): ")
+            name = head.split("(", 1)[1] if "(" in head else head
+            count = tail.split()[0]
+        elif line.strip().startswith("totals:") and name and "warm-up" not in name:
+            kinds = ", ".join(k for k in line.strip()[len("totals: "):].split(", ")
+                              if not k.endswith(" 0"))
+            rows.append(f"| {name} | {count} | {kinds} |")
+            name = None
+    return "\n".join(rows)
 
 
 def harness_line(out, p):
