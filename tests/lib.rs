@@ -2,6 +2,7 @@
 //! and helpers shared by the test modules in `all/`.
 
 pub mod access_log;
+pub mod conformance;
 pub mod ecs;
 pub mod envoy;
 pub mod event;

@@ -103,6 +103,8 @@ impl Vm {
             x: Arc::clone(&x),
             stage: Stage::Request,
             request_seen: false,
+            request_live: false,
+            response_live: false,
             request_headers: headers,
             request_trailers: None,
             response_headers: None,
@@ -154,6 +156,7 @@ impl Vm {
         if !x.envoy.skip_request_callbacks {
             let n = self.stream_mut().map_or(0, |s| {
                 s.request_seen = true;
+                s.request_live = true;
                 s.request_headers.len()
             }) as i32;
             let eos = i32::from(rq.body.is_empty() && rq.trailers.is_empty());
@@ -165,6 +168,11 @@ impl Vm {
                     (c, n, eos),
                 )?
                 .map(Action::from_i32);
+            // Envoy clears `request_headers_` once iteration continues (a module without
+            // the callback continues).
+            if let Some(s) = self.stream_mut() {
+                s.request_live = out.request_headers == Some(Action::Pause);
+            }
             if !rq.body.is_empty() {
                 if let Some(s) = self.stream_mut() {
                     s.request_body = Body::Original;
@@ -202,6 +210,7 @@ impl Vm {
         if let Some(s) = self.stream_mut() {
             s.stage = Stage::Response;
             s.response_headers = Some(rh);
+            s.response_live = true;
         }
         let eos = i32::from(rs.body.is_empty() && rs.trailers.is_empty());
         out.response_headers = self
@@ -212,6 +221,9 @@ impl Vm {
                 (c, n, eos),
             )?
             .map(Action::from_i32);
+        if let Some(s) = self.stream_mut() {
+            s.response_live = out.response_headers == Some(Action::Pause);
+        }
         if !rs.body.is_empty() {
             if let Some(s) = self.stream_mut() {
                 s.response_body = Body::Original;
@@ -246,6 +258,9 @@ impl Vm {
             s.stage = Stage::Log;
         }
         self.call("proxy_on_log", ctx, ex.on_log.as_ref(), c)?;
+        if let Some(s) = self.stream_mut() {
+            s.stage = Stage::Done;
+        }
         Ok(())
     }
 }

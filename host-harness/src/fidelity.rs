@@ -13,10 +13,11 @@
 //! | `proxy_get_buffer_bytes` | current chunk / configs; unknown buffer → `NotFound`; clamps the range, writes nothing for length 0 (verified) | same; plugin configuration only during `on_configure` (`temp_plugin_`, verified); body buffers only during their body callback |
 //! | `proxy_set_buffer_bytes` | `Buffer::copyFrom`: prepend / replace / append else `BadArgument` (verified) | same on body buffers; others `BadArgument` |
 //! | `proxy_get_header_map_value` | null map → `BadArgument`; missing → `NotFound`; first value (verified) | same; request headers are null in response callbacks of a `skip_request_callbacks` exchange (SDK panics → VM failure, as in Envoy) |
+//! | header map lifetime | request headers exist during `on_request_headers` only (Envoy clears `request_headers_` when it returns `Continue`), response headers during `on_response_headers` only; both readable (not writable) again in `on_log`, gone in `on_done`/`on_delete`; a null map reads as `BadArgument` (value), empty pairs `Ok`, writes `BadArgument` (verified: conformance probe) | same; after a `Pause` the map stays (from the source, unmeasured: the harness does not model Pause) |
 //! | `proxy_get_header_map_pairs` | null map → empty, `Ok` (verified) | same; empty map → null pointer, size 0 |
-//! | `proxy_set_header_map_pairs`, `_add_`, `_replace_`, `_remove_` | mutable map or `BadArgument`; keys lower-cased (verified) | same (request headers mutable once `on_request_headers` ran) |
+//! | `proxy_set_header_map_pairs`, `_add_`, `_replace_`, `_remove_` | mutable map or `BadArgument`; keys lower-cased; replace removes every value of the key and appends the new one at the end (verified: conformance probe) | same |
 //! | `proxy_get_header_map_size` | byte size or `BadArgument` | same |
-//! | `proxy_get_property` | CEL path walk; unknown → `NotFound`; ints/doubles 8-byte LE; timestamps int64 ns; maps/lists as pairs; header maps by lower-cased name; `filter_state[key]` → the value's bytes; an unknown top-level name falls back to filter state `wasm.<name>` (verified) | see [`crate::hostcalls::properties`]; `response.*` `NotFound` before the response stage; `metadata` alone / `node` messages → empty bytes (protobuf not emulated); `filter_state` alone → `SerializationFailure` (from source, unmeasured) |
+//! | `proxy_get_property` | CEL path walk; unknown → `NotFound`; ints/doubles 8-byte LE; timestamps int64 ns; maps/lists as pairs; header maps by lower-cased name; `filter_state[key]` → the value's bytes; an unknown top-level name falls back to filter state `wasm.<name>` (verified) | see [`crate::hostcalls::properties`]; `response.*` `NotFound` before the response stage except `response.flags` (0); header-backed `request.*` and `response.headers` only while their map exists (see header map lifetime); `metadata` alone / `node` messages → empty bytes (protobuf not emulated); `filter_state` alone → `SerializationFailure` (from source, unmeasured) |
 //! | `proxy_set_property` | no stream info (root context) → `NotFound`; else filter state under `wasm.<path>` (the raw path, `\0`s kept), created with the default prototype (mutable bytes, filter-chain life span) or overwritten, `Ok` (verified: `Context::setProperty`) | same, per stream (gone with it); readable by `get_property([name])` and `get_property(["filter_state", "wasm.<name>"])`; printed by the access loggers below |
 //! | `proxy_get_shared_data` | `(value, cas)` or `NotFound`, namespaced by vm_id (cpp-host, unverified in detail) | same, [`crate::SharedData`] shared by all VMs |
 //! | `proxy_set_shared_data` | cas 0 unchecked; mismatch → `CasMismatch`; missing key always inserted; cas counter from 1 skipping 0 (cpp-host, unverified) | same; counts gets/sets/mismatches |
@@ -60,9 +61,19 @@
 //! records in [`crate::ExchangeOutcome::access_log`]; they also run when a trap ended the
 //! stream early), `on_done`, `on_delete`. A `Pause` action is recorded
 //! but the exchange proceeds (the traffic already contains the outcome). Request headers
-//! are `:authority` (from `host`), `:path`, `:method`, `:scheme`, the client's headers,
-//! then `x-forwarded-proto` and a generated `x-request-id` when absent (Envoy's HTTP/1
-//! order). Response headers are `:status` then the traffic headers (Envoy's own
+//! are `:authority` (from `host`), `:path`, `:method`, `:scheme`, the client's headers as
+//! Envoy's HTTP/1 codec leaves them, then `x-forwarded-proto` and a generated
+//! `x-request-id` when absent (Envoy's HTTP/1 order). The codec merges a repeated inline
+//! header into the first with `,` (no space): verified for `user-agent`, `accept`,
+//! `accept-encoding`, `authorization`, `cache-control`, `content-type`, `origin`,
+//! `referer`, `via`, `x-forwarded-for`, `x-forwarded-host`, `x-request-id`; `cookie`,
+//! `accept-language` and custom headers stay separate entries (HTTP/1: no `; ` cookie
+//! join); `transfer-encoding` is consumed (verified: conformance probe).
+//! Header-backed `request.*` properties follow the request map (`NotFound` when it is
+//! null); `request.time`/`protocol` and `response.flags` (0 before the response) come from
+//! the stream info and are always there. The traffic's `filter_metadata` is taken as
+//! written by filters behind the plugin (jwt_authn): a namespace is `NotFound` until
+//! `on_request_headers` has returned `Continue` (verified: conformance probe). Response headers are `:status` then the traffic headers (Envoy's own
 //! `date`/`server`/`content-length` are not added). A trap fails the VM: later exchanges
 //! report `vm_failed` without running wasm.
 //!

@@ -73,6 +73,8 @@ pub(crate) enum Stage {
     Request,
     Response,
     Log,
+    /// After `on_log` (`on_done`, `on_delete`): the access-log header maps are gone.
+    Done,
 }
 
 /// A body chunk visible to the body callbacks: the exchange's own bytes until the plugin
@@ -94,8 +96,13 @@ pub(crate) struct Stream {
     pub(crate) id: u32,
     pub(crate) x: Arc<Exchange>,
     pub(crate) stage: Stage,
-    /// decodeHeaders ran (Envoy's `request_headers_` is set).
+    /// decodeHeaders ran (the filter saw request headers).
     pub(crate) request_seen: bool,
+    /// Envoy's `request_headers_` is set: during `on_request_headers`, and after it only if
+    /// it did not return `Continue` (Envoy clears it when iteration continues).
+    pub(crate) request_live: bool,
+    /// Envoy's `response_headers_`: the same for `on_response_headers`.
+    pub(crate) response_live: bool,
     pub(crate) request_headers: Vec<Header>,
     pub(crate) request_trailers: Option<Vec<Header>>,
     pub(crate) response_headers: Option<Vec<Header>>,

@@ -22,8 +22,46 @@ fn has(h: &[Header], n: usize, name: &str) -> bool {
     h[..n].iter().any(|(k, _)| k == name)
 }
 
+/// Request headers Envoy's HTTP/1 codec merges when repeated: the second value is appended
+/// to the first with `,` (no space), at the first one's place. These are Envoy's inline
+/// headers; verified in Envoy 1.40 with the conformance probe. Others (`cookie`,
+/// `accept-language`, `x-custom`, ...) stay separate entries.
+pub(crate) const MERGED_REQUEST_HEADERS: [&str; 12] = [
+    "user-agent",
+    "accept",
+    "accept-encoding",
+    "authorization",
+    "cache-control",
+    "content-type",
+    "origin",
+    "referer",
+    "via",
+    "x-forwarded-for",
+    "x-forwarded-host",
+    "x-request-id",
+];
+
+/// Request headers the HTTP/1 codec consumes: the filter never sees them.
+const DROPPED_REQUEST_HEADERS: [&str; 1] = ["transfer-encoding"];
+
+/// Adds a client header as the codec would: dropped, merged into an earlier one, or put.
+fn put_client(h: &mut Vec<Header>, n: &mut usize, name: &str, value: &[u8]) {
+    if DROPPED_REQUEST_HEADERS.contains(&name) {
+        return;
+    }
+    if MERGED_REQUEST_HEADERS.contains(&name) {
+        if let Some((_, v)) = h[..*n].iter_mut().find(|(k, _)| k == name) {
+            v.push(b',');
+            v.extend_from_slice(value);
+            return;
+        }
+    }
+    put(h, n, name, value);
+}
+
 /// Envoy's request header map for `x`: `:authority` (from `host`), `:path`, `:method`,
-/// `:scheme`, the client's headers, then `x-forwarded-proto` and a generated
+/// `:scheme`, the client's headers as the HTTP/1 codec leaves them (repeated inline headers
+/// merged, `transfer-encoding` dropped), then `x-forwarded-proto` and a generated
 /// `x-request-id` when absent.
 pub(crate) fn request_headers(st: &mut HostState, x: &Exchange) -> Vec<Header> {
     let mut h = std::mem::take(&mut st.spare_request_headers);
@@ -40,7 +78,7 @@ pub(crate) fn request_headers(st: &mut HostState, x: &Exchange) -> Vec<Header> {
     put(&mut h, &mut n, ":scheme", r.scheme.as_bytes());
     for (k, v) in &r.headers {
         if !k.starts_with(':') && k != "host" {
-            put(&mut h, &mut n, k, v);
+            put_client(&mut h, &mut n, k, v);
         }
     }
     if !has(&h, n, "x-forwarded-proto") {
@@ -101,6 +139,27 @@ pub(crate) fn recycle(st: &mut HostState, request: Vec<Header>, response: Option
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn codec_merges_inline_headers() {
+        let mut h = Vec::new();
+        let mut n = 0;
+        for (k, v) in [
+            ("user-agent", "a"),
+            ("cookie", "c=1"),
+            ("user-agent", "b"),
+            ("cookie", "d=2"),
+            ("transfer-encoding", "chunked"),
+        ] {
+            put_client(&mut h, &mut n, k, v.as_bytes());
+        }
+        h.truncate(n);
+        let want: Vec<Header> = [("user-agent", "a,b"), ("cookie", "c=1"), ("cookie", "d=2")]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.as_bytes().to_vec()))
+            .collect();
+        assert_eq!(h, want);
+    }
 
     #[test]
     fn status_digits() {

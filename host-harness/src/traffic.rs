@@ -12,7 +12,7 @@
 //! | `request.path` | string | `:path` (with the query) |
 //! | `request.scheme` | optional string | `:scheme` (default `http`) |
 //! | `request.protocol` | optional string | `request.protocol` (default `HTTP/1.1`) |
-//! | `request.headers` | `[[name, value], ...]` | request headers in order; `host` becomes `:authority` |
+//! | `request.headers` | `[[name, value], ...]` | request headers in order, as the client sent them; `host` becomes `:authority`; the harness applies Envoy's HTTP/1 codec (repeated inline headers such as `user-agent` merged with `,`, `transfer-encoding` dropped: see [`crate::fidelity`]) |
 //! | `request.body` | optional value | request body (one chunk) |
 //! | `request.trailers` | optional `[[name, value], ...]` | request trailers |
 //! | `response.status` | integer | `:status` and `response.code` |

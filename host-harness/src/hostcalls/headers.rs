@@ -22,11 +22,13 @@ pub(crate) fn const_map(st: &HostState, t: MapType) -> Option<&Vec<Header>> {
         _ => {
             let s = st.acting_stream()?;
             match t {
-                MapType::HttpRequestHeaders if s.request_seen || s.stage == Stage::Log => {
+                MapType::HttpRequestHeaders if s.request_live || s.stage == Stage::Log => {
                     Some(&s.request_headers)
                 }
                 MapType::HttpRequestTrailers => s.request_trailers.as_ref(),
-                MapType::HttpResponseHeaders => s.response_headers.as_ref(),
+                MapType::HttpResponseHeaders if s.response_live || s.stage == Stage::Log => {
+                    s.response_headers.as_ref()
+                }
                 MapType::HttpResponseTrailers => s.response_trailers.as_ref(),
                 _ => None,
             }
@@ -38,9 +40,9 @@ pub(crate) fn const_map(st: &HostState, t: MapType) -> Option<&Vec<Header>> {
 fn mut_map(st: &mut HostState, t: MapType) -> Option<&mut Vec<Header>> {
     let s = st.acting_stream_mut()?;
     match t {
-        MapType::HttpRequestHeaders if s.request_seen => Some(&mut s.request_headers),
+        MapType::HttpRequestHeaders if s.request_live => Some(&mut s.request_headers),
         MapType::HttpRequestTrailers => s.request_trailers.as_mut(),
-        MapType::HttpResponseHeaders => s.response_headers.as_mut(),
+        MapType::HttpResponseHeaders if s.response_live => s.response_headers.as_mut(),
         MapType::HttpResponseTrailers => s.response_trailers.as_mut(),
         _ => None,
     }
@@ -178,18 +180,11 @@ pub fn add_to_linker(linker: &mut Linker<HostState>) -> anyhow::Result<()> {
                     Ok(kv) => kv,
                     Err(s) => return Ok(s.code()),
                 };
+                // Envoy's `setCopy`: every value of the key is removed and the new one
+                // appended at the end (verified with the conformance probe).
                 Ok(status(with_mut(&mut c, t, |m| {
-                    match m.iter().position(|(n, _)| *n == k) {
-                        Some(i) => {
-                            m[i].1 = v;
-                            let mut j = 0;
-                            m.retain(|(n, _)| {
-                                j += 1;
-                                j - 1 <= i || *n != k
-                            });
-                        }
-                        None => m.push((k, v)),
-                    }
+                    m.retain(|(n, _)| *n != k);
+                    m.push((k, v));
                 })))
             },
         )

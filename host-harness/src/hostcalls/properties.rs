@@ -115,7 +115,10 @@ fn request<'a>(st: &'a Stream, rest: &[&str]) -> R<'a> {
         "protocol" => return s(&x.request.protocol),
         _ => {}
     }
-    if !(st.request_seen || st.stage == Stage::Log) {
+    // Header-backed fields: Envoy's CEL request wrapper reads `request_headers_` (set only
+    // while `on_request_headers` runs, or after it paused) or, in `on_log`, the access-log
+    // headers.
+    if !(st.request_live || st.stage == Stage::Log) {
         return Err(Status::NotFound);
     }
     let h = &st.request_headers;
@@ -162,18 +165,27 @@ fn request<'a>(st: &'a Stream, rest: &[&str]) -> R<'a> {
 }
 
 fn response<'a>(st: &'a Stream, rest: &[&str]) -> R<'a> {
+    let x = &*st.x;
+    let field = *rest.first().ok_or(Status::SerializationFailure)?;
+    // The flags live in the stream info from the start (0 until something sets one).
+    if field == "flags" {
+        let flags = if st.stage == Stage::Request {
+            0
+        } else {
+            x.envoy.response_flags
+        };
+        return u64le(flags);
+    }
     if st.stage == Stage::Request {
         return Err(Status::NotFound);
     }
-    let x = &*st.x;
-    match *rest.first().ok_or(Status::SerializationFailure)? {
+    match field {
         "code" => i64le(i64::from(x.response.status)),
         "code_details" => x
             .envoy
             .response_code_details
             .as_deref()
             .map_or(Err(Status::NotFound), s),
-        "flags" => u64le(x.envoy.response_flags),
         "size" => i64le(x.response.body.len() as i64),
         "total_size" => {
             let hs: usize = st
@@ -185,10 +197,12 @@ fn response<'a>(st: &'a Stream, rest: &[&str]) -> R<'a> {
             i64le((x.response.body.len() + hs) as i64)
         }
         name @ ("headers" | "trailers") => {
-            let h = if name == "headers" {
+            let h = if name != "headers" {
+                &st.response_trailers
+            } else if st.response_live || st.stage == Stage::Log {
                 &st.response_headers
             } else {
-                &st.response_trailers
+                &None
             };
             let h = h.as_deref().ok_or(Status::NotFound)?;
             match rest.get(1) {
@@ -201,6 +215,13 @@ fn response<'a>(st: &'a Stream, rest: &[&str]) -> R<'a> {
 }
 
 fn metadata<'a>(st: &'a Stream, rest: &[&str]) -> R<'a> {
+    // The traffic's metadata is written by filters after the plugin (jwt_authn behind it):
+    // a namespace exists once the request headers have passed on (not at context creation,
+    // not in `on_request_headers`, not while they are paused). Verified for jwt_authn with
+    // the conformance probe; the whole `filter_metadata` map is not narrowed (unmeasured).
+    if st.stage == Stage::Request && (st.request_live || !st.request_seen) && rest.len() >= 2 {
+        return Err(Status::NotFound);
+    }
     let fm = &st.x.envoy.filter_metadata;
     let obj = |m: &std::collections::BTreeMap<String, serde_json::Value>| {
         serde_json::Value::Object(m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())

@@ -1,0 +1,302 @@
+//! # vigil-conformance-probe: what a host shows a plugin, callback by callback
+//!
+//! A proxy-wasm filter that, at every callback of a request's life (context create, request
+//! headers/body/trailers, response headers/body/trailers, log, done, delete), reads what a
+//! plugin might read and logs one JSON line (`proxy_log` at info, prefixed [`PREFIX`]):
+//!
+//! - `cb`, `ctx` and `args`: the callback, its context id and its arguments;
+//! - `maps`: status and pairs of the four header/trailer maps;
+//! - `hdr`: status and value of the single request headers in [`HEADERS`];
+//! - `prop`: status and value of the properties in [`PROPERTIES`];
+//! - `body`: status and bytes of the body buffer (body callbacks only);
+//! - `mut`: for the request and response header maps, the statuses of `add x-probe`,
+//!   `add x-probe-tail`, `replace x-probe`, the map's pairs right after (the order shows
+//!   where a replaced header goes), then `remove` of both.
+//!
+//! Values are strings when they are UTF-8 and `{"hex": ...}` otherwise; integer properties
+//! (8 bytes little-endian) are numbers. The probe never panics: it uses raw hostcalls
+//! ([`raw`]) and records every status as it comes. Values that differ by nature (times, ids,
+//! ports) are recorded as they are: the comparison replaces them.
+//!
+//! Build: `cargo build --release --target wasm32-wasip1 -p vigil-conformance-probe`.
+
+pub mod raw;
+
+use proxy_wasm::traits::{Context, HttpContext, RootContext};
+use proxy_wasm::types::{Action, ContextType};
+use serde_json::{json, Map, Value};
+
+#[allow(unsafe_code)]
+mod entry {
+    proxy_wasm::main! {{
+        proxy_wasm::set_log_level(proxy_wasm::types::LogLevel::Trace);
+        proxy_wasm::set_root_context(|_| -> Box<dyn proxy_wasm::traits::RootContext> {
+            Box::new(crate::ProbeRoot)
+        });
+    }}
+}
+
+/// Every record's log line starts with this.
+pub const PREFIX: &str = "PROBE ";
+
+/// Single request headers read at every callback.
+pub const HEADERS: [&str; 8] = [
+    ":method",
+    ":path",
+    ":authority",
+    "user-agent",
+    "x-request-id",
+    "x-forwarded-for",
+    "cookie",
+    "transfer-encoding",
+];
+
+/// How a property's bytes are shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Text (or hex when not UTF-8).
+    Str,
+    /// 8-byte little-endian integer.
+    Int,
+}
+
+/// Properties read at every callback (dotted; the probe splits them into segments).
+pub const PROPERTIES: [(&str, Kind); 12] = [
+    ("request.path", Kind::Str),
+    ("request.method", Kind::Str),
+    ("request.headers.user-agent", Kind::Str),
+    ("request.time", Kind::Int),
+    ("request.id", Kind::Str),
+    ("response.code", Kind::Int),
+    ("response.code_details", Kind::Str),
+    ("response.flags", Kind::Int),
+    ("source.address", Kind::Str),
+    ("source.port", Kind::Int),
+    ("connection.id", Kind::Int),
+    (
+        "metadata.filter_metadata.envoy.filters.http.jwt_authn.jwt_payload.sub",
+        Kind::Str,
+    ),
+];
+
+/// The four maps by their proxy-wasm numbers.
+const MAPS: [(&str, u32); 4] = [
+    ("request_headers", 0),
+    ("request_trailers", 1),
+    ("response_headers", 2),
+    ("response_trailers", 3),
+];
+
+/// Property path segments: `metadata.filter_metadata.<filter name with dots>.<key>.<leaf>`
+/// keeps the filter name whole.
+pub fn segments(path: &str) -> Vec<String> {
+    const NS: &str = "envoy.filters.http.jwt_authn";
+    if let Some(rest) = path.strip_prefix("metadata.filter_metadata.") {
+        if let Some(tail) = rest.strip_prefix(NS) {
+            let mut out = vec!["metadata".to_string(), "filter_metadata".into(), NS.into()];
+            out.extend(tail.split('.').filter(|s| !s.is_empty()).map(String::from));
+            return out;
+        }
+    }
+    if let Some(name) = path.strip_prefix("request.headers.") {
+        return vec!["request".into(), "headers".into(), name.into()];
+    }
+    path.split('.').map(String::from).collect()
+}
+
+/// Bytes as a JSON value: a string when UTF-8, else `{"hex": ...}`.
+pub fn bytes_value(b: &[u8]) -> Value {
+    match std::str::from_utf8(b) {
+        Ok(s) => json!(s),
+        Err(_) => json!({ "hex": b.iter().map(|x| format!("{x:02x}")).collect::<String>() }),
+    }
+}
+
+fn status_value(s: u32, v: Value) -> Value {
+    if s == 0 {
+        json!({ "s": s, "v": v })
+    } else {
+        json!({ "s": s })
+    }
+}
+
+fn pairs_value(s: u32, b: &[u8]) -> Value {
+    let v = match raw::parse_pairs(b) {
+        Some(p) => Value::Array(
+            p.iter()
+                .map(|(k, v)| json!([bytes_value(k), bytes_value(v)]))
+                .collect(),
+        ),
+        None => json!({ "malformed": bytes_value(b) }),
+    };
+    status_value(s, v)
+}
+
+fn property_value(kind: Kind, s: u32, b: &[u8]) -> Value {
+    let v = match (kind, <[u8; 8]>::try_from(b)) {
+        (Kind::Int, Ok(a)) => json!(i64::from_le_bytes(a)),
+        _ => bytes_value(b),
+    };
+    status_value(s, v)
+}
+
+/// The mutating calls on one map, and its pairs after the replace.
+fn mutate(map: u32) -> Value {
+    let add = raw::map_add(map, "x-probe", "added");
+    let add_tail = raw::map_add(map, "x-probe-tail", "tail");
+    let replace = raw::map_replace(map, "x-probe", "replaced");
+    let (s, p) = raw::map_pairs(map);
+    let pairs = pairs_value(s, &p);
+    let remove = raw::map_remove(map, "x-probe");
+    let remove_tail = raw::map_remove(map, "x-probe-tail");
+    json!({
+        "add": add, "add_tail": add_tail, "replace": replace, "pairs": pairs,
+        "remove": remove, "remove_tail": remove_tail,
+    })
+}
+
+/// Builds and logs the record of one callback; `body` is the buffer to read and its size.
+pub fn record(ctx: u32, cb: &str, args: Value, body: Option<(u32, usize)>) {
+    let mut maps = Map::new();
+    for (name, t) in MAPS {
+        let (s, p) = raw::map_pairs(t);
+        maps.insert(name.into(), pairs_value(s, &p));
+    }
+    let mut hdr = Map::new();
+    for name in HEADERS {
+        let (s, v) = raw::map_value(0, name);
+        hdr.insert(name.into(), status_value(s, bytes_value(&v)));
+    }
+    let mut prop = Map::new();
+    for (path, kind) in PROPERTIES {
+        let segs = segments(path);
+        let (s, v) = raw::property(segs.join("\0").as_bytes());
+        prop.insert(path.into(), property_value(kind, s, &v));
+    }
+    let mut rec = json!({
+        "ctx": ctx, "cb": cb, "args": args, "maps": maps, "hdr": hdr, "prop": prop,
+    });
+    if let Some((buffer, size)) = body {
+        let (s, b) = raw::buffer_bytes(buffer, 0, size);
+        rec["body"] = status_value(s, bytes_value(&b));
+    }
+    rec["mut"] = json!({ "request_headers": mutate(0), "response_headers": mutate(2) });
+    let line = format!("{PREFIX}{rec}");
+    raw::log(2, line.as_bytes());
+}
+
+/// Root context: creates a [`Probe`] per request.
+#[derive(Debug, Default)]
+pub struct ProbeRoot;
+
+impl Context for ProbeRoot {}
+
+impl RootContext for ProbeRoot {
+    fn create_http_context(&self, context_id: u32) -> Option<Box<dyn HttpContext>> {
+        record(context_id, "context_create", json!({}), None);
+        Some(Box::new(Probe { ctx: context_id }))
+    }
+
+    fn get_type(&self) -> Option<ContextType> {
+        Some(ContextType::HttpContext)
+    }
+}
+
+/// One request's probe; dropping it (`proxy_on_delete`) writes the `delete` record.
+#[derive(Debug)]
+pub struct Probe {
+    ctx: u32,
+}
+
+impl Drop for Probe {
+    fn drop(&mut self) {
+        record(self.ctx, "delete", json!({}), None);
+    }
+}
+
+impl Context for Probe {
+    fn on_done(&mut self) -> bool {
+        record(self.ctx, "done", json!({}), None);
+        true
+    }
+}
+
+impl HttpContext for Probe {
+    fn on_http_request_headers(&mut self, n: usize, eos: bool) -> Action {
+        let args = json!({ "headers": n, "end_of_stream": eos });
+        record(self.ctx, "request_headers", args, None);
+        Action::Continue
+    }
+
+    fn on_http_request_body(&mut self, size: usize, eos: bool) -> Action {
+        let args = json!({ "body_size": size, "end_of_stream": eos });
+        record(self.ctx, "request_body", args, Some((0, size)));
+        Action::Continue
+    }
+
+    fn on_http_request_trailers(&mut self, n: usize) -> Action {
+        record(self.ctx, "request_trailers", json!({ "trailers": n }), None);
+        Action::Continue
+    }
+
+    fn on_http_response_headers(&mut self, n: usize, eos: bool) -> Action {
+        let args = json!({ "headers": n, "end_of_stream": eos });
+        record(self.ctx, "response_headers", args, None);
+        Action::Continue
+    }
+
+    fn on_http_response_body(&mut self, size: usize, eos: bool) -> Action {
+        let args = json!({ "body_size": size, "end_of_stream": eos });
+        record(self.ctx, "response_body", args, Some((1, size)));
+        Action::Continue
+    }
+
+    fn on_http_response_trailers(&mut self, n: usize) -> Action {
+        record(
+            self.ctx,
+            "response_trailers",
+            json!({ "trailers": n }),
+            None,
+        );
+        Action::Continue
+    }
+
+    fn on_log(&mut self) {
+        record(self.ctx, "log", json!({}), None);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn property_segments() {
+        assert_eq!(segments("request.path"), ["request", "path"]);
+        assert_eq!(
+            segments("request.headers.user-agent"),
+            ["request", "headers", "user-agent"]
+        );
+        assert_eq!(
+            segments("metadata.filter_metadata.envoy.filters.http.jwt_authn.jwt_payload.sub"),
+            [
+                "metadata",
+                "filter_metadata",
+                "envoy.filters.http.jwt_authn",
+                "jwt_payload",
+                "sub"
+            ]
+        );
+    }
+
+    #[test]
+    fn values() {
+        assert_eq!(bytes_value(b"ab"), json!("ab"));
+        assert_eq!(bytes_value(&[0xc0]), json!({"hex": "c0"}));
+        assert_eq!(
+            property_value(Kind::Int, 0, &200i64.to_le_bytes()),
+            json!({"s": 0, "v": 200})
+        );
+        assert_eq!(property_value(Kind::Str, 1, b""), json!({"s": 1}));
+    }
+}

@@ -1,0 +1,459 @@
+//! Conformance support: runs scripted requests through a real Envoy 1.40 with the
+//! conformance probe (`tests/conformance-probe`) as its first filter, turns what Envoy saw
+//! into a traffic file, replays it through the harness with the same probe, and compares the
+//! two record sequences request by request after replacing the values that differ by nature
+//! (times, request ids, connection ids, ports).
+//!
+//! A difference is keyed `<request>/<callback>#<n>/<field>.<name>` (or
+//! `<request>/callbacks` when the callback sequences differ), so a test can hold a list of
+//! known deviations and fail on anything else.
+
+use anyhow::{anyhow, bail, Context as _, Result};
+use serde_json::{json, Value};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+use vigil_harness::{traffic, Plugin, Vm, VmOptions};
+
+use crate::envoy::{token, workspace_root, Envoy, HttpResponse, Options, Req};
+
+/// Every probe record's log line starts with this (`vigil_conformance_probe::PREFIX`).
+pub const PREFIX: &str = "PROBE ";
+
+/// The probe: `$VIGIL_PROBE_WASM` or `target/wasm32-wasip1/release/vigil_conformance_probe.wasm`.
+pub fn probe_wasm() -> Result<PathBuf> {
+    let path = match std::env::var_os("VIGIL_PROBE_WASM") {
+        Some(p) => PathBuf::from(p),
+        None => workspace_root().join("target/wasm32-wasip1/release/vigil_conformance_probe.wasm"),
+    };
+    if !path.is_file() {
+        bail!(
+            "conformance probe not found at {} (build it: `cargo build --release --target \
+             wasm32-wasip1 -p vigil-conformance-probe`)",
+            path.display()
+        );
+    }
+    Ok(path)
+}
+
+/// One scripted request.
+#[derive(Debug, Clone)]
+pub struct Case {
+    /// Short name (the first part of a difference key).
+    pub name: String,
+    /// What the client sends.
+    pub req: Req,
+    /// Send the body with `transfer-encoding: chunked` (one chunk) instead of
+    /// `content-length`.
+    pub chunked: bool,
+}
+
+fn case(name: &str, req: Req) -> Case {
+    Case {
+        name: name.into(),
+        req,
+        chunked: false,
+    }
+}
+
+impl Case {
+    /// The bytes on the wire.
+    pub fn wire(&self) -> Vec<u8> {
+        if !self.chunked {
+            return self.req.to_bytes();
+        }
+        let r = &self.req;
+        let mut out = Vec::new();
+        out.extend_from_slice(&r.method);
+        out.push(b' ');
+        out.extend_from_slice(&r.path);
+        out.extend_from_slice(b" HTTP/1.1\r\nhost: vigil.test\r\n");
+        for (n, v) in &r.headers {
+            out.extend_from_slice(n);
+            out.extend_from_slice(b": ");
+            out.extend_from_slice(v);
+            out.extend_from_slice(b"\r\n");
+        }
+        out.extend_from_slice(b"transfer-encoding: chunked\r\nconnection: close\r\n\r\n");
+        out.extend_from_slice(format!("{:x}\r\n", r.body.len()).as_bytes());
+        out.extend_from_slice(&r.body);
+        out.extend_from_slice(b"\r\n0\r\n\r\n");
+        out
+    }
+}
+
+/// The scripted requests, in the order they are sent (the rate-limited route allows three
+/// requests per hour per Envoy: the fourth gets 429).
+pub fn cases() -> Result<Vec<Case>> {
+    let valid = token("valid-user")?;
+    Ok(vec![
+        case(
+            "get",
+            Req::get("/hello?q=1").header("user-agent", "probe/1"),
+        ),
+        case(
+            "post",
+            Req::post(
+                "/api/login",
+                "application/json",
+                r#"{"user":"alice","pw":"x"}"#,
+            )
+            .header("user-agent", "probe/1"),
+        ),
+        case("headers_only", Req::get("/")),
+        case(
+            "duplicates",
+            Req::get("/dup")
+                .header("user-agent", "first/1")
+                .header("cookie", "a=1")
+                .header("user-agent", "second/2")
+                .header("cookie", "b=2")
+                .header("accept", "text/html")
+                .header("accept", "application/json")
+                .header("referer", "http://a.example/")
+                .header("referer", "http://b.example/")
+                .header("authorization", "Basic YTpi")
+                .header("authorization", "Basic Yzpk")
+                .header("x-request-id", "dup-1")
+                .header("x-request-id", "dup-2")
+                .header("origin", "http://a.example")
+                .header("origin", "http://b.example")
+                .header("via", "1.1 a")
+                .header("via", "1.1 b")
+                .header("x-forwarded-host", "a.example")
+                .header("x-forwarded-host", "b.example")
+                .header("content-type", "text/plain")
+                .header("content-type", "text/html")
+                .header("accept-encoding", "gzip")
+                .header("accept-encoding", "br")
+                .header("accept-language", "en")
+                .header("accept-language", "de")
+                .header("cache-control", "no-cache")
+                .header("cache-control", "no-store")
+                .header("x-custom", "one")
+                .header("x-custom", "two"),
+        ),
+        Case {
+            chunked: true,
+            ..case(
+                "chunked_post",
+                Req::new("POST", "/api/login")
+                    .header("content-type", "application/json")
+                    .body(br#"{"user":"bob"}"#),
+            )
+        },
+        case(
+            "jwt_401_before_body",
+            Req::post("/api/items", "application/json", r#"{"item":"x"}"#),
+        ),
+        case(
+            "oversized_header_431",
+            Req::get("/big").header("x-big", &"a".repeat(70 * 1024)),
+        ),
+        case("jwt_missing_401", Req::get("/api/private")),
+        case("jwt_valid", Req::get("/api/private").bearer(&valid)),
+        case("limited_1", Req::get("/api/limited")),
+        case("limited_2", Req::get("/api/limited")),
+        case("limited_3", Req::get("/api/limited")),
+        case("rate_limited_429", Req::get("/api/limited")),
+    ])
+}
+
+/// Probe records in Envoy's log, in order.
+fn envoy_records(envoy: &Envoy) -> Vec<Value> {
+    envoy
+        .log()
+        .lines()
+        .filter_map(|l| l.find(PREFIX).map(|i| &l[i + PREFIX.len()..]))
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
+fn deletes(records: &[Value]) -> Vec<u64> {
+    records
+        .iter()
+        .filter(|r| r["cb"] == "delete")
+        .filter_map(|r| r["ctx"].as_u64())
+        .collect()
+}
+
+/// What Envoy showed the probe for each case, and what the client got.
+pub struct EnvoyRun {
+    /// The running Envoy (its run directory holds the traffic file).
+    pub envoy: Envoy,
+    /// Records per case, in callback order.
+    pub records: Vec<Vec<Value>>,
+    /// The response per case.
+    pub responses: Vec<HttpResponse>,
+}
+
+/// Sends every case (one at a time, waiting for its `delete` record) through Envoy.
+pub fn run_envoy(cases: &[Case]) -> Result<EnvoyRun> {
+    let mut opts = Options::new("conformance");
+    opts.wasm = Some(probe_wasm()?);
+    let envoy = Envoy::start(&opts)?;
+    let mut records = Vec::new();
+    let mut responses = Vec::new();
+    for c in cases {
+        let before = deletes(&envoy_records(&envoy)).len();
+        let resp = crate::envoy::send_raw(envoy.listen, &c.wire())
+            .with_context(|| format!("case {}", c.name))?;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let ctx = loop {
+            let d = deletes(&envoy_records(&envoy));
+            if d.len() > before {
+                break d[before];
+            }
+            if Instant::now() > deadline {
+                bail!("case {}: no delete record after 10 s", c.name);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let recs: Vec<Value> = envoy_records(&envoy)
+            .into_iter()
+            .filter(|r| r["ctx"].as_u64() == Some(ctx))
+            .collect();
+        records.push(recs);
+        responses.push(resp);
+    }
+    Ok(EnvoyRun {
+        envoy,
+        records,
+        responses,
+    })
+}
+
+fn text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn first<'a>(recs: &'a [Value], cb: &str) -> Option<&'a Value> {
+    recs.iter().find(|r| r["cb"] == cb)
+}
+
+/// The traffic line for a case, from what the client sent and what Envoy showed the probe:
+/// the client's headers as sent (hop-by-hop `connection` dropped), the headers Envoy added
+/// (`x-forwarded-for`, ...), the response Envoy gave the filter, and the outcome from `on_log`.
+pub fn traffic_line(i: usize, c: &Case, recs: &[Value]) -> Result<Value> {
+    let lower = |b: &[u8]| String::from_utf8_lossy(b).to_ascii_lowercase();
+    let mut headers: Vec<Value> = vec![json!(["host", "vigil.test"])];
+    let mut sent: Vec<String> = vec!["host".into()];
+    for (n, v) in &c.req.headers {
+        headers.push(json!([lower(n), String::from_utf8_lossy(v)]));
+        sent.push(lower(n));
+    }
+    let bodyful = matches!(c.req.method.as_slice(), b"POST" | b"PUT" | b"PATCH");
+    if c.chunked {
+        headers.push(json!(["transfer-encoding", "chunked"]));
+        sent.push("transfer-encoding".into());
+    } else if !c.req.body.is_empty() || bodyful {
+        headers.push(json!(["content-length", c.req.body.len().to_string()]));
+        sent.push("content-length".into());
+    }
+    let rh = first(recs, "request_headers");
+    if let Some(pairs) = rh.and_then(|r| r["maps"]["request_headers"]["v"].as_array()) {
+        for p in pairs {
+            let name = text(&p[0]);
+            if !name.starts_with(':') && !sent.contains(&name) && name != "x-request-id" {
+                headers.push(json!([name, p[1]]));
+            }
+        }
+    }
+    let log = first(recs, "log").ok_or_else(|| anyhow!("{}: no log record", c.name))?;
+    let prop = |k: &str| log["prop"][k]["v"].clone();
+    let status = prop("response.code")
+        .as_u64()
+        .ok_or_else(|| anyhow!("{}: no response.code in on_log", c.name))?;
+    let resp_headers: Vec<Value> = first(recs, "response_headers")
+        .and_then(|r| r["maps"]["response_headers"]["v"].as_array())
+        .map(|a| {
+            a.iter()
+                .filter(|p| p[0] != ":status")
+                .cloned()
+                .collect::<Vec<_>>()
+        })
+        .unwrap_or_default();
+    let resp_body: String = recs
+        .iter()
+        .filter(|r| r["cb"] == "response_body")
+        .map(|r| text(&r["body"]["v"]))
+        .collect();
+    let flags_bits = prop("response.flags").as_u64().unwrap_or(0);
+    let flags: Vec<&str> = traffic::RESPONSE_FLAGS
+        .iter()
+        .enumerate()
+        .filter(|(b, _)| flags_bits & (1 << b) != 0)
+        .map(|(_, f)| *f)
+        .collect();
+    let mut envoy = json!({ "response_flags": flags });
+    if let Value::String(d) = prop("response.code_details") {
+        envoy["response_code_details"] = json!(d);
+    }
+    if let Value::String(sub) =
+        prop("metadata.filter_metadata.envoy.filters.http.jwt_authn.jwt_payload.sub")
+    {
+        envoy["filter_metadata"] =
+            json!({ "envoy.filters.http.jwt_authn": { "jwt_payload": { "sub": sub } } });
+    }
+    if rh.is_none() {
+        envoy["skip_request_callbacks"] = json!(true);
+    }
+    let mut request = json!({
+        "method": String::from_utf8_lossy(&c.req.method),
+        "path": String::from_utf8_lossy(&c.req.path),
+        "headers": headers,
+    });
+    if !c.req.body.is_empty() {
+        request["body"] = json!(String::from_utf8_lossy(&c.req.body));
+    }
+    let mut response = json!({ "status": status, "headers": resp_headers });
+    if !resp_body.is_empty() {
+        response["body"] = json!(resp_body);
+    }
+    let source = match prop("source.address") {
+        Value::String(s) => s,
+        _ => "127.0.0.1:1".into(),
+    };
+    Ok(json!({
+        "name": c.name,
+        "time": format!("2026-11-23T09:00:{:02}.000Z", i % 60),
+        "source": source,
+        "request": request,
+        "response": response,
+        "envoy": envoy,
+    }))
+}
+
+/// Replays a traffic file through the harness with the probe; records per exchange.
+pub fn run_harness(traffic_text: &str) -> Result<Vec<Vec<Value>>> {
+    let exchanges = traffic::parse_traffic("conformance.jsonl", traffic_text)?;
+    let plugin = Plugin::load(probe_wasm()?)?;
+    let mut vm = Vm::new(&plugin, VmOptions::default())?;
+    if !vm.start()? {
+        bail!("the probe refused to start in the harness");
+    }
+    let mut out = Vec::new();
+    for x in &exchanges {
+        let o = vm.run(x)?;
+        if let Some(f) = o.vm_failed {
+            bail!("the probe's VM failed in the harness: {f}");
+        }
+        out.push(
+            o.logs
+                .iter()
+                .filter_map(|l| l.message.strip_prefix(PREFIX))
+                .map(serde_json::from_str)
+                .collect::<Result<Vec<Value>, _>>()?,
+        );
+    }
+    Ok(out)
+}
+
+/// Replaces the values that differ by nature: context and connection ids, request ids,
+/// times, client ports.
+pub fn normalize(mut r: Value) -> Value {
+    r["ctx"] = json!("<ctx>");
+    for (k, placeholder) in [
+        ("request.time", "<time>"),
+        ("request.id", "<request-id>"),
+        ("connection.id", "<connection-id>"),
+        ("source.port", "<port>"),
+    ] {
+        if let Some(v) = r["prop"][k].get_mut("v") {
+            *v = json!(placeholder);
+        }
+    }
+    if let Some(Value::String(a)) = r["prop"]["source.address"].get_mut("v") {
+        if let Some((ip, _)) = a.rsplit_once(':') {
+            *a = format!("{ip}:<port>");
+        }
+    }
+    if let Some(v) = r["hdr"]["x-request-id"].get_mut("v") {
+        *v = json!("<request-id>");
+    }
+    let scrub = |pairs: &mut Value| {
+        if let Some(a) = pairs.get_mut("v").and_then(Value::as_array_mut) {
+            for p in a {
+                if p[0] == "x-request-id" {
+                    p[1] = json!("<request-id>");
+                }
+            }
+        }
+    };
+    if let Some(maps) = r["maps"].as_object_mut() {
+        maps.values_mut().for_each(scrub);
+    }
+    if let Some(m) = r["mut"].as_object_mut() {
+        m.values_mut().for_each(|v| scrub(&mut v["pairs"]));
+    }
+    r
+}
+
+/// One difference between Envoy's and the harness's records.
+#[derive(Debug, Clone)]
+pub struct Difference {
+    /// `<request>/<callback>#<n>/<field>.<name>` or `<request>/callbacks`.
+    pub key: String,
+    /// Envoy's value.
+    pub envoy: Value,
+    /// The harness's value.
+    pub harness: Value,
+}
+
+fn callbacks(recs: &[Value]) -> Vec<Value> {
+    recs.iter()
+        .map(|r| json!({ "cb": r["cb"], "args": r["args"] }))
+        .collect()
+}
+
+/// The differences between two normalized record sequences of one request. Records are
+/// paired by callback name and occurrence (`request_body#1` is the second body call).
+pub fn diff(name: &str, envoy: &[Value], harness: &[Value]) -> Vec<Difference> {
+    let mut out = Vec::new();
+    let (ce, ch) = (callbacks(envoy), callbacks(harness));
+    if ce != ch {
+        out.push(Difference {
+            key: format!("{name}/callbacks"),
+            envoy: json!(ce),
+            harness: json!(ch),
+        });
+    }
+    let label = |recs: &[Value], i: usize| {
+        let cb = text(&recs[i]["cb"]);
+        let n = recs[..i].iter().filter(|r| text(&r["cb"]) == cb).count();
+        format!("{cb}#{n}")
+    };
+    for i in 0..envoy.len() {
+        let l = label(envoy, i);
+        let Some(j) = (0..harness.len()).find(|j| label(harness, *j) == l) else {
+            continue;
+        };
+        let (e, h) = (&envoy[i], &harness[j]);
+        for field in ["args", "maps", "hdr", "prop", "body", "mut"] {
+            let keys: std::collections::BTreeSet<String> = [&e[field], &h[field]]
+                .iter()
+                .filter_map(|v| v.as_object())
+                .flat_map(|o| o.keys().cloned())
+                .collect();
+            if keys.is_empty() && e[field] != h[field] {
+                out.push(Difference {
+                    key: format!("{name}/{l}/{field}"),
+                    envoy: e[field].clone(),
+                    harness: h[field].clone(),
+                });
+            }
+            for k in keys {
+                if e[field][&k] != h[field][&k] {
+                    out.push(Difference {
+                        key: format!("{name}/{l}/{field}.{k}"),
+                        envoy: e[field][&k].clone(),
+                        harness: h[field][&k].clone(),
+                    });
+                }
+            }
+        }
+    }
+    out
+}
