@@ -27,12 +27,33 @@ pub fn replay(
     traffic_path: &Path,
     workers: usize,
 ) -> Result<Vec<String>> {
+    replay_with(plugin, policy, traffic_path, workers, false)
+}
+
+/// [`replay`], and with `access_log` the records Envoy's access loggers would write (one
+/// logger per record slot, `wasm.vigil.event.<i>`) instead of the event log lines.
+pub fn replay_with(
+    plugin: &Plugin,
+    policy: &[u8],
+    traffic_path: &Path,
+    workers: usize,
+    access_log: bool,
+) -> Result<Vec<String>> {
     let text = std::fs::read_to_string(traffic_path)
         .with_context(|| format!("reading {}", traffic_path.display()))?;
     let exchanges = traffic::parse_traffic(&traffic_path.display().to_string(), &text)?;
+    let loggers = if access_log {
+        (0..vigil_policies::envoy::MAX_RECORDS)
+            .filter_map(vigil_policies::envoy::filter_state_key)
+            .map(vigil_harness::AccessLogger::filter_state)
+            .collect()
+    } else {
+        Vec::new()
+    };
     let opts = VmOptions {
         plugin_config: policy.to_vec(),
         env: vec![("VIGIL_FINGERPRINT_KEY".into(), GOLDEN_KEY.into())],
+        access_loggers: loggers,
         ..VmOptions::default()
     };
     let mut h = Harness::new(plugin, opts, workers)?;
@@ -45,7 +66,14 @@ pub fn replay(
             out.local_responses.is_empty(),
             "the plugin answered a client"
         );
-        events.extend(out.events);
+        if access_log {
+            anyhow::ensure!(out.events.is_empty(), "the access_log sink wrote log lines");
+            for r in out.access_log {
+                events.push(String::from_utf8(r).context("a record is not UTF-8")?);
+            }
+        } else {
+            events.extend(out.events);
+        }
     }
     Ok(events)
 }

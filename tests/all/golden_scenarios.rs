@@ -23,6 +23,41 @@ fn golden_baseline() -> Result<()> {
     golden::check("baseline", &events)
 }
 
+/// The same traffic with the `access_log` sink: the records Envoy's access loggers write are
+/// byte for byte the blessed events (one encoder, whatever the sink).
+#[test]
+fn golden_baseline_through_the_access_log_sink() -> Result<()> {
+    let plugin = Plugin::load(plugin_wasm()?)?;
+    let records = golden::replay_with(
+        &plugin,
+        vigil_tests::envoy::ACCESS_LOG_POLICY.as_bytes(),
+        &golden::dir().join("baseline.traffic.jsonl"),
+        2,
+        true,
+    )?;
+    let envoy_log = baseline_events()?;
+    anyhow::ensure!(
+        records.len() == envoy_log.len(),
+        "{} records, {} events",
+        records.len(),
+        envoy_log.len()
+    );
+    // Compared through the blessed file, without rewriting it.
+    let path = golden::dir().join("baseline.events.jsonl");
+    let expected = std::fs::read_to_string(&path)?;
+    let mut actual = String::new();
+    for r in &records {
+        actual.push_str(&golden::normalize(r)?);
+        actual.push('\n');
+    }
+    let d = golden::diff(&expected, &actual);
+    anyhow::ensure!(
+        d.is_empty(),
+        "access_log records differ from the golden events:\n{d}"
+    );
+    Ok(())
+}
+
 /// A user policy: other login routes and methods, a tighter brute-force window (alert,
 /// then re-armed after the window), admin prefix, inline fingerprint key and session
 /// cookie, a small field cap (truncation).
