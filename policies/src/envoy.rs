@@ -178,6 +178,23 @@ pub fn for_each_pair(map: &[u8], mut f: impl FnMut(&[u8], &[u8])) {
     }
 }
 
+/// Serializes header pairs the way Envoy's `get_header_map_pairs` does: the inverse of
+/// [`for_each_pair`] (for hosts and tests that must hand the engine a map).
+pub fn serialize_pairs<K: AsRef<[u8]>, V: AsRef<[u8]>>(pairs: &[(K, V)]) -> Vec<u8> {
+    let mut out = (pairs.len() as u32).to_le_bytes().to_vec();
+    for (k, v) in pairs {
+        out.extend_from_slice(&(k.as_ref().len() as u32).to_le_bytes());
+        out.extend_from_slice(&(v.as_ref().len() as u32).to_le_bytes());
+    }
+    for (k, v) in pairs {
+        out.extend_from_slice(k.as_ref());
+        out.push(0);
+        out.extend_from_slice(v.as_ref());
+        out.push(0);
+    }
+    out
+}
+
 /// Parses an HTTP/1 and HTTP/2 `:status` header value (three ASCII digits).
 pub fn parse_status(v: &[u8]) -> Option<u16> {
     if v.len() != 3 || !v.iter().all(u8::is_ascii_digit) {
@@ -210,13 +227,14 @@ mod tests {
 
     #[test]
     fn header_pairs_as_envoy_serializes_them() {
-        let mut map = Vec::new();
-        map.extend_from_slice(&2u32.to_le_bytes());
-        for (k, v) in [(":method", "POST"), ("x", "")] {
-            map.extend_from_slice(&(k.len() as u32).to_le_bytes());
-            map.extend_from_slice(&(v.len() as u32).to_le_bytes());
+        let map = serialize_pairs(&[(":method", "POST"), ("x", "")]);
+        let mut hand = Vec::new();
+        hand.extend_from_slice(&2u32.to_le_bytes());
+        for n in [7u32, 4, 1, 0] {
+            hand.extend_from_slice(&n.to_le_bytes());
         }
-        map.extend_from_slice(b":method\0POST\0x\0\0");
+        hand.extend_from_slice(b":method\0POST\0x\0\0");
+        assert_eq!(map, hand);
         let mut seen = Vec::new();
         for_each_pair(&map, |k, v| seen.push((k.to_vec(), v.to_vec())));
         assert_eq!(

@@ -81,24 +81,12 @@ mod tests {
 
     #[test]
     fn keeps_the_first_value_of_each_wanted_name() {
-        let mut map = Vec::new();
-        let pairs = [
+        let map = crate::envoy::serialize_pairs(&[
             (":method", "GET"),
             ("cookie", "a=1"),
             ("cookie", "b=2"),
             ("x", "y"),
-        ];
-        map.extend_from_slice(&(pairs.len() as u32).to_le_bytes());
-        for (k, v) in pairs {
-            map.extend_from_slice(&(k.len() as u32).to_le_bytes());
-            map.extend_from_slice(&(v.len() as u32).to_le_bytes());
-        }
-        for (k, v) in pairs {
-            map.extend_from_slice(k.as_bytes());
-            map.push(0);
-            map.extend_from_slice(v.as_bytes());
-            map.push(0);
-        }
+        ]);
         let names = Snapshot::names_for(&crate::presets::baseline());
         let s = Snapshot::take(&map, &names);
         assert_eq!(s.get(&names, ":method"), Some(Some(&b"GET"[..])));

@@ -43,18 +43,8 @@ impl Exchange for Fake {
 
 /// A header map as `proxy_get_header_map_pairs` serializes it.
 fn serialize(h: &HashMap<String, Vec<u8>>) -> Vec<u8> {
-    let mut out = (h.len() as u32).to_le_bytes().to_vec();
-    for (k, v) in h {
-        out.extend_from_slice(&(k.len() as u32).to_le_bytes());
-        out.extend_from_slice(&(v.len() as u32).to_le_bytes());
-    }
-    for (k, v) in h {
-        out.extend_from_slice(k.as_bytes());
-        out.push(0);
-        out.extend_from_slice(v);
-        out.push(0);
-    }
-    out
+    let pairs: Vec<(&String, &Vec<u8>)> = h.iter().collect();
+    vigil_policies::envoy::serialize_pairs(&pairs)
 }
 
 fn lines(events: &[vigil_policies::event::Event]) -> Vec<String> {
