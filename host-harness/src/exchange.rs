@@ -137,6 +137,47 @@ impl Vm {
         self.store.data_mut().stream.as_mut()
     }
 
+    /// Delivers a body as Envoy does (measured with the conformance probe): from a codec (the
+    /// client's request, an upstream's response), the data with `end_of_stream` false, then,
+    /// when no trailers follow, an empty call with `end_of_stream` true; a local reply's body
+    /// (`split` false) in one call that ends the stream. Returns the data call's action.
+    fn deliver_body(
+        &mut self,
+        ctx: u32,
+        c: i32,
+        request: bool,
+        len: usize,
+        last: bool,
+        split: bool,
+    ) -> Result<Option<Action>, HarnessError> {
+        let ex = Arc::clone(&self.ex);
+        let (name, f) = if request {
+            ("proxy_on_request_body", ex.on_request_body.as_ref())
+        } else {
+            ("proxy_on_response_body", ex.on_response_body.as_ref())
+        };
+        let set = |vm: &mut Self, b: Body| {
+            if let Some(s) = vm.stream_mut() {
+                if request {
+                    s.request_body = b;
+                } else {
+                    s.response_body = b;
+                }
+            }
+        };
+        set(self, Body::Original);
+        let eos = i32::from(last && !split);
+        let action = self
+            .call(name, ctx, f, (c, len as i32, eos))?
+            .map(Action::from_i32);
+        if last && split {
+            set(self, Body::Modified(Vec::new()));
+            self.call(name, ctx, f, (c, 0, 1))?;
+        }
+        set(self, Body::Closed);
+        Ok(action)
+    }
+
     fn drive_stream(
         &mut self,
         x: &Exchange,
@@ -174,22 +215,8 @@ impl Vm {
                 s.request_live = out.request_headers == Some(Action::Pause);
             }
             if !rq.body.is_empty() {
-                if let Some(s) = self.stream_mut() {
-                    s.request_body = Body::Original;
-                }
-                let eos = i32::from(rq.trailers.is_empty());
-                let len = rq.body.len() as i32;
-                out.request_body = self
-                    .call(
-                        "proxy_on_request_body",
-                        ctx,
-                        ex.on_request_body.as_ref(),
-                        (c, len, eos),
-                    )?
-                    .map(Action::from_i32);
-                if let Some(s) = self.stream_mut() {
-                    s.request_body = Body::Closed;
-                }
+                out.request_body =
+                    self.deliver_body(ctx, c, true, rq.body.len(), rq.trailers.is_empty(), true)?;
             }
             if !rq.trailers.is_empty() {
                 if let Some(s) = self.stream_mut() {
@@ -225,22 +252,21 @@ impl Vm {
             s.response_live = out.response_headers == Some(Action::Pause);
         }
         if !rs.body.is_empty() {
-            if let Some(s) = self.stream_mut() {
-                s.response_body = Body::Original;
-            }
-            let eos = i32::from(rs.trailers.is_empty());
-            let len = rs.body.len() as i32;
-            out.response_body = self
-                .call(
-                    "proxy_on_response_body",
-                    ctx,
-                    ex.on_response_body.as_ref(),
-                    (c, len, eos),
-                )?
-                .map(Action::from_i32);
-            if let Some(s) = self.stream_mut() {
-                s.response_body = Body::Closed;
-            }
+            // A response Envoy made itself (any `code_details` but `via_upstream`) is a local
+            // reply: its body comes in one call.
+            let upstream = x
+                .envoy
+                .response_code_details
+                .as_deref()
+                .is_none_or(|d| d == "via_upstream");
+            out.response_body = self.deliver_body(
+                ctx,
+                c,
+                false,
+                rs.body.len(),
+                rs.trailers.is_empty(),
+                upstream,
+            )?;
         }
         if !rs.trailers.is_empty() {
             if let Some(s) = self.stream_mut() {

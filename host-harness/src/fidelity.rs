@@ -53,8 +53,11 @@
 //!
 //! Lifecycle: `_initialize` (or `_start`), `proxy_on_context_create(root, 0)`,
 //! `proxy_on_vm_start`, `proxy_on_configure` (false → rejected). Per exchange:
-//! `on_context_create(ctx, root)`, `on_request_headers(n, eos)`, `on_request_body` (one
-//! chunk), `on_request_trailers`, `on_response_headers`, `on_response_body`,
+//! `on_context_create(ctx, root)`, `on_request_headers(n, eos)`, `on_request_body` (the
+//! body in one chunk with `eos` false, then an empty call with `eos` true, as Envoy's codec
+//! delivers it: verified with the conformance probe), `on_request_trailers`,
+//! `on_response_headers`, `on_response_body` (the same for an upstream's response; a local
+//! reply's body, any `code_details` but `via_upstream`, in one call with `eos` true),
 //! `on_response_trailers`, `on_log`, the HTTP connection manager's access loggers
 //! ([`crate::VmOptions::access_loggers`]: each prints one filter-state key verbatim, as
 //! `%FILTER_STATE(<key>:PLAIN)%` behind a filter that logs only when the key exists;
