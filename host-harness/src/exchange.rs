@@ -97,17 +97,36 @@ impl Vm {
         let root = self.store.data().root_context_id as i32;
         let c = ctx as i32;
         out.context_id = ctx;
-        let headers = stream_headers::request_headers(self.store.data_mut(), &x);
+        // A request Envoy's codec rejected has no headers (the harness invents none; in
+        // `on_log` the request map exists and is empty), and Envoy creates its filter context
+        // only to log the local reply: `response.*` is set at context creation, and there are
+        // no response callbacks (verified with the conformance probe).
+        let codec_rejected = x.envoy.skip_request_callbacks;
+        let headers = if codec_rejected {
+            Vec::new()
+        } else {
+            stream_headers::request_headers(self.store.data_mut(), &x)
+        };
+        let response_headers = if codec_rejected {
+            Some(stream_headers::response_headers(self.store.data_mut(), &x))
+        } else {
+            None
+        };
         self.store.data_mut().stream = Some(Stream {
             id: ctx,
             x: Arc::clone(&x),
-            stage: Stage::Request,
+            stage: if codec_rejected {
+                Stage::Response
+            } else {
+                Stage::Request
+            },
             request_seen: false,
+            codec_rejected,
             request_live: false,
             response_live: false,
             request_headers: headers,
             request_trailers: None,
-            response_headers: None,
+            response_headers,
             response_trailers: None,
             request_body: Body::Closed,
             response_body: Body::Closed,
@@ -178,6 +197,68 @@ impl Vm {
         Ok(action)
     }
 
+    /// The response callbacks (headers, body, trailers), as a codec or a local reply
+    /// delivers them.
+    fn drive_response(
+        &mut self,
+        x: &Exchange,
+        out: &mut ExchangeOutcome,
+        ctx: u32,
+        c: i32,
+    ) -> Result<(), HarnessError> {
+        let ex = Arc::clone(&self.ex);
+        let rs = &x.response;
+        let rh = stream_headers::response_headers(self.store.data_mut(), x);
+        let n = rh.len() as i32;
+        if let Some(s) = self.stream_mut() {
+            s.stage = Stage::Response;
+            s.response_headers = Some(rh);
+            s.response_live = true;
+        }
+        let eos = i32::from(rs.body.is_empty() && rs.trailers.is_empty());
+        out.response_headers = self
+            .call(
+                "proxy_on_response_headers",
+                ctx,
+                ex.on_response_headers.as_ref(),
+                (c, n, eos),
+            )?
+            .map(Action::from_i32);
+        if let Some(s) = self.stream_mut() {
+            s.response_live = out.response_headers == Some(Action::Pause);
+        }
+        if !rs.body.is_empty() {
+            // A response Envoy made itself (any `code_details` but `via_upstream`) is a local
+            // reply: its body comes in one call.
+            let upstream = x
+                .envoy
+                .response_code_details
+                .as_deref()
+                .is_none_or(|d| d == "via_upstream");
+            out.response_body = self.deliver_body(
+                ctx,
+                c,
+                false,
+                rs.body.len(),
+                rs.trailers.is_empty(),
+                upstream,
+            )?;
+        }
+        if !rs.trailers.is_empty() {
+            if let Some(s) = self.stream_mut() {
+                s.response_trailers = Some(rs.trailers.clone());
+            }
+            let n = rs.trailers.len() as i32;
+            self.call(
+                "proxy_on_response_trailers",
+                ctx,
+                ex.on_response_trailers.as_ref(),
+                (c, n),
+            )?;
+        }
+        Ok(())
+    }
+
     fn drive_stream(
         &mut self,
         x: &Exchange,
@@ -231,54 +312,8 @@ impl Vm {
                 )?;
             }
         }
-        let rs = &x.response;
-        let rh = stream_headers::response_headers(self.store.data_mut(), x);
-        let n = rh.len() as i32;
-        if let Some(s) = self.stream_mut() {
-            s.stage = Stage::Response;
-            s.response_headers = Some(rh);
-            s.response_live = true;
-        }
-        let eos = i32::from(rs.body.is_empty() && rs.trailers.is_empty());
-        out.response_headers = self
-            .call(
-                "proxy_on_response_headers",
-                ctx,
-                ex.on_response_headers.as_ref(),
-                (c, n, eos),
-            )?
-            .map(Action::from_i32);
-        if let Some(s) = self.stream_mut() {
-            s.response_live = out.response_headers == Some(Action::Pause);
-        }
-        if !rs.body.is_empty() {
-            // A response Envoy made itself (any `code_details` but `via_upstream`) is a local
-            // reply: its body comes in one call.
-            let upstream = x
-                .envoy
-                .response_code_details
-                .as_deref()
-                .is_none_or(|d| d == "via_upstream");
-            out.response_body = self.deliver_body(
-                ctx,
-                c,
-                false,
-                rs.body.len(),
-                rs.trailers.is_empty(),
-                upstream,
-            )?;
-        }
-        if !rs.trailers.is_empty() {
-            if let Some(s) = self.stream_mut() {
-                s.response_trailers = Some(rs.trailers.clone());
-            }
-            let n = rs.trailers.len() as i32;
-            self.call(
-                "proxy_on_response_trailers",
-                ctx,
-                ex.on_response_trailers.as_ref(),
-                (c, n),
-            )?;
+        if !x.envoy.skip_request_callbacks {
+            self.drive_response(x, out, ctx, c)?;
         }
         if let Some(s) = self.stream_mut() {
             s.stage = Stage::Log;

@@ -62,7 +62,10 @@
 //! ([`crate::VmOptions::access_loggers`]: each prints one filter-state key verbatim, as
 //! `%FILTER_STATE(<key>:PLAIN)%` behind a filter that logs only when the key exists;
 //! records in [`crate::ExchangeOutcome::access_log`]; they also run when a trap ended the
-//! stream early), `on_done`, `on_delete`. A `Pause` action is recorded
+//! stream early), `on_done`, `on_delete`. A codec rejection (`skip_request_callbacks`):
+//! `on_context_create` (with `response.*` already set), `on_log` (an empty request map,
+//! `request.*` NotFound, the traffic's response headers where Envoy has its local reply's),
+//! `on_done`, `on_delete`: verified with the conformance probe. A `Pause` action is recorded
 //! but the exchange proceeds (the traffic already contains the outcome). Request headers
 //! are `:authority` (from `host`), `:path`, `:method`, `:scheme`, the client's headers as
 //! Envoy's HTTP/1 codec leaves them, then `x-forwarded-proto` and a generated

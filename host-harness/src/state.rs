@@ -98,6 +98,9 @@ pub(crate) struct Stream {
     pub(crate) stage: Stage,
     /// decodeHeaders ran (the filter saw request headers).
     pub(crate) request_seen: bool,
+    /// Envoy's codec rejected the request (`envoy.skip_request_callbacks`): there is no
+    /// request header map at all, and the context exists only for the local reply's log.
+    pub(crate) codec_rejected: bool,
     /// Envoy's `request_headers_` is set: during `on_request_headers`, and after it only if
     /// it did not return `Continue` (Envoy clears it when iteration continues).
     pub(crate) request_live: bool,

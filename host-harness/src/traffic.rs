@@ -22,7 +22,7 @@
 //! | `envoy.response_flags` | optional list of short names (`"RL"`, `"UAEX"`, ...) | `response.flags` bitmask |
 //! | `envoy.response_code_details` | optional string | `response.code_details` |
 //! | `envoy.filter_metadata` | optional object `{ns: {key: value}}` | `metadata.filter_metadata` |
-//! | `envoy.skip_request_callbacks` | optional bool | the request was rejected before the filter ran: only response callbacks and `on_log` run |
+//! | `envoy.skip_request_callbacks` | optional bool | Envoy's codec rejected the request (e.g. 431, 400 `http1.*`): the filter context exists only to log the local reply (`on_context_create`, `on_log`, `on_done`, `on_delete`; no request or response callbacks), `response.*` is set from the start, and in `on_log` the request header map is empty (no `request.*` properties) |
 //! | `envoy.route_name` | optional string | `route_name` |
 //! | `envoy.cluster_name` | optional string | `cluster_name` |
 //!

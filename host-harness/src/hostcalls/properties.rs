@@ -118,7 +118,7 @@ fn request<'a>(st: &'a Stream, rest: &[&str]) -> R<'a> {
     // Header-backed fields: Envoy's CEL request wrapper reads `request_headers_` (set only
     // while `on_request_headers` runs, or after it paused) or, in `on_log`, the access-log
     // headers.
-    if !(st.request_live || st.stage == Stage::Log) {
+    if st.codec_rejected || !(st.request_live || st.stage == Stage::Log) {
         return Err(Status::NotFound);
     }
     let h = &st.request_headers;
