@@ -123,7 +123,13 @@ fn normalize(mut v: Value) -> Value {
 fn parity_through(via: Via) {
     let envoy = Envoy::start(&Options::new(&format!("parity-{via:?}")).via(via)).unwrap();
     let mut cases = baseline_cases();
-    cases.extend(failed_logins(8));
+    // Failed logins up to the brute-force threshold: the last one raises the alert.
+    let threshold = vigil_policies::presets::baseline().brute_force.max_failures as usize + 1;
+    let so_far = cases
+        .iter()
+        .filter(|c| c.action == Some("authn_login_fail"))
+        .count();
+    cases.extend(failed_logins(threshold - so_far));
     let responses = send_all(&envoy, &cases);
     // Every expected event, plus the alert.
     let expected_events = cases.iter().filter(|c| c.action.is_some()).count() + 1;
