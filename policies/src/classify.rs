@@ -28,6 +28,7 @@
 
 use crate::action::Action;
 use crate::policy::Policy;
+use crate::route::normalize;
 
 use crate::envoy::{details, FLAG_UAEX as UAEX};
 
@@ -57,18 +58,27 @@ pub struct Classified {
     pub rule: &'static str,
 }
 
-/// Whether a request is on a login route.
+/// Whether a request is on a login route: its method is a login method and its path,
+/// normalized ([`crate::route`]), is a login path (normalized when the policy was loaded).
 pub fn is_login(policy: &Policy, method: &[u8], path: &[u8]) -> bool {
-    policy.login.methods.iter().any(|m| m.as_bytes() == method)
-        && policy.login.paths.iter().any(|p| p.as_bytes() == path)
+    policy.login.methods.iter().any(|m| m.as_bytes() == method) && {
+        let path = normalize(path, policy.routes.case_insensitive);
+        policy.login.paths.iter().any(|p| p.as_bytes() == path)
+    }
 }
 
-/// Whether a path is under an admin prefix (segment-aware: `/admin` covers `/admin/x`, not `/administrator`).
+/// Whether a path, normalized, is under an admin prefix (segment-aware: `/admin` covers
+/// `/admin/x`, not `/administrator`).
 pub fn is_admin(policy: &Policy, path: &[u8]) -> bool {
-    policy.admin.path_prefixes.iter().any(|p| {
-        let p = p.as_bytes();
-        path.starts_with(p) && (path.len() == p.len() || p.ends_with(b"/") || path[p.len()] == b'/')
-    })
+    if policy.admin.path_prefixes.is_empty() {
+        return false;
+    }
+    let path = normalize(path, policy.routes.case_insensitive);
+    policy
+        .admin
+        .path_prefixes
+        .iter()
+        .any(|p| crate::route::under(&path, p.as_bytes()))
 }
 
 fn contains(hay: &[u8], needle: &[u8]) -> bool {

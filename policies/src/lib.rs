@@ -28,6 +28,7 @@ mod json;
 pub mod metrics;
 pub mod policy;
 pub mod presets;
+pub mod route;
 pub mod shared;
 pub mod time;
 

@@ -17,6 +17,7 @@
 //! | `input_validation.statuses` | statuses that mean the input was rejected |
 //! | `brute_force` | per source IP sliding window: more than `max_failures` login failures within `window_seconds` raises an alert; `slots` is the size of the shared table |
 //! | `fingerprint` | HMAC-SHA256 key for fingerprints: `key` (inline) or `key_env` (VM environment variable); `session_cookies` names the cookies that carry a session |
+//! | `routes.case_insensitive` | compare request paths with `login.paths` and `admin.path_prefixes` ignoring ASCII case (default false); both sides are normalized first ([`crate::route`]: unreserved escapes decoded once, path parameters, repeated slashes, dot segments and a trailing slash removed) |
 //! | `output.field_max_bytes` | cap on each logged string value (default 1024) |
 //! | `output.sinks` | where events go, each `{"type": "access_log" \| "envoy_log", "format": "ecs"}`; default `[{"type": "envoy_log"}]` |
 //! | `output.heartbeat_seconds` | liveness gauges and counter flushes, per worker, in seconds (default 1) |
@@ -46,6 +47,16 @@ pub struct Policy {
     pub fingerprint: Fingerprint,
     /// Output limits.
     pub output: Output,
+    /// How request paths are matched against route lists.
+    pub routes: Routes,
+}
+
+/// `routes`: how request paths are compared with `login.paths` and `admin.path_prefixes`
+/// (both normalized, see [`crate::route`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Routes {
+    /// Compare paths ignoring ASCII case (for backends that route case-insensitively).
+    pub case_insensitive: bool,
 }
 
 /// `identity`: sources of `user.name`, in order of trust.
@@ -246,7 +257,19 @@ impl Policy {
         }
         let policy = parse::from_slice(bytes, crate::presets::baseline(), false)?;
         policy.validate()?;
-        Ok(policy)
+        Ok(policy.with_normalized_routes())
+    }
+
+    /// The policy with its route lists normalized as request paths are ([`crate::route`]),
+    /// so that a route written `/Login/` or `/%6Cogin` means what the backend routes.
+    pub fn with_normalized_routes(mut self) -> Policy {
+        let ci = self.routes.case_insensitive;
+        let norm = |p: &String| {
+            String::from_utf8_lossy(&crate::route::normalize(p.as_bytes(), ci)).into_owned()
+        };
+        self.login.paths = self.login.paths.iter().map(norm).collect();
+        self.admin.path_prefixes = self.admin.path_prefixes.iter().map(norm).collect();
+        self
     }
 
     /// Checks what the types alone cannot.

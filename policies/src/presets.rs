@@ -14,7 +14,9 @@ pub const OWASP_BASELINE: &str = include_str!("../presets/owasp-baseline.json");
 /// The preset is part of the build and covered by tests, so parsing cannot fail at run time;
 /// should it ever, the fallback is a minimal policy that still classifies by status.
 pub fn baseline() -> Policy {
-    Policy::from_complete_json(OWASP_BASELINE.as_bytes(), fallback()).unwrap_or_else(|_| fallback())
+    Policy::from_complete_json(OWASP_BASELINE.as_bytes(), fallback())
+        .unwrap_or_else(|_| fallback())
+        .with_normalized_routes()
 }
 
 fn fallback() -> Policy {
@@ -59,6 +61,9 @@ fn fallback() -> Policy {
                 format: Format::Ecs,
             }],
             heartbeat_seconds: 1,
+        },
+        routes: Routes {
+            case_insensitive: false,
         },
     }
 }

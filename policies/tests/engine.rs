@@ -385,3 +385,49 @@ fn a_failed_login_reads_no_single_request_header() {
         .collect();
     assert!(single.is_empty(), "{:?}", f.reads);
 }
+
+#[test]
+fn login_route_variants_are_counted_and_alert() {
+    // Regression (issue 7): `/login/`, `//login`, `/login;x`, `/./login`, `/%6Cogin` reach
+    // the same backend handler; each failure is a login failure and counts toward the alert.
+    let mut r = Run::new("", &[]);
+    let variants = [
+        "/login/",
+        "//login",
+        "/login;jsessionid=1",
+        "/./login",
+        "/%6Cogin",
+        "/x/../login",
+        "/x/..;/login",
+        "/login//",
+        "/%2E/login",
+        "/login?a=b",
+        "/LOGIN/../login",
+    ];
+    let mut alerts = 0;
+    for (i, p) in variants.iter().enumerate() {
+        let mut f = fake("POST", p, 401, &[]);
+        f.now = 1_795_424_401_000_000_000u64 + i as u64 * 1_000_000_000;
+        let ev = r.go(&mut f, Some(b"username=mallory&password=x"));
+        assert_eq!(ev[0]["event"]["action"], "authn_login_fail", "{p}");
+        assert_eq!(
+            ev[0]["url"]["path"],
+            p.split('?').next().unwrap_or(p),
+            "logged as sent"
+        );
+        alerts += ev.len() - 1;
+    }
+    assert_eq!(alerts, 1, "the 11th variant raises the alert");
+    // Case: off by default, a policy switch.
+    let mut f = fake("POST", "/LOGIN", 401, &[]);
+    assert_eq!(
+        r.go(&mut f, None)[0]["event"]["action"],
+        "authn_token_invalid"
+    );
+    let mut r = Run::new(r#"{"version":1,"routes":{"case_insensitive":true}}"#, &[]);
+    let mut f = fake("POST", "/LOGIN", 401, &[]);
+    assert_eq!(r.go(&mut f, None)[0]["event"]["action"], "authn_login_fail");
+    // Admin prefixes too: `//admin/users` and `/Admin` (with the switch) are admin routes.
+    let mut f = fake("GET", "//admin/./users", 200, &[]);
+    assert_eq!(r.go(&mut f, None)[0]["event"]["action"], "authz_admin");
+}

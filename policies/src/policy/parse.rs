@@ -16,7 +16,7 @@
 
 use super::{
     Admin, BruteForce, Fingerprint, Format, Identity, InputValidation, JwtIdentity, Login,
-    LoginBody, Output, Policy, PolicyError, RateLimit, Sink, SinkKind,
+    LoginBody, Output, Policy, PolicyError, RateLimit, Routes, Sink, SinkKind,
 };
 use crate::json::{self, Number, Segment, Value};
 
@@ -94,7 +94,14 @@ const SCHEMA: Schema = Schema {
         ("brute_force", Kind::Object(&BRUTE_FORCE)),
         ("fingerprint", Kind::Object(&FINGERPRINT)),
         ("output", Kind::Object(&OUTPUT)),
+        ("routes", Kind::Object(&ROUTES)),
     ],
+    required: 0b1,
+};
+
+const ROUTES: Schema = Schema {
+    name: "struct Routes",
+    fields: &[("case_insensitive", Kind::Bool)],
     required: 0b1,
 };
 
@@ -452,6 +459,9 @@ fn policy(v: &Value, base: Policy) -> Policy {
             session_cookies: strings(get(v, "session_cookies")),
         }),
         output: get(v, "output").map_or(base.output, output),
+        routes: get(v, "routes").map_or(base.routes, |v| Routes {
+            case_insensitive: boolean(get(v, "case_insensitive")),
+        }),
     }
 }
 

@@ -85,7 +85,7 @@ fn messages_follow_the_deserializer_wording() {
         ("{}", ".", "missing field `version`"),
         ("[]", ".", "invalid type: sequence, expected struct Policy"),
         ("null", ".", "invalid type: null, expected struct Policy"),
-        (r#"{"version":1,"nope":true}"#, "nope", "unknown field `nope`, expected one of `version`, `identity`, `login`, `admin`, `rate_limit`, `input_validation`, `brute_force`, `fingerprint`, `output`"),
+        (r#"{"version":1,"nope":true}"#, "nope", "unknown field `nope`, expected one of `version`, `identity`, `login`, `admin`, `rate_limit`, `input_validation`, `brute_force`, `fingerprint`, `output`, `routes`"),
         (r#"{"version":1,"admin":{"a":1}}"#, "admin.a", "unknown field `a`, expected `path_prefixes`"),
         (r#"{"version":1,"output":{"sinks":[{"type":"envoy_log","x":1}]}}"#, "output.sinks[0].x", "unknown field `x`, expected `type` or `format`"),
         (r#"{"version":1,"login":{"methods":["POST"],"paths":5,"failure_statuses":[]}}"#, "login.paths", "invalid type: integer `5`, expected a sequence"),
@@ -117,7 +117,7 @@ fn messages_follow_the_deserializer_wording() {
         ("{\"version\":1} x", ".", "trailing characters at line 1 column 15"),
         ("{", ".", "EOF while parsing an object at line 1 column 2"),
         // Keys are echoed on one line.
-        ("{\"version\":1,\"a\\nb\":1}", "a\\u{a}b", "unknown field `a\\u{a}b`, expected one of `version`, `identity`, `login`, `admin`, `rate_limit`, `input_validation`, `brute_force`, `fingerprint`, `output`"),
+        ("{\"version\":1,\"a\\nb\":1}", "a\\u{a}b", "unknown field `a\\u{a}b`, expected one of `version`, `identity`, `login`, `admin`, `rate_limit`, `input_validation`, `brute_force`, `fingerprint`, `output`, `routes`"),
     ];
     for (doc, path, problem) in cases {
         assert_eq!(err(doc), (path.to_owned(), problem.to_owned()), "{doc}");
@@ -192,7 +192,7 @@ fn unknown_fields_at_every_object() {
             "{e}"
         );
     }
-    assert_eq!(objects, 12);
+    assert_eq!(objects, 13);
 }
 
 #[test]
@@ -285,6 +285,7 @@ fn to_json(p: &Policy) -> J {
             })).collect::<Vec<_>>(),
             "heartbeat_seconds": p.output.heartbeat_seconds,
         },
+        "routes": {"case_insensitive": p.routes.case_insensitive},
     })
 }
 
@@ -313,6 +314,7 @@ fn every_field_is_read_from_its_name() {
             "sinks": [{"type": "access_log", "format": "ecs"}, {"type": "envoy_log", "format": "ecs"}],
             "heartbeat_seconds": 9,
         },
+        "routes": {"case_insensitive": true},
     });
     assert_eq!(to_json(&parse(&doc.to_string()).unwrap()), doc);
     assert_eq!(SinkKind::ALL.map(SinkKind::name), SINK_KINDS);
