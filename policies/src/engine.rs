@@ -284,7 +284,7 @@ impl Engine {
             domain: self
                 .header(x, req, ":authority")
                 .map(|a| host_only(&a).to_vec()),
-            path: path.map(|p| path_only(&p).to_vec()),
+            path: path.map(|p| crate::route::loggable(&p)),
             request_id: self.header(x, req, "x-request-id"),
             status: (status != 0).then_some(status),
             code_details: details,

@@ -97,6 +97,34 @@ fn decode_unreserved(path: &[u8]) -> Vec<u8> {
     out
 }
 
+/// The path as logged (`url.path`): as sent, without its query, and with the values of path
+/// parameters removed (`/x;jsessionid=SECRET/y` → `/x;jsessionid/y`): servlet containers
+/// carry session ids there, and a session id is a secret.
+pub fn loggable(path: &[u8]) -> Vec<u8> {
+    let path = crate::exchange::path_only(path);
+    let mut out = Vec::with_capacity(path.len());
+    let mut in_value = false;
+    let mut in_param = false;
+    for &b in path {
+        match b {
+            b'/' => {
+                in_param = false;
+                in_value = false;
+                out.push(b);
+            }
+            b';' => {
+                in_param = true;
+                in_value = false;
+                out.push(b);
+            }
+            b'=' if in_param => in_value = true,
+            _ if in_value => {}
+            _ => out.push(b),
+        }
+    }
+    out
+}
+
 /// Whether `path` (normalized) is under `prefix` (normalized), segment-aware: `/admin`
 /// covers `/admin` and `/admin/x`, not `/administrator`.
 pub fn under(path: &[u8], prefix: &[u8]) -> bool {
@@ -150,6 +178,15 @@ mod tests {
         assert_eq!(n("/%"), "/%");
         assert_eq!(n(""), "/");
         assert_eq!(n("/"), "/");
+    }
+
+    #[test]
+    fn logged_paths_keep_parameter_names_not_values() {
+        let l = |p: &str| String::from_utf8_lossy(&loggable(p.as_bytes())).into_owned();
+        assert_eq!(l("/login;jsessionid=SECRET"), "/login;jsessionid");
+        assert_eq!(l("/a;x=1;y=2/b;z=3?q=SECRET"), "/a;x;y/b;z");
+        assert_eq!(l("/a=b/c"), "/a=b/c");
+        assert_eq!(l("/%6Cogin"), "/%6Cogin");
     }
 
     #[test]

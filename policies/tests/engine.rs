@@ -410,11 +410,11 @@ fn login_route_variants_are_counted_and_alert() {
         f.now = 1_795_424_401_000_000_000u64 + i as u64 * 1_000_000_000;
         let ev = r.go(&mut f, Some(b"username=mallory&password=x"));
         assert_eq!(ev[0]["event"]["action"], "authn_login_fail", "{p}");
-        assert_eq!(
-            ev[0]["url"]["path"],
-            p.split('?').next().unwrap_or(p),
-            "logged as sent"
-        );
+        // Logged as sent, without the query and without path-parameter values (a session
+        // id in `;jsessionid=` is a secret).
+        let sent = p.split('?').next().unwrap_or(p).replace("=1", "");
+        assert_eq!(ev[0]["url"]["path"], sent.as_str(), "{p}");
+        assert!(!ev[0].to_string().contains("jsessionid=1"), "{p}");
         alerts += ev.len() - 1;
     }
     assert_eq!(alerts, 1, "the 11th variant raises the alert");
