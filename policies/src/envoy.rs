@@ -179,9 +179,21 @@ pub fn for_each_pair(map: &[u8], mut f: impl FnMut(&[u8], &[u8])) {
 }
 
 /// Serializes header pairs the way Envoy's `get_header_map_pairs` does: the inverse of
-/// [`for_each_pair`] (for hosts and tests that must hand the engine a map).
+/// [`for_each_pair`] (for hosts and tests that must hand a plugin a map).
 pub fn serialize_pairs<K: AsRef<[u8]>, V: AsRef<[u8]>>(pairs: &[(K, V)]) -> Vec<u8> {
-    let mut out = (pairs.len() as u32).to_le_bytes().to_vec();
+    let mut out = Vec::new();
+    serialize_pairs_into(&mut out, pairs);
+    out
+}
+
+/// [`serialize_pairs`] appending to `out` (a host reuses one buffer).
+pub fn serialize_pairs_into<K: AsRef<[u8]>, V: AsRef<[u8]>>(out: &mut Vec<u8>, pairs: &[(K, V)]) {
+    let size: usize = pairs
+        .iter()
+        .map(|(k, v)| 10 + k.as_ref().len() + v.as_ref().len())
+        .sum();
+    out.reserve(4 + size);
+    out.extend_from_slice(&(pairs.len() as u32).to_le_bytes());
     for (k, v) in pairs {
         out.extend_from_slice(&(k.as_ref().len() as u32).to_le_bytes());
         out.extend_from_slice(&(v.as_ref().len() as u32).to_le_bytes());
@@ -192,7 +204,6 @@ pub fn serialize_pairs<K: AsRef<[u8]>, V: AsRef<[u8]>>(pairs: &[(K, V)]) -> Vec<
         out.extend_from_slice(v.as_ref());
         out.push(0);
     }
-    out
 }
 
 /// Parses an HTTP/1 and HTTP/2 `:status` header value (three ASCII digits).

@@ -197,33 +197,9 @@ pub(crate) fn copy_out(
     Ok(write_u32(caller, size_ptr, data.len() as u32))
 }
 
-/// Serializes header pairs as proxy-wasm does: count, (key len, value len)*, then each
-/// key and value followed by a NUL.
-pub fn serialize_pairs<K: AsRef<[u8]>, V: AsRef<[u8]>>(pairs: &[(K, V)]) -> Vec<u8> {
-    let mut out = Vec::new();
-    serialize_pairs_into(&mut out, pairs);
-    out
-}
-
-/// [`serialize_pairs`] appending to `out`.
-pub fn serialize_pairs_into<K: AsRef<[u8]>, V: AsRef<[u8]>>(out: &mut Vec<u8>, pairs: &[(K, V)]) {
-    let mut size = 4;
-    for (k, v) in pairs {
-        size += 10 + k.as_ref().len() + v.as_ref().len();
-    }
-    out.reserve(size);
-    out.extend_from_slice(&(pairs.len() as u32).to_le_bytes());
-    for (k, v) in pairs {
-        out.extend_from_slice(&(k.as_ref().len() as u32).to_le_bytes());
-        out.extend_from_slice(&(v.as_ref().len() as u32).to_le_bytes());
-    }
-    for (k, v) in pairs {
-        out.extend_from_slice(k.as_ref());
-        out.push(0);
-        out.extend_from_slice(v.as_ref());
-        out.push(0);
-    }
-}
+// The pairs serialization is one of Envoy's byte-level facts: one implementation, in
+// `vigil_policies::envoy`, serves the plugin's tests and this host.
+pub use vigil_policies::envoy::{serialize_pairs, serialize_pairs_into};
 
 /// Parses the proxy-wasm pairs serialization; `None` if malformed.
 pub fn deserialize_pairs(bytes: &[u8]) -> Option<Vec<(Vec<u8>, Vec<u8>)>> {
