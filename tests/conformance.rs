@@ -58,26 +58,11 @@ fn case(name: &str, req: Req) -> Case {
 impl Case {
     /// The bytes on the wire.
     pub fn wire(&self) -> Vec<u8> {
-        if !self.chunked {
-            return self.req.to_bytes();
+        if self.chunked {
+            self.req.to_bytes_chunked()
+        } else {
+            self.req.to_bytes()
         }
-        let r = &self.req;
-        let mut out = Vec::new();
-        out.extend_from_slice(&r.method);
-        out.push(b' ');
-        out.extend_from_slice(&r.path);
-        out.extend_from_slice(b" HTTP/1.1\r\nhost: vigil.test\r\n");
-        for (n, v) in &r.headers {
-            out.extend_from_slice(n);
-            out.extend_from_slice(b": ");
-            out.extend_from_slice(v);
-            out.extend_from_slice(b"\r\n");
-        }
-        out.extend_from_slice(b"transfer-encoding: chunked\r\nconnection: close\r\n\r\n");
-        out.extend_from_slice(format!("{:x}\r\n", r.body.len()).as_bytes());
-        out.extend_from_slice(&r.body);
-        out.extend_from_slice(b"\r\n0\r\n\r\n");
-        out
     }
 }
 

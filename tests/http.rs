@@ -81,8 +81,8 @@ impl Req {
             .map(|(_, v)| String::from_utf8_lossy(v).into_owned())
     }
 
-    /// The wire bytes.
-    pub fn to_bytes(&self) -> Vec<u8> {
+    /// The request line and the headers, without the framing headers and the blank line.
+    fn head(&self) -> Vec<u8> {
         let mut out = Vec::new();
         out.extend_from_slice(&self.method);
         out.push(b' ');
@@ -94,12 +94,28 @@ impl Req {
             out.extend_from_slice(v);
             out.extend_from_slice(b"\r\n");
         }
+        out
+    }
+
+    /// The wire bytes.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = self.head();
         let bodyful = matches!(self.method.as_slice(), b"POST" | b"PUT" | b"PATCH");
         if !self.body.is_empty() || bodyful {
             out.extend_from_slice(format!("content-length: {}\r\n", self.body.len()).as_bytes());
         }
         out.extend_from_slice(b"connection: close\r\n\r\n");
         out.extend_from_slice(&self.body);
+        out
+    }
+
+    /// The wire bytes with the body sent chunked (one chunk, then the last).
+    pub fn to_bytes_chunked(&self) -> Vec<u8> {
+        let mut out = self.head();
+        out.extend_from_slice(b"transfer-encoding: chunked\r\nconnection: close\r\n\r\n");
+        out.extend_from_slice(format!("{:x}\r\n", self.body.len()).as_bytes());
+        out.extend_from_slice(&self.body);
+        out.extend_from_slice(b"\r\n0\r\n\r\n");
         out
     }
 }
