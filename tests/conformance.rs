@@ -42,26 +42,33 @@ pub struct Case {
     pub name: String,
     /// What the client sends.
     pub req: Req,
-    /// Send the body with `transfer-encoding: chunked` (one chunk) instead of
-    /// `content-length`.
-    pub chunked: bool,
+    /// Send the body with `transfer-encoding: chunked`, in chunks of these sizes, each in
+    /// its own write after a pause (instead of `content-length` in one write).
+    pub chunks: Option<Vec<usize>>,
+    /// Send these bytes instead of `req` (a request Envoy's codec rejects).
+    pub raw: Option<Vec<u8>>,
 }
 
 fn case(name: &str, req: Req) -> Case {
     Case {
         name: name.into(),
         req,
-        chunked: false,
+        chunks: None,
+        raw: None,
     }
 }
 
+/// The pause between the writes of a chunked body: long enough for Envoy to read each on
+/// its own.
+const CHUNK_GAP: Duration = Duration::from_millis(150);
+
 impl Case {
-    /// The bytes on the wire.
-    pub fn wire(&self) -> Vec<u8> {
-        if self.chunked {
-            self.req.to_bytes_chunked()
-        } else {
-            self.req.to_bytes()
+    /// The writes on the wire.
+    pub fn wire(&self) -> Vec<Vec<u8>> {
+        match (&self.raw, &self.chunks) {
+            (Some(raw), _) => vec![raw.clone()],
+            (None, Some(sizes)) => self.req.to_parts_chunked(sizes),
+            (None, None) => vec![self.req.to_bytes()],
         }
     }
 }
@@ -118,13 +125,51 @@ pub fn cases() -> Result<Vec<Case>> {
                 .header("x-custom", "two"),
         ),
         Case {
-            chunked: true,
+            chunks: Some(vec![14]),
             ..case(
                 "chunked_post",
                 Req::new("POST", "/api/login")
                     .header("content-type", "application/json")
                     .body(br#"{"user":"bob"}"#),
             )
+        },
+        Case {
+            chunks: Some(vec![9, 12]),
+            ..case(
+                "three_chunks",
+                Req::new("POST", "/api/login")
+                    .header("content-type", "application/json")
+                    .body(br#"{"user":"carol","pw":"s3cret","x":1}"#),
+            )
+        },
+        case(
+            "large_body",
+            Req::post(
+                "/upload",
+                "application/octet-stream",
+                &"b".repeat(12 * 1024),
+            ),
+        ),
+        case(
+            "buffer_413_after_body",
+            Req::post(
+                "/upload",
+                "application/octet-stream",
+                &"c".repeat(20 * 1024),
+            ),
+        ),
+        case(
+            "hop_by_hop",
+            Req::get("/hop")
+                .header("keep-alive", "timeout=5")
+                .header("proxy-connection", "keep-alive"),
+        ),
+        Case {
+            raw: Some(
+                b"GET /bad HTTP/1.1\r\nhost: vigil.test\r\nbad header\r\nconnection: close\r\n\r\n"
+                    .to_vec(),
+            ),
+            ..case("bad_request_400", Req::get("/bad"))
         },
         case(
             "jwt_401_before_body",
@@ -180,7 +225,7 @@ pub fn run_envoy(cases: &[Case]) -> Result<EnvoyRun> {
     let mut responses = Vec::new();
     for c in cases {
         let before = deletes(&envoy_records(&envoy)).len();
-        let resp = crate::envoy::send_raw(envoy.listen, &c.wire())
+        let resp = crate::envoy::send_parts(envoy.listen, &c.wire(), CHUNK_GAP)
             .with_context(|| format!("case {}", c.name))?;
         let deadline = Instant::now() + Duration::from_secs(10);
         let ctx = loop {
@@ -230,13 +275,15 @@ pub fn traffic_line(i: usize, c: &Case, recs: &[Value]) -> Result<Value> {
         sent.push(lower(n));
     }
     let bodyful = matches!(c.req.method.as_slice(), b"POST" | b"PUT" | b"PATCH");
-    if c.chunked {
+    if c.chunks.is_some() {
         headers.push(json!(["transfer-encoding", "chunked"]));
         sent.push("transfer-encoding".into());
     } else if !c.req.body.is_empty() || bodyful {
         headers.push(json!(["content-length", c.req.body.len().to_string()]));
         sent.push("content-length".into());
     }
+    headers.push(json!(["connection", "close"]));
+    sent.push("connection".into());
     let rh = first(recs, "request_headers");
     if let Some(pairs) = rh.and_then(|r| r["maps"]["request_headers"]["v"].as_array()) {
         for p in pairs {
@@ -260,11 +307,14 @@ pub fn traffic_line(i: usize, c: &Case, recs: &[Value]) -> Result<Value> {
                 .collect::<Vec<_>>()
         })
         .unwrap_or_default();
-    let resp_body: String = recs
-        .iter()
-        .filter(|r| r["cb"] == "response_body")
-        .map(|r| text(&r["body"]["v"]))
-        .collect();
+    let chunks = |cb: &str| -> Vec<Value> {
+        recs.iter()
+            .filter(|r| r["cb"] == cb)
+            .map(|r| r["body"]["v"].clone())
+            .filter(|v| v != "")
+            .collect()
+    };
+    let resp_body = chunks("response_body");
     let flags_bits = prop("response.flags").as_u64().unwrap_or(0);
     let flags: Vec<&str> = traffic::RESPONSE_FLAGS
         .iter()
@@ -282,20 +332,81 @@ pub fn traffic_line(i: usize, c: &Case, recs: &[Value]) -> Result<Value> {
         envoy["filter_metadata"] =
             json!({ "envoy.filters.http.jwt_authn": { "jwt_payload": { "sub": sub } } });
     }
-    if rh.is_none() {
-        envoy["skip_request_callbacks"] = json!(true);
+    // Who answered: no request headers at all is the codec; headers but no router header
+    // (`x-envoy-expected-rq-timeout-ms`, which the router adds when it forwards) in `on_log`
+    // is a filter's local reply.
+    let routed = log["maps"]["request_headers"]["v"]
+        .as_array()
+        .is_some_and(|a| a.iter().any(|p| p[0] == "x-envoy-expected-rq-timeout-ms"));
+    let rejected_by = match (rh.is_some(), routed) {
+        (false, _) => Some("codec"),
+        (true, false) => Some("filter"),
+        (true, true) => None,
+    };
+    if let Some(r) = rejected_by {
+        envoy["rejected_by"] = json!(r);
+    }
+    // Headers the filters after the probe added (in `on_log`'s map, not in the callback's).
+    let seen: Vec<&Value> = rh
+        .and_then(|r| r["maps"]["request_headers"]["v"].as_array())
+        .map(|a| a.iter().map(|p| &p[0]).collect())
+        .unwrap_or_default();
+    let added: Vec<Value> = log["maps"]["request_headers"]["v"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter(|p| !seen.contains(&&p[0]) && p[0] != "x-envoy-expected-rq-timeout-ms")
+                .cloned()
+                .collect()
+        })
+        .unwrap_or_default();
+    if !added.is_empty() {
+        envoy["request_headers_added"] = json!(added);
     }
     let mut request = json!({
         "method": String::from_utf8_lossy(&c.req.method),
         "path": String::from_utf8_lossy(&c.req.path),
         "headers": headers,
     });
-    if !c.req.body.is_empty() {
-        request["body"] = json!(String::from_utf8_lossy(&c.req.body));
+    let seen_body = chunks("request_body");
+    if rejected_by == Some("filter") {
+        // Only what reached the filters before the reply.
+        if !seen_body.is_empty() {
+            request["body"] = json!(seen_body);
+        }
+    } else if !c.req.body.is_empty() {
+        request["body"] = match &c.chunks {
+            Some(sizes) => {
+                let mut parts = Vec::new();
+                let mut rest = c.req.body.as_slice();
+                for n in sizes.iter().copied().chain(std::iter::once(usize::MAX)) {
+                    if rest.is_empty() {
+                        break;
+                    }
+                    let (a, b) = rest.split_at(n.min(rest.len()));
+                    parts.push(json!(String::from_utf8_lossy(a)));
+                    rest = b;
+                }
+                json!(parts)
+            }
+            None => json!(String::from_utf8_lossy(&c.req.body)),
+        };
     }
-    let mut response = json!({ "status": status, "headers": resp_headers });
-    if !resp_body.is_empty() {
-        response["body"] = json!(resp_body);
+    let mut response = json!({ "status": status });
+    if rejected_by != Some("codec") {
+        // A local reply's headers are the replying filter's: Envoy adds the framing.
+        let own: Vec<Value> = resp_headers
+            .into_iter()
+            .filter(|p| {
+                rejected_by.is_none() || (p[0] != "content-length" && p[0] != "content-type")
+            })
+            .collect();
+        response["headers"] = json!(own);
+        match resp_body.len() {
+            0 => {}
+            1 => response["body"] = resp_body[0].clone(),
+            _ => response["body"] = json!(resp_body),
+        }
     }
     let source = match prop("source.address") {
         Value::String(s) => s,
@@ -337,7 +448,7 @@ pub fn run_harness(traffic_text: &str) -> Result<Vec<Vec<Value>>> {
 }
 
 /// Replaces the values that differ by nature: context and connection ids, request ids,
-/// times, client ports.
+/// times (`request.time`, a `date` header), client ports.
 pub fn normalize(mut r: Value) -> Value {
     r["ctx"] = json!("<ctx>");
     for (k, placeholder) in [
@@ -363,6 +474,9 @@ pub fn normalize(mut r: Value) -> Value {
             for p in a {
                 if p[0] == "x-request-id" {
                     p[1] = json!("<request-id>");
+                }
+                if p[0] == "date" {
+                    p[1] = json!("<date>");
                 }
             }
         }

@@ -111,12 +111,38 @@ impl Req {
 
     /// The wire bytes with the body sent chunked (one chunk, then the last).
     pub fn to_bytes_chunked(&self) -> Vec<u8> {
-        let mut out = self.head();
-        out.extend_from_slice(b"transfer-encoding: chunked\r\nconnection: close\r\n\r\n");
-        out.extend_from_slice(format!("{:x}\r\n", self.body.len()).as_bytes());
-        out.extend_from_slice(&self.body);
-        out.extend_from_slice(b"\r\n0\r\n\r\n");
-        out
+        self.to_parts_chunked(&[self.body.len()]).concat()
+    }
+
+    /// The wire bytes with the body sent chunked, cut into chunks of the given sizes (the
+    /// rest of the body, if any, in one more chunk): the head with the first chunk, then one
+    /// part per further chunk, the last part ending with the terminating chunk. Written with
+    /// a pause between parts ([`send_parts`]), each part reaches Envoy in its own read.
+    pub fn to_parts_chunked(&self, sizes: &[usize]) -> Vec<Vec<u8>> {
+        let mut head = self.head();
+        head.extend_from_slice(b"transfer-encoding: chunked\r\nconnection: close\r\n\r\n");
+        let mut parts = vec![head];
+        let mut rest = self.body.as_slice();
+        let mut sizes = sizes.iter().copied();
+        let mut first = true;
+        while !rest.is_empty() {
+            let n = sizes.next().unwrap_or(rest.len()).min(rest.len());
+            let (chunk, tail) = rest.split_at(n);
+            rest = tail;
+            let mut p = format!("{:x}\r\n", chunk.len()).into_bytes();
+            p.extend_from_slice(chunk);
+            p.extend_from_slice(b"\r\n");
+            if first {
+                parts[0].extend_from_slice(&p);
+                first = false;
+            } else {
+                parts.push(p);
+            }
+        }
+        if let Some(last) = parts.last_mut() {
+            last.extend_from_slice(b"0\r\n\r\n");
+        }
+        parts
     }
 }
 
@@ -163,6 +189,22 @@ pub fn exchange_on(mut s: TcpStream, bytes: &[u8]) -> Result<HttpResponse> {
         Err(e) => return Err(e.into()),
     }
     parse_response(&buf)
+}
+
+/// Writes `parts` on a new connection with `gap` between them (so that each reaches the
+/// peer in its own read), then reads the response.
+pub fn send_parts(addr: SocketAddr, parts: &[Vec<u8>], gap: Duration) -> Result<HttpResponse> {
+    let mut s = connect(addr)?;
+    s.set_nodelay(true)?;
+    let Some((last, first)) = parts.split_last() else {
+        return Err(anyhow!("no request bytes"));
+    };
+    for p in first {
+        s.write_all(p)?;
+        s.flush()?;
+        std::thread::sleep(gap);
+    }
+    exchange_on(s, last)
 }
 
 /// Sends raw request bytes on a new connection and reads the response.

@@ -333,6 +333,7 @@ def harness_line(out, p):
         return f"harness: 'vigil bench' subcommand not available (hook: {cli} bench --plugin WASM TRAFFIC)"
     traffic = os.path.join(out, "attack.jsonl")
     with open(traffic, "w", encoding="utf-8") as f:
+        f.write('{"vigil_traffic": 1}\n')
         for i in range(1000):
             f.write(json.dumps({
                 "time": "2026-11-23T09:00:%02d.%03dZ" % (i // 1000 % 60, i % 1000),

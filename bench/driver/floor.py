@@ -148,11 +148,12 @@ def cross_check(cli, vigil_wasm, out):
     lines = {}
     with open(os.path.join(envoyctl.ROOT, "bench", "scenarios.jsonl"), encoding="utf-8") as f:
         for line in f:
-            name = json.loads(line).get("name")
+            name = json.loads(line).get("name") if line.strip() else None
             if name in dict(SCENARIOS):
                 lines[name] = line
     traffic = os.path.join(out, "floor-scenarios.jsonl")
     with open(traffic, "w", encoding="utf-8") as f:
+        f.write('{"vigil_traffic": 1}\n')
         f.writelines(lines[n] for n, _ in SCENARIOS if n in lines)
     policy = os.path.join(out, "floor-access-log-policy.json")
     with open(policy, "w", encoding="utf-8") as f:

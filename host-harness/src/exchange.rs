@@ -8,7 +8,7 @@ use crate::abi::{Action, LogLevel};
 use crate::error::HarnessError;
 use crate::state::{Body, LocalResponse, LogEntry, Stage, Stream};
 use crate::stream_headers;
-use crate::traffic::{Exchange, SharedExchange};
+use crate::traffic::{Exchange, RejectedBy, SharedExchange};
 use crate::vm::Vm;
 
 /// What happened during one exchange.
@@ -101,7 +101,7 @@ impl Vm {
         // `on_log` the request map exists and is empty), and Envoy creates its filter context
         // only to log the local reply: `response.*` is set at context creation, and there are
         // no response callbacks (verified with the conformance probe).
-        let codec_rejected = x.envoy.skip_request_callbacks;
+        let codec_rejected = x.envoy.rejected_by == Some(RejectedBy::Codec);
         let headers = if codec_rejected {
             Vec::new()
         } else {
@@ -157,15 +157,16 @@ impl Vm {
     }
 
     /// Delivers a body as Envoy does (measured with the conformance probe): from a codec (the
-    /// client's request, an upstream's response), the data with `end_of_stream` false, then,
-    /// when no trailers follow, an empty call with `end_of_stream` true; a local reply's body
-    /// (`split` false) in one call that ends the stream. Returns the data call's action.
+    /// client's request, an upstream's response), each chunk with `end_of_stream` false,
+    /// then, when no trailers follow, an empty call with `end_of_stream` true; a local
+    /// reply's body (`split` false) in one call that ends the stream. Returns the first
+    /// call's action.
     fn deliver_body(
         &mut self,
         ctx: u32,
         c: i32,
         request: bool,
-        len: usize,
+        chunks: &[usize],
         last: bool,
         split: bool,
     ) -> Result<Option<Action>, HarnessError> {
@@ -184,17 +185,25 @@ impl Vm {
                 }
             }
         };
-        set(self, Body::Original);
-        let eos = i32::from(last && !split);
-        let action = self
-            .call(name, ctx, f, (c, len as i32, eos))?
-            .map(Action::from_i32);
+        let mut first = None;
+        let mut at = 0;
+        for (i, len) in chunks.iter().enumerate() {
+            set(self, Body::Original(at..at + len));
+            at += len;
+            let eos = i32::from(last && !split && i + 1 == chunks.len());
+            let action = self
+                .call(name, ctx, f, (c, *len as i32, eos))?
+                .map(Action::from_i32);
+            if i == 0 {
+                first = action;
+            }
+        }
         if last && split {
             set(self, Body::Modified(Vec::new()));
             self.call(name, ctx, f, (c, 0, 1))?;
         }
         set(self, Body::Closed);
-        Ok(action)
+        Ok(first)
     }
 
     /// The response callbacks (headers, body, trailers), as a codec or a local reply
@@ -228,21 +237,17 @@ impl Vm {
             s.response_live = out.response_headers == Some(Action::Pause);
         }
         if !rs.body.is_empty() {
-            // A response Envoy made itself (any `code_details` but `via_upstream`) is a local
-            // reply: its body comes in one call.
-            let upstream = x
-                .envoy
-                .response_code_details
-                .as_deref()
-                .is_none_or(|d| d == "via_upstream");
-            out.response_body = self.deliver_body(
-                ctx,
-                c,
-                false,
-                rs.body.len(),
-                rs.trailers.is_empty(),
-                upstream,
-            )?;
+            // A local reply (a filter's, or any `code_details` but `via_upstream`): its body
+            // comes in one call.
+            let upstream = x.envoy.rejected_by.is_none()
+                && x.envoy
+                    .response_code_details
+                    .as_deref()
+                    .is_none_or(|d| d == "via_upstream");
+            let one = [rs.body.len()];
+            let chunks = if upstream { &rs.chunks[..] } else { &one[..] };
+            out.response_body =
+                self.deliver_body(ctx, c, false, chunks, rs.trailers.is_empty(), upstream)?;
         }
         if !rs.trailers.is_empty() {
             if let Some(s) = self.stream_mut() {
@@ -275,13 +280,17 @@ impl Vm {
             (c, root),
         )?;
         let rq = &x.request;
-        if !x.envoy.skip_request_callbacks {
+        let codec = x.envoy.rejected_by == Some(RejectedBy::Codec);
+        // A filter after this one answered: the plugin sees the body chunks the traffic gives
+        // (none when the filter answered from the headers), never the trailers.
+        let filter = x.envoy.rejected_by == Some(RejectedBy::Filter);
+        if !codec {
             let n = self.stream_mut().map_or(0, |s| {
                 s.request_seen = true;
                 s.request_live = true;
                 s.request_headers.len()
             }) as i32;
-            let eos = i32::from(rq.body.is_empty() && rq.trailers.is_empty());
+            let eos = i32::from(!stream_headers::request_has_body(rq));
             out.request_headers = self
                 .call(
                     "proxy_on_request_headers",
@@ -296,10 +305,12 @@ impl Vm {
                 s.request_live = out.request_headers == Some(Action::Pause);
             }
             if !rq.body.is_empty() {
-                out.request_body =
-                    self.deliver_body(ctx, c, true, rq.body.len(), rq.trailers.is_empty(), true)?;
+                // A filter's reply cuts the request short: the chunks it let through, and no
+                // end of stream (verified: conformance probe, buffer filter's 413).
+                let last = rq.trailers.is_empty() && !filter;
+                out.request_body = self.deliver_body(ctx, c, true, &rq.chunks, last, true)?;
             }
-            if !rq.trailers.is_empty() {
+            if !rq.trailers.is_empty() && !filter {
                 if let Some(s) = self.stream_mut() {
                     s.request_trailers = Some(rq.trailers.clone());
                 }
@@ -311,12 +322,22 @@ impl Vm {
                     (c, n),
                 )?;
             }
-        }
-        if !x.envoy.skip_request_callbacks {
             self.drive_response(x, out, ctx, c)?;
         }
+        let closes = codec || stream_headers::client_closes(x);
         if let Some(s) = self.stream_mut() {
             s.stage = Stage::Log;
+            if let Some(resp) = s.response_headers.as_mut() {
+                let routed = x.envoy.rejected_by.is_none();
+                stream_headers::before_log(
+                    &mut s.request_headers,
+                    resp,
+                    &x.envoy.request_headers_added,
+                    routed && !codec,
+                    closes,
+                    x.time_ns,
+                );
+            }
         }
         self.call("proxy_on_log", ctx, ex.on_log.as_ref(), c)?;
         if let Some(s) = self.stream_mut() {

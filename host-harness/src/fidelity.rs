@@ -12,7 +12,7 @@
 //! | `proxy_set_tick_period_milliseconds` | root-context timer, per worker | `advance_time` fires `proxy_on_tick(root)` each period; 0 disables |
 //! | `proxy_get_buffer_bytes` | current chunk / configs; unknown buffer → `NotFound`; clamps the range, writes nothing for length 0 (verified) | same; plugin configuration only during `on_configure` (`temp_plugin_`, verified); body buffers only during their body callback |
 //! | `proxy_set_buffer_bytes` | `Buffer::copyFrom`: prepend / replace / append else `BadArgument` (verified) | same on body buffers; others `BadArgument` |
-//! | `proxy_get_header_map_value` | null map → `BadArgument`; missing → `NotFound`; first value (verified) | same; request headers are null in response callbacks of a `skip_request_callbacks` exchange (SDK panics → VM failure, as in Envoy) |
+//! | `proxy_get_header_map_value` | null map → `BadArgument`; missing → `NotFound`; first value (verified) | same; request headers are null in the callbacks of a codec rejection (`rejected_by: codec`) (SDK panics → VM failure, as in Envoy) |
 //! | header map lifetime | request headers exist during `on_request_headers` only (Envoy clears `request_headers_` when it returns `Continue`), response headers during `on_response_headers` only; both readable (not writable) again in `on_log`, gone in `on_done`/`on_delete`; a null map reads as `BadArgument` (value), empty pairs `Ok`, writes `BadArgument` (verified: conformance probe) | same; after a `Pause` the map stays (from the source, unmeasured: the harness does not model Pause) |
 //! | `proxy_get_header_map_pairs` | null map → empty, `Ok` (verified) | same; empty map → null pointer, size 0 |
 //! | `proxy_set_header_map_pairs`, `_add_`, `_replace_`, `_remove_` | mutable map or `BadArgument`; keys lower-cased; replace removes every value of the key and appends the new one at the end (verified: conformance probe) | same |
@@ -52,36 +52,49 @@
 //! | any other import | module fails to load | `HarnessError::UnknownImport` naming it |
 //!
 //! Lifecycle: `_initialize` (or `_start`), `proxy_on_context_create(root, 0)`,
-//! `proxy_on_vm_start`, `proxy_on_configure` (false → rejected). Per exchange:
-//! `on_context_create(ctx, root)`, `on_request_headers(n, eos)`, `on_request_body` (the
-//! body in one chunk with `eos` false, then an empty call with `eos` true, as Envoy's codec
-//! delivers it: verified with the conformance probe), `on_request_trailers`,
-//! `on_response_headers`, `on_response_body` (the same for an upstream's response; a local
-//! reply's body, any `code_details` but `via_upstream`, in one call with `eos` true),
-//! `on_response_trailers`, `on_log`, the HTTP connection manager's access loggers
-//! ([`crate::VmOptions::access_loggers`]: each prints one filter-state key verbatim, as
-//! `%FILTER_STATE(<key>:PLAIN)%` behind a filter that logs only when the key exists;
-//! records in [`crate::ExchangeOutcome::access_log`]; they also run when a trap ended the
-//! stream early), `on_done`, `on_delete`. A codec rejection (`skip_request_callbacks`):
-//! `on_context_create` (with `response.*` already set), `on_log` (an empty request map,
-//! `request.*` NotFound, the traffic's response headers where Envoy has its local reply's),
-//! `on_done`, `on_delete`: verified with the conformance probe. A `Pause` action is recorded
-//! but the exchange proceeds (the traffic already contains the outcome). Request headers
-//! are `:authority` (from `host`), `:path`, `:method`, `:scheme`, the client's headers as
-//! Envoy's HTTP/1 codec leaves them, then `x-forwarded-proto` and a generated
-//! `x-request-id` when absent (Envoy's HTTP/1 order). The codec merges a repeated inline
-//! header into the first with `,` (no space): verified for `user-agent`, `accept`,
-//! `accept-encoding`, `authorization`, `cache-control`, `content-type`, `origin`,
-//! `referer`, `via`, `x-forwarded-for`, `x-forwarded-host`, `x-request-id`; `cookie`,
-//! `accept-language` and custom headers stay separate entries (HTTP/1: no `; ` cookie
-//! join); `transfer-encoding` is consumed (verified: conformance probe).
-//! Header-backed `request.*` properties follow the request map (`NotFound` when it is
-//! null); `request.time`/`protocol` and `response.flags` (0 before the response) come from
-//! the stream info and are always there. The traffic's `filter_metadata` is taken as
-//! written by filters behind the plugin (jwt_authn): a namespace is `NotFound` until
-//! `on_request_headers` has returned `Continue` (verified: conformance probe). Response headers are `:status` then the traffic headers (Envoy's own
-//! `date`/`server`/`content-length` are not added). A trap fails the VM: later exchanges
-//! report `vm_failed` without running wasm.
+//! `proxy_on_vm_start`, `proxy_on_configure` (false → rejected). Per exchange (every point
+//! verified with the conformance probe against Envoy 1.40, `tests/all/conformance.rs`):
+//! - `on_context_create(ctx, root)`, `on_request_headers(n, eos)` (`eos` false when the
+//!   request announces a body: `content-length` above 0 or `transfer-encoding`);
+//! - `on_request_body` once per chunk of the traffic's body with `eos` false, then an empty
+//!   call with `eos` true (no trailers); `on_request_trailers`;
+//! - `on_response_headers`, `on_response_body` (the same for an upstream's response; a local
+//!   reply's body, any `code_details` but `via_upstream`, in one call with `eos` true),
+//!   `on_response_trailers`;
+//! - before `on_log`, what Envoy adds after the filter: the traffic's
+//!   `envoy.request_headers_added` (filters after the plugin), the router's
+//!   `x-envoy-expected-rq-timeout-ms: 15000` on a forwarded request, and on the response
+//!   `date` (when absent), `server: envoy` (in place) and `connection: close` (when the client
+//!   asked for it, or after a codec rejection);
+//! - `on_log`, the HTTP connection manager's access loggers
+//!   ([`crate::VmOptions::access_loggers`]: each prints one filter-state key verbatim, as
+//!   `%FILTER_STATE(<key>:PLAIN)%` behind a filter that logs only when the key exists;
+//!   records in [`crate::ExchangeOutcome::access_log`]; they also run when a trap ended the
+//!   stream early), `on_done`, `on_delete`.
+//!
+//! A codec rejection (`rejected_by: codec`): `on_context_create` (with `response.*` already
+//! set), `on_log` (an empty request map, `request.*` NotFound, Envoy's local reply: `:status`,
+//! `content-length`, `content-type: text/plain`, then `date`, `server`, `connection: close`;
+//! body the reason phrase), `on_done`, `on_delete`. A filter's reply (`rejected_by: filter`):
+//! the request headers, the body chunks the traffic gives (none when the filter answered
+//! from the headers) without end of stream, then the reply: `:status`, the filter's headers,
+//! `content-length` and `content-type: text/plain`, the body in one call.
+//!
+//! A `Pause` action is recorded but the exchange proceeds (the traffic already contains the
+//! outcome). Request headers are `:authority` (from `host`), `:path`, `:method`, `:scheme`,
+//! the client's headers as Envoy's HTTP/1 codec leaves them, then `x-forwarded-proto` and a
+//! generated `x-request-id` when absent (Envoy's HTTP/1 order). The codec merges a repeated
+//! inline header into the first with `,` (no space): verified for `user-agent`, `accept`,
+//! `accept-encoding`, `authorization`, `cache-control`, `content-type`, `origin`, `referer`,
+//! `via`, `x-forwarded-for`, `x-forwarded-host`, `x-request-id`; `cookie`, `accept-language`
+//! and custom headers stay separate entries (HTTP/1: no `; ` cookie join);
+//! `transfer-encoding`, `connection`, `keep-alive` and `proxy-connection` are consumed.
+//! Header-backed `request.*` properties follow the request map (`NotFound` when it is null);
+//! `request.time`/`protocol` and `response.flags` (0 before the response) come from the
+//! stream info and are always there. The traffic's `filter_metadata` is taken as written by
+//! filters behind the plugin (jwt_authn): a namespace is `NotFound` until
+//! `on_request_headers` has returned `Continue`. A trap fails the VM: later exchanges report
+//! `vm_failed` without running wasm.
 //!
 //! Every hostcall is counted per exchange (what a request costs in host crossings; in
 //! Envoy 1.40 on V8 a property read costs about 1-1.7 µs, a header read 0.25 µs): see

@@ -84,8 +84,8 @@ pub(crate) enum Body {
     /// Not readable now (outside the body callback).
     #[default]
     Closed,
-    /// The exchange's body, unmodified.
-    Original,
+    /// A chunk of the exchange's body (this range of it), unmodified.
+    Original(std::ops::Range<usize>),
     /// Rewritten by the plugin.
     Modified(Vec<u8>),
 }
@@ -98,7 +98,7 @@ pub(crate) struct Stream {
     pub(crate) stage: Stage,
     /// decodeHeaders ran (the filter saw request headers).
     pub(crate) request_seen: bool,
-    /// Envoy's codec rejected the request (`envoy.skip_request_callbacks`): there is no
+    /// Envoy's codec rejected the request (`envoy.rejected_by: codec`): there is no
     /// request header map at all, and the context exists only for the local reply's log.
     pub(crate) codec_rejected: bool,
     /// Envoy's `request_headers_` is set: during `on_request_headers`, and after it only if
@@ -138,7 +138,7 @@ impl Stream {
     pub(crate) fn request_body(&self) -> Option<&[u8]> {
         match &self.request_body {
             Body::Closed => None,
-            Body::Original => Some(&self.x.request.body),
+            Body::Original(r) => self.x.request.body.get(r.clone()),
             Body::Modified(b) => Some(b),
         }
     }
@@ -147,7 +147,7 @@ impl Stream {
     pub(crate) fn response_body(&self) -> Option<&[u8]> {
         match &self.response_body {
             Body::Closed => None,
-            Body::Original => Some(&self.x.response.body),
+            Body::Original(r) => self.x.response.body.get(r.clone()),
             Body::Modified(b) => Some(b),
         }
     }
@@ -159,8 +159,8 @@ impl Stream {
         } else {
             (&mut self.request_body, &self.x.request.body)
         };
-        if matches!(slot, Body::Original) {
-            *slot = Body::Modified(original.clone());
+        if let Body::Original(r) = slot {
+            *slot = Body::Modified(original.get(r.clone()).unwrap_or_default().to_vec());
         }
         match slot {
             Body::Modified(b) => Some(b),

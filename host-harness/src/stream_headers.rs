@@ -41,8 +41,67 @@ pub(crate) const MERGED_REQUEST_HEADERS: [&str; 12] = [
     "x-request-id",
 ];
 
-/// Request headers the HTTP/1 codec consumes: the filter never sees them.
-const DROPPED_REQUEST_HEADERS: [&str; 1] = ["transfer-encoding"];
+/// Request headers the HTTP/1 codec and the connection manager consume (hop-by-hop): the
+/// filter never sees them (verified: conformance probe).
+const DROPPED_REQUEST_HEADERS: [&str; 4] = [
+    "transfer-encoding",
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+];
+
+/// The route timeout the router announces upstream (`x-envoy-expected-rq-timeout-ms`):
+/// Envoy's default, 15 s.
+pub(crate) const ROUTE_TIMEOUT_MS: &str = "15000";
+
+/// The `server` header Envoy's connection manager writes (its default `server_name`,
+/// `server_header_transformation: OVERWRITE`).
+pub(crate) const SERVER_NAME: &str = "envoy";
+
+/// Envoy's default body for a local reply it makes itself (a codec rejection): the status's
+/// reason phrase (`CodeUtility::toString`).
+pub fn reason_phrase(status: u16) -> &'static str {
+    match status {
+        400 => "Bad Request",
+        403 => "Forbidden",
+        404 => "Not Found",
+        408 => "Request Timeout",
+        413 => "Payload Too Large",
+        414 => "URI Too Long",
+        429 => "Too Many Requests",
+        431 => "Request Header Fields Too Large",
+        500 => "Internal Server Error",
+        501 => "Not Implemented",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        504 => "Gateway Timeout",
+        505 => "HTTP Version Not Supported",
+        _ => "",
+    }
+}
+
+/// Does the request have a body after its headers (`end_of_stream` false on the headers)?
+/// HTTP/1: when it says so (`content-length` above 0, or `transfer-encoding`), whether or
+/// not the body reached the plugin (a filter may answer first), or when the traffic gives
+/// a body or trailers.
+pub(crate) fn request_has_body(r: &crate::traffic::Request) -> bool {
+    !r.body.is_empty()
+        || !r.trailers.is_empty()
+        || r.headers.iter().any(|(k, v)| {
+            k == "transfer-encoding"
+                || (k == "content-length" && v.iter().any(|b| (b'1'..=b'9').contains(b)))
+        })
+}
+
+/// Does the client's request ask to close the connection (`connection: close`)? Envoy then
+/// says `connection: close` on the response.
+pub(crate) fn client_closes(x: &Exchange) -> bool {
+    x.request.headers.iter().any(|(k, v)| {
+        k == "connection"
+            && v.split(|b| *b == b',')
+                .any(|t| t.trim_ascii().eq_ignore_ascii_case(b"close"))
+    })
+}
 
 /// Adds a client header as the codec would: dropped, merged into an earlier one, or put.
 fn put_client(h: &mut Vec<Header>, n: &mut usize, name: &str, value: &[u8]) {
@@ -92,7 +151,11 @@ pub(crate) fn request_headers(st: &mut HostState, x: &Exchange) -> Vec<Header> {
     h
 }
 
-/// Envoy's response header map for `x`: `:status`, then the traffic's headers.
+/// Envoy's response header map for `x`, as the filter's response callbacks see it:
+/// `:status`, then the traffic's headers; for a local reply (`rejected_by`), the replying
+/// filter's headers (none for the codec), then Envoy's `content-length` and
+/// `content-type: text/plain` when the reply has a body and the filter set neither
+/// (verified: conformance probe).
 pub(crate) fn response_headers(st: &mut HostState, x: &Exchange) -> Vec<Header> {
     let mut h = std::mem::take(&mut st.spare_response_headers);
     let mut n = 0;
@@ -109,8 +172,58 @@ pub(crate) fn response_headers(st: &mut HostState, x: &Exchange) -> Vec<Header> 
             put(&mut h, &mut n, k, v);
         }
     }
+    if x.envoy.rejected_by.is_some() && !rs.body.is_empty() {
+        if !has(&h, n, "content-length") {
+            let len = rs.body.len().to_string();
+            put(&mut h, &mut n, "content-length", len.as_bytes());
+        }
+        if !has(&h, n, "content-type") {
+            put(&mut h, &mut n, "content-type", b"text/plain");
+        }
+    }
     h.truncate(n);
     h
+}
+
+/// What Envoy adds to the maps after the filter's callbacks and before `on_log`
+/// (verified: conformance probe): the filters after this one append their headers
+/// (`added`, from the traffic file), the router appends `x-envoy-expected-rq-timeout-ms` to a
+/// request it forwards (`routed`); the connection manager adds `date` when the response has
+/// none, sets `server` (in place, or appended), and appends `connection: close` when the
+/// connection closes after this response (`closes`: the client asked, or the codec rejected
+/// the request).
+pub(crate) fn before_log(
+    request: &mut Vec<Header>,
+    response: &mut Vec<Header>,
+    added: &[Header],
+    routed: bool,
+    closes: bool,
+    time_ns: u64,
+) {
+    request.extend(added.iter().cloned());
+    if routed
+        && !request
+            .iter()
+            .any(|(k, _)| k == "x-envoy-expected-rq-timeout-ms")
+    {
+        request.push((
+            "x-envoy-expected-rq-timeout-ms".into(),
+            ROUTE_TIMEOUT_MS.into(),
+        ));
+    }
+    if !response.iter().any(|(k, _)| k == "date") {
+        response.push((
+            "date".into(),
+            crate::traffic::http_date(time_ns).into_bytes(),
+        ));
+    }
+    match response.iter_mut().find(|(k, _)| k == "server") {
+        Some((_, v)) => *v = SERVER_NAME.into(),
+        None => response.push(("server".into(), SERVER_NAME.into())),
+    }
+    if closes && !response.iter().any(|(k, _)| k == "connection") {
+        response.push(("connection".into(), b"close".to_vec()));
+    }
 }
 
 /// The decimal digits of `v`, written into `buf`.

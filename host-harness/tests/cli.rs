@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
+use vigil_harness::traffic::{with_format_line, FORMAT_LINE};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -121,7 +122,7 @@ const LINE: &str = r#"{"time": "2026-11-23T09:00:01.000Z", "source": "203.0.113.
 #[test]
 fn replay_prints_access_log_records_with_access_log_keys() {
     let named = LINE.replace("{\"time\"", "{\"name\": \"second\", \"time\"");
-    let traffic = tmp("fs.jsonl", &format!("{LINE}\n{named}\n"));
+    let traffic = tmp("fs.jsonl", &with_format_line([LINE, &named]));
     let out = vigil(&[
         "replay",
         "--plugin",
@@ -146,7 +147,7 @@ fn replay_prints_access_log_records_with_access_log_keys() {
 #[test]
 fn hostcalls_prints_a_table_per_exchange_and_totals() {
     let named = LINE.replace("{\"time\"", "{\"name\": \"second\", \"time\"");
-    let traffic = tmp("hc.jsonl", &format!("{LINE}\n\n{named}\n"));
+    let traffic = tmp("hc.jsonl", &format!("{FORMAT_LINE}\n{LINE}\n\n{named}\n"));
     let out = vigil(&[
         "hostcalls",
         "--plugin",
@@ -160,8 +161,8 @@ fn hostcalls_prints_a_table_per_exchange_and_totals() {
     );
     let stdout = String::from_utf8(out.stdout).unwrap();
     let lines: Vec<&str> = stdout.lines().collect();
-    assert_eq!(lines[0], "line 1: 10 hostcalls");
-    assert!(lines.contains(&"line 3 (second): 10 hostcalls"), "{stdout}");
+    assert_eq!(lines[0], "line 2: 10 hostcalls");
+    assert!(lines.contains(&"line 4 (second): 10 hostcalls"), "{stdout}");
     assert!(lines.contains(&"  2  proxy_set_property k"), "{stdout}");
     assert!(
         lines.contains(&"  totals: property 3, header 0, buffer 0, shared_data 0, metric 0, log 3, set_property 4, other 0"),
@@ -183,7 +184,8 @@ fn hostcalls_of_the_real_plugin_label_every_exchange() {
         .unwrap()
         .lines()
         .filter(|l| !l.trim().is_empty())
-        .count();
+        .count()
+        - 1; // the format line
     let out = vigil(&[
         "hostcalls",
         "--plugin",

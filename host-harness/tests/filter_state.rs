@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use vigil_harness::traffic::{parse_exchange, parse_traffic};
+use vigil_harness::traffic::{parse_exchange, parse_traffic, with_format_line};
 use vigil_harness::{AccessLogger, Harness, LogLevel, Plugin, SharedData, Vm, VmOptions};
 
 const WAT: &str = include_str!("data/filter_state.wat");
@@ -120,13 +120,13 @@ fn harness_collects_access_log_across_workers() {
     };
     let mut h = Harness::new(&plugin, opts, 2).unwrap();
     assert!(h.start().unwrap());
-    let text = format!(
-        "{LINE}\n{}\n",
-        LINE.replace("{\"time\"", "{\"name\": \"second\", \"time\"")
-    );
+    let text = with_format_line([
+        LINE.to_string(),
+        LINE.replace("{\"time\"", "{\"name\": \"second\", \"time\""),
+    ]);
     let xs = parse_traffic("t.jsonl", &text).unwrap();
-    assert_eq!((xs[0].line, xs[0].name.as_deref()), (1, None));
-    assert_eq!((xs[1].line, xs[1].name.as_deref()), (2, Some("second")));
+    assert_eq!((xs[0].line, xs[0].name.as_deref()), (2, None));
+    assert_eq!((xs[1].line, xs[1].name.as_deref()), (3, Some("second")));
     for x in &xs {
         h.run(x).unwrap();
     }

@@ -3,30 +3,14 @@
 //! (see `vigil_tests::conformance`), except the known deviations listed here.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use vigil_harness::traffic;
 use vigil_tests::conformance::{cases, diff, normalize, run_envoy, run_harness, traffic_line};
 
 /// Known deviations of the harness from Envoy: (difference key, issue 6 item, what differs).
 /// `*` as the request name matches every request. Temporary: it shrinks to empty as issue 6
 /// is finished, and an entry that no longer differs fails the test (it cannot go stale).
 /// Item 0 marks a deviation the probe found that issue 6 does not list yet.
-#[rustfmt::skip]
-const KNOWN: &[(&str, u8, &str)] = &[
-    // Item 2: in on_log, a codec rejection's response headers are Envoy's local reply's
-    // (content-length, content-type, date, server, connection); the harness shows the
-    // traffic file's.
-    ("oversized_header_431/log#0/maps.response_headers", 2, "local reply headers"),
-    ("oversized_header_431/log#0/mut.response_headers", 2, "local reply headers"),
-    // Item 5: no body callback on a route that answers before the body arrives.
-    ("jwt_401_before_body/callbacks", 5, "no request_body: jwt_authn answered first"),
-    // Item 0 (not in issue 6 yet): Envoy changes the maps after the filter ran, and on_log
-    // sees it: the router adds `x-envoy-expected-rq-timeout-ms` to a routed request, the
-    // HCM sets `server: envoy`, `connection: close` (and `date` on local replies) on the
-    // response.
-    ("*/log#0/maps.request_headers", 0, "x-envoy-expected-rq-timeout-ms"),
-    ("*/log#0/mut.request_headers", 0, "pairs: x-envoy-expected-rq-timeout-ms"),
-    ("*/log#0/maps.response_headers", 0, "server, connection, date"),
-    ("*/log#0/mut.response_headers", 0, "pairs: server, connection, date"),
-];
+const KNOWN: &[(&str, u8, &str)] = &[];
 
 fn matches(pattern: &str, key: &str) -> bool {
     match pattern.strip_prefix("*/") {
@@ -45,7 +29,7 @@ fn e2e_conformance_probe_envoy_vs_harness() {
         .enumerate()
         .map(|(i, (c, r))| traffic_line(i, c, r).unwrap().to_string())
         .collect();
-    let text = lines.join("\n") + "\n";
+    let text = traffic::with_format_line(&lines);
     let traffic_path = run.envoy.dir.join("conformance.jsonl");
     std::fs::write(&traffic_path, &text).unwrap();
     let harness = run_harness(&text).unwrap();
@@ -102,7 +86,7 @@ fn harness_request_model_follows_envoy() {
         "response": {"status": 200, "headers": [["content-type", "text/plain"]], "body": "ok"},
         "envoy": {"filter_metadata": {"envoy.filters.http.jwt_authn": {"jwt_payload": {"sub": "dave"}}}},
     });
-    let recs = &run_harness(&format!("{line}\n")).unwrap()[0];
+    let recs = &run_harness(&traffic::with_format_line([line.to_string()])).unwrap()[0];
     let at = |cb: &str| {
         recs.iter()
             .find(|r| r["cb"] == cb)

@@ -3,7 +3,9 @@
 //! per-run fields such as `@timestamp` and `event.id`).
 //!
 //! Envoy's access log has no bodies: every request carries its own `x-request-id`, and the
-//! test merges the request body it sent and the response it received back in by that id.
+//! test merges the request it sent (headers as sent, body, chunks) and the response it
+//! received back in by that id. Beyond the baseline and the brute-force alert, the traffic
+//! holds repeated headers, a chunked body and a codec rejection (431).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use crate::e2e_baseline::{baseline_cases, failed_logins, send_all};
@@ -13,7 +15,8 @@ use std::time::Duration;
 use vigil_harness::{traffic, AccessLogger, Plugin, SharedData, Vm, VmOptions};
 use vigil_policies::envoy::{filter_state_key, MAX_RECORDS};
 use vigil_tests::envoy::{
-    plugin_wasm, Envoy, HttpResponse, Options, Via, ACCESS_LOG_POLICY, FINGERPRINT_KEY,
+    new_request_id, plugin_wasm, send_parts, Envoy, HttpResponse, Options, Req, Via,
+    ACCESS_LOG_POLICY, FINGERPRINT_KEY,
 };
 
 /// Fields that differ between two runs of the same traffic by design.
@@ -33,57 +36,102 @@ fn field<'a>(entry: &'a Value, key: &str) -> Option<&'a str> {
         .filter(|s| !s.is_empty() && *s != "-")
 }
 
-/// Converts one access log entry (+ the body sent and the response received) into a traffic
-/// line.
-fn traffic_line(entry: &Value, body: &[u8], resp: &HttpResponse) -> Value {
-    let mut headers: Vec<Value> = Vec::new();
-    for (name, key) in [
-        ("host", "authority"),
-        ("user-agent", "user_agent"),
-        ("x-request-id", "x_request_id"),
-        ("authorization", "authorization"),
-        ("cookie", "cookie"),
-        ("content-type", "content_type"),
-        ("content-length", "content_length"),
-        ("x-forwarded-for", "x_forwarded_for"),
-    ] {
-        if let Some(v) = field(entry, key) {
-            headers.push(json!([name, v]));
+/// Converts one access log entry, with the request as the client sent it and the response
+/// it received, into a traffic line. The request's headers are the client's own (the
+/// harness applies Envoy's codec to them: merged duplicates, hop-by-hop headers consumed);
+/// the access log adds what Envoy added (`x-forwarded-for`) and tells who answered: the
+/// codec (`http1.*` details), a filter (no upstream host), or the upstream.
+fn traffic_line(entry: &Value, sent: &Sent, resp: &HttpResponse) -> Value {
+    let lower = |b: &[u8]| String::from_utf8_lossy(b).to_ascii_lowercase();
+    let mut headers: Vec<Value> = vec![json!(["host", "vigil.test"])];
+    for (n, v) in &sent.req.headers {
+        headers.push(json!([lower(n), bytes_value(v)]));
+    }
+    let bodyful = matches!(sent.req.method.as_slice(), b"POST" | b"PUT" | b"PATCH");
+    if sent.chunks.is_some() {
+        headers.push(json!(["transfer-encoding", "chunked"]));
+    } else if !sent.req.body.is_empty() || bodyful {
+        headers.push(json!(["content-length", sent.req.body.len().to_string()]));
+    }
+    headers.push(json!(["connection", "close"]));
+    if let Some(xff) = field(entry, "x_forwarded_for") {
+        if !sent
+            .req
+            .headers
+            .iter()
+            .any(|(n, _)| n.eq_ignore_ascii_case(b"x-forwarded-for"))
+        {
+            headers.push(json!(["x-forwarded-for", xff]));
         }
     }
     headers.push(json!(["x-forwarded-proto", "http"]));
+    let details = field(entry, "response_code_details");
+    let rejected_by = match details {
+        Some(d) if d.starts_with("http1.") => Some("codec"),
+        Some(d) if d != "via_upstream" && field(entry, "upstream_host").is_none() => Some("filter"),
+        _ => None,
+    };
+    // Envoy's own response headers (added after the filter, or the local reply's framing)
+    // are the harness's to add.
+    let envoys_own: &[&str] = match rejected_by {
+        Some(_) => &[
+            "connection",
+            "date",
+            "server",
+            "content-length",
+            "content-type",
+        ],
+        None => &["connection"],
+    };
     let resp_headers: Vec<Value> = resp
         .headers
         .iter()
-        .filter(|(n, _)| n != "connection")
+        .filter(|(n, _)| !envoys_own.contains(&n.as_str()))
         .map(|(n, v)| json!([n, v]))
         .collect();
     let flags: Vec<&str> = field(entry, "response_flags")
         .map(|f| f.split(',').collect())
         .unwrap_or_default();
     let mut envoy = json!({ "response_flags": flags });
-    if let Some(d) = field(entry, "response_code_details") {
+    if let Some(d) = details {
         envoy["response_code_details"] = json!(d);
-        // The HTTP/1 codec rejects some requests before any filter sees their headers.
-        if d.starts_with("http1.") {
-            envoy["skip_request_callbacks"] = json!(true);
-        }
+    }
+    if let Some(r) = rejected_by {
+        envoy["rejected_by"] = json!(r);
     }
     if let Some(md) = entry.get("jwt_authn").filter(|v| v.is_object()) {
         envoy["filter_metadata"] = json!({ "envoy.filters.http.jwt_authn": md });
     }
     let mut request = json!({
-        "method": field(entry, "method").unwrap_or("GET"),
-        "path": field(entry, "path").unwrap_or("/"),
+        "method": String::from_utf8_lossy(&sent.req.method),
+        "path": String::from_utf8_lossy(&sent.req.path),
         "protocol": field(entry, "protocol").unwrap_or("HTTP/1.1"),
         "headers": headers,
     });
-    if !body.is_empty() {
-        request["body"] = bytes_value(body);
+    if !sent.req.body.is_empty() {
+        request["body"] = match &sent.chunks {
+            Some(sizes) => {
+                let mut parts = Vec::new();
+                let mut rest = sent.req.body.as_slice();
+                for n in sizes.iter().copied().chain(std::iter::once(usize::MAX)) {
+                    if rest.is_empty() {
+                        break;
+                    }
+                    let (a, b) = rest.split_at(n.min(rest.len()));
+                    parts.push(bytes_value(a));
+                    rest = b;
+                }
+                json!(parts)
+            }
+            None => bytes_value(&sent.req.body),
+        };
     }
-    let mut response = json!({ "status": entry["response_code"], "headers": resp_headers });
-    if !resp.body.is_empty() {
-        response["body"] = bytes_value(&resp.body);
+    let mut response = json!({ "status": entry["response_code"] });
+    if rejected_by != Some("codec") {
+        response["headers"] = json!(resp_headers);
+        if !resp.body.is_empty() {
+            response["body"] = bytes_value(&resp.body);
+        }
     }
     json!({
         "time": field(entry, "start_time").unwrap_or("1970-01-01T00:00:00.000Z"),
@@ -92,6 +140,49 @@ fn traffic_line(entry: &Value, body: &[u8], resp: &HttpResponse) -> Value {
         "response": response,
         "envoy": envoy,
     })
+}
+
+/// A request as sent: its bytes, and the chunks of a chunked body (each in its own write).
+struct Sent {
+    req: Req,
+    chunks: Option<Vec<usize>>,
+}
+
+/// Requests beyond the baseline that the traffic format must carry truthfully: repeated
+/// headers (merged by Envoy's codec), a body in chunks, and a codec rejection (431).
+fn extras() -> Vec<(Sent, u16)> {
+    let form = "application/x-www-form-urlencoded";
+    vec![
+        (
+            Sent {
+                req: Req::post("/login", form, "username=dora&password=x")
+                    .header("user-agent", "first/1")
+                    .header("user-agent", "second/2")
+                    .header("cookie", "a=1")
+                    .header("cookie", "b=2")
+                    .id(&new_request_id("dup")),
+                chunks: None,
+            },
+            401,
+        ),
+        (
+            Sent {
+                req: Req::new("POST", "/login")
+                    .header("content-type", form)
+                    .body(b"username=erin&password=y")
+                    .id(&new_request_id("chunks")),
+                chunks: Some(vec![11, 5]),
+            },
+            401,
+        ),
+        (
+            Sent {
+                req: Req::get("/hello").header("x-big", &"a".repeat(70 * 1024)),
+                chunks: None,
+            },
+            431,
+        ),
+    ]
 }
 
 fn bytes_value(b: &[u8]) -> Value {
@@ -130,37 +221,66 @@ fn parity_through(via: Via) {
         .filter(|c| c.action == Some("authn_login_fail"))
         .count();
     cases.extend(failed_logins(threshold - so_far));
-    let responses = send_all(&envoy, &cases);
-    // Every expected event, plus the alert.
-    let expected_events = cases.iter().filter(|c| c.action.is_some()).count() + 1;
+    let mut responses = send_all(&envoy, &cases);
+    let mut sent: Vec<Sent> = cases
+        .iter()
+        .map(|c| Sent {
+            req: c.req.clone(),
+            chunks: None,
+        })
+        .collect();
+    for (x, status) in extras() {
+        let parts = match &x.chunks {
+            Some(sizes) => x.req.to_parts_chunked(sizes),
+            None => vec![x.req.to_bytes()],
+        };
+        let r = send_parts(envoy.listen, &parts, Duration::from_millis(150)).unwrap();
+        assert_eq!(
+            r.status,
+            status,
+            "{:?}",
+            String::from_utf8_lossy(&x.req.path)
+        );
+        responses.push(r);
+        sent.push(x);
+    }
+    // Every expected event, the alert, and one event per extra request.
+    let expected_events = cases.iter().filter(|c| c.action.is_some()).count() + 1 + extras().len();
     let envoy_events = envoy
         .wait_events(expected_events, Duration::from_secs(5))
         .unwrap();
     let entries = envoy
-        .wait_access_log(cases.len(), Duration::from_secs(10))
+        .wait_access_log(sent.len(), Duration::from_secs(10))
         .unwrap();
     assert_eq!(
         entries.len(),
-        cases.len(),
+        sent.len(),
         "one access log entry per request"
     );
 
-    // Access log -> traffic file, merging bodies and responses by x-request-id.
-    let by_id: BTreeMap<String, (usize, &HttpResponse)> = cases
+    // Access log -> traffic file, merging what was sent and received by x-request-id (a
+    // codec rejection has none: those go in the order sent).
+    let by_id: BTreeMap<String, usize> = sent
         .iter()
-        .zip(&responses)
         .enumerate()
-        .map(|(i, (c, r))| (c.id(), (i, r)))
+        .filter_map(|(i, s)| s.req.request_id().map(|id| (id, i)))
         .collect();
+    let mut without_id = sent
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.req.request_id().is_none())
+        .map(|(i, _)| i);
     let mut lines = Vec::new();
     for entry in &entries {
-        let id = field(entry, "x_request_id").expect("x_request_id in the access log");
-        let (i, resp) = by_id
-            .get(id)
-            .unwrap_or_else(|| panic!("access log id {id} was not sent"));
-        lines.push(traffic_line(entry, &cases[*i].req.body, resp).to_string());
+        let i = match field(entry, "x_request_id") {
+            Some(id) => *by_id
+                .get(id)
+                .unwrap_or_else(|| panic!("access log id {id} was not sent")),
+            None => without_id.next().expect("an entry without id was sent"),
+        };
+        lines.push(traffic_line(entry, &sent[i], &responses[i]).to_string());
     }
-    let text = lines.join("\n") + "\n";
+    let text = traffic::with_format_line(&lines);
     let traffic_path = envoy.dir.join("traffic.jsonl");
     std::fs::write(&traffic_path, &text).unwrap();
     let exchanges = traffic::parse_traffic(&traffic_path.display().to_string(), &text)
