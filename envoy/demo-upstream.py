@@ -11,6 +11,7 @@ Routes:
                                      with a dummy token, else 400 {"error":"invalid_grant"}
   POST /api/items                    JSON object with a non-empty string "name" and an integer
                                      "qty" >= 0 -> 201, anything else -> 422
+  GET /slow                          200 after 2 s (a slow upstream: timeouts in the tests)
   anything else                      200 {"ok":true,"path":...}
 It never echoes request bodies, passwords or tokens. GET /healthz answers 200 for readiness.
 """
@@ -18,6 +19,7 @@ It never echoes request bodies, passwords or tokens. GET /healthz answers 200 fo
 import argparse
 import json
 import sys
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
@@ -95,6 +97,8 @@ class Handler(BaseHTTPRequestHandler):
             if not ok:
                 return self._send(422, {"error": "validation_failed"})
             return self._send(201, {"ok": True, "id": 1})
+        if path == "/slow":
+            time.sleep(2)
         return self._send(200, {"ok": True, "path": path})
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _route

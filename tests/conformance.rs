@@ -179,6 +179,18 @@ pub fn cases() -> Result<Vec<Case>> {
             "oversized_header_431",
             Req::get("/big").header("x-big", &"a".repeat(70 * 1024)),
         ),
+        case(
+            "plugin_reply",
+            Req::get("/hello").header("x-probe-action", "reply"),
+        ),
+        case(
+            "callout_ok",
+            Req::get("/hello").header("x-probe-action", "callout-ok"),
+        ),
+        case(
+            "callout_timeout",
+            Req::get("/hello").header("x-probe-action", "callout-timeout"),
+        ),
         case("jwt_missing_401", Req::get("/api/private")),
         case("jwt_valid", Req::get("/api/private").bearer(&valid)),
         case("limited_1", Req::get("/api/limited")),
@@ -392,8 +404,23 @@ pub fn traffic_line(i: usize, c: &Case, recs: &[Value]) -> Result<Value> {
             None => json!(String::from_utf8_lossy(&c.req.body)),
         };
     }
+    // The plugin's own local reply: the traffic says what the upstream would have answered,
+    // and the harness must replace it with the reply, as Envoy does.
+    let replied = recs
+        .iter()
+        .any(|r| r["cb"] == "action" && r["args"]["what"] == "reply");
+    let rejected_by = if replied { None } else { rejected_by };
+    if replied {
+        envoy = json!({ "response_flags": [], "response_code_details": "via_upstream" });
+    }
     let mut response = json!({ "status": status });
-    if rejected_by != Some("codec") {
+    if replied {
+        response = json!({
+            "status": 200,
+            "headers": [["content-type", "text/plain"]],
+            "body": "the upstream's answer, which the plugin's reply replaces",
+        });
+    } else if rejected_by != Some("codec") {
         // A local reply's headers are the replying filter's: Envoy adds the framing.
         let own: Vec<Value> = resp_headers
             .into_iter()
@@ -412,21 +439,42 @@ pub fn traffic_line(i: usize, c: &Case, recs: &[Value]) -> Result<Value> {
         Value::String(s) => s,
         _ => "127.0.0.1:1".into(),
     };
-    Ok(json!({
+    let callouts: Vec<Value> = recs
+        .iter()
+        .filter(|r| r["cb"] == "http_call_response")
+        .map(|r| {
+            let mut a = json!({ "headers": r["callout"]["headers"]["v"] });
+            if let Some(b) = r["callout"]["body"]["v"].as_str().filter(|b| !b.is_empty()) {
+                a["body"] = json!(b);
+            }
+            a
+        })
+        .collect();
+    let mut line = json!({
         "name": c.name,
         "time": format!("2026-11-23T09:00:{:02}.000Z", i % 60),
         "source": source,
         "request": request,
         "response": response,
         "envoy": envoy,
-    }))
+    });
+    if !callouts.is_empty() {
+        line["callouts"] = json!(callouts);
+    }
+    Ok(line)
 }
 
 /// Replays a traffic file through the harness with the probe; records per exchange.
 pub fn run_harness(traffic_text: &str) -> Result<Vec<Vec<Value>>> {
     let exchanges = traffic::parse_traffic("conformance.jsonl", traffic_text)?;
     let plugin = Plugin::load(probe_wasm()?)?;
-    let mut vm = Vm::new(&plugin, VmOptions::default())?;
+    let mut vm = Vm::new(
+        &plugin,
+        VmOptions {
+            clusters: vec!["demo_upstream".into()],
+            ..VmOptions::default()
+        },
+    )?;
     if !vm.start()? {
         bail!("the probe refused to start in the harness");
     }
@@ -530,7 +578,7 @@ pub fn diff(name: &str, envoy: &[Value], harness: &[Value]) -> Vec<Difference> {
             continue;
         };
         let (e, h) = (&envoy[i], &harness[j]);
-        for field in ["args", "maps", "hdr", "prop", "body", "mut"] {
+        for field in ["args", "maps", "hdr", "prop", "body", "callout", "mut"] {
             let keys: std::collections::BTreeSet<String> = [&e[field], &h[field]]
                 .iter()
                 .filter_map(|v| v.as_object())

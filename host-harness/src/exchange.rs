@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use crate::abi::{Action, LogLevel};
 use crate::error::HarnessError;
+use crate::pause::Flow;
 use crate::state::{Body, LocalResponse, LogEntry, Stage, Stream};
 use crate::stream_headers;
 use crate::traffic::{Exchange, RejectedBy, SharedExchange};
@@ -30,6 +31,10 @@ pub struct ExchangeOutcome {
     pub logs: Vec<LogEntry>,
     /// Security events (info lines starting with `{`) emitted during the exchange.
     pub events: Vec<String>,
+    /// The plugin paused the request and neither resumed it nor replied, with no callout
+    /// answer left in the traffic: Envoy would hold the request until a timeout or the
+    /// client gives up; the harness ends it there (`on_log` without a response).
+    pub stalled: bool,
     /// Set if the VM failed (trap now or earlier); Envoy would fail the stream.
     pub vm_failed: Option<String>,
     /// Records the access loggers wrote ([`crate::VmOptions::access_loggers`]), in logger
@@ -131,6 +136,8 @@ impl Vm {
             request_body: Body::Closed,
             response_body: Body::Closed,
             filter_state: Vec::new(),
+            resumed_request: false,
+            local_reply: None,
         });
         let mut r = self.drive_stream(&x, out, ctx, c, root);
         // The HCM's access loggers run once the filters' `on_log` has run, or when the
@@ -143,9 +150,8 @@ impl Vm {
                 .and_then(|_| self.call("proxy_on_delete", ctx, ex.on_delete.as_ref(), c))
                 .map(|_| ());
         }
-        // Envoy cancels a context's pending callouts when it is destroyed.
+        // A callout belongs to the root context: it outlives the stream.
         let st = self.store.data_mut();
-        st.http_calls.retain(|_, p| p.context_id != ctx);
         if let Some(s) = st.stream.take() {
             stream_headers::recycle(st, s.request_headers, s.response_headers);
         }
@@ -266,7 +272,7 @@ impl Vm {
 
     fn drive_stream(
         &mut self,
-        x: &Exchange,
+        x: &Arc<Exchange>,
         out: &mut ExchangeOutcome,
         ctx: u32,
         c: i32,
@@ -284,6 +290,8 @@ impl Vm {
         // A filter after this one answered: the plugin sees the body chunks the traffic gives
         // (none when the filter answered from the headers), never the trailers.
         let filter = x.envoy.rejected_by == Some(RejectedBy::Filter);
+        let mut answered = 0;
+        let mut flow = Flow::Go;
         if !codec {
             let n = self.stream_mut().map_or(0, |s| {
                 s.request_seen = true;
@@ -300,31 +308,48 @@ impl Vm {
                 )?
                 .map(Action::from_i32);
             // Envoy clears `request_headers_` once iteration continues (a module without
-            // the callback continues).
+            // the callback continues); after a Pause, once the plugin resumes.
             if let Some(s) = self.stream_mut() {
                 s.request_live = out.request_headers == Some(Action::Pause);
             }
-            if !rq.body.is_empty() {
+            flow = self.settle(x, out.request_headers, ctx, &mut answered)?;
+            if flow == Flow::Go && !rq.body.is_empty() {
                 // A filter's reply cuts the request short: the chunks it let through, and no
                 // end of stream (verified: conformance probe, buffer filter's 413).
                 let last = rq.trailers.is_empty() && !filter;
                 out.request_body = self.deliver_body(ctx, c, true, &rq.chunks, last, true)?;
+                flow = self.settle(x, out.request_body, ctx, &mut answered)?;
             }
-            if !rq.trailers.is_empty() && !filter {
+            if flow == Flow::Go && !rq.trailers.is_empty() && !filter {
                 if let Some(s) = self.stream_mut() {
                     s.request_trailers = Some(rq.trailers.clone());
                 }
                 let n = rq.trailers.len() as i32;
-                self.call(
-                    "proxy_on_request_trailers",
-                    ctx,
-                    ex.on_request_trailers.as_ref(),
-                    (c, n),
-                )?;
+                let a = self
+                    .call(
+                        "proxy_on_request_trailers",
+                        ctx,
+                        ex.on_request_trailers.as_ref(),
+                        (c, n),
+                    )?
+                    .map(Action::from_i32);
+                flow = self.settle(x, a, ctx, &mut answered)?;
             }
-            self.drive_response(x, out, ctx, c)?;
+            if flow == Flow::Go {
+                // Callouts the plugin did not wait for are answered before the response.
+                self.answer_callouts(x, ctx, &mut answered, false)?;
+            }
         }
-        let closes = codec || stream_headers::client_closes(x);
+        // The response the plugin sees: the traffic's, or its own local reply's.
+        let x = match flow {
+            Flow::Replied => self.local_reply_exchange(x),
+            _ => Arc::clone(x),
+        };
+        out.stalled = flow == Flow::Stalled;
+        if !codec && flow != Flow::Stalled {
+            self.drive_response(&x, out, ctx, c)?;
+        }
+        let closes = codec || stream_headers::client_closes(&x);
         if let Some(s) = self.stream_mut() {
             s.stage = Stage::Log;
             if let Some(resp) = s.response_headers.as_mut() {

@@ -13,7 +13,7 @@
 //! | `proxy_get_buffer_bytes` | current chunk / configs; unknown buffer → `NotFound`; clamps the range, writes nothing for length 0 (verified) | same; plugin configuration only during `on_configure` (`temp_plugin_`, verified); body buffers only during their body callback |
 //! | `proxy_set_buffer_bytes` | `Buffer::copyFrom`: prepend / replace / append else `BadArgument` (verified) | same on body buffers; others `BadArgument` |
 //! | `proxy_get_header_map_value` | null map → `BadArgument`; missing → `NotFound`; first value (verified) | same; request headers are null in the callbacks of a codec rejection (`rejected_by: codec`) (SDK panics → VM failure, as in Envoy) |
-//! | header map lifetime | request headers exist during `on_request_headers` only (Envoy clears `request_headers_` when it returns `Continue`), response headers during `on_response_headers` only; both readable (not writable) again in `on_log`, gone in `on_done`/`on_delete`; a null map reads as `BadArgument` (value), empty pairs `Ok`, writes `BadArgument` (verified: conformance probe) | same; after a `Pause` the map stays (from the source, unmeasured: the harness does not model Pause) |
+//! | header map lifetime | request headers exist during `on_request_headers` only (Envoy clears `request_headers_` when it returns `Continue`, or when a paused plugin resumes), response headers during `on_response_headers` only; both readable (not writable) again in `on_log`, gone in `on_done`/`on_delete`; a null map reads as `BadArgument` (value), empty pairs `Ok`, writes `BadArgument` (verified: conformance probe) | same; after a `Pause` the map stays until the resume, and through a local reply's response callbacks (verified) |
 //! | `proxy_get_header_map_pairs` | null map → empty, `Ok` (verified) | same; empty map → null pointer, size 0 |
 //! | `proxy_set_header_map_pairs`, `_add_`, `_replace_`, `_remove_` | mutable map or `BadArgument`; keys lower-cased; replace removes every value of the key and appends the new one at the end (verified: conformance probe) | same |
 //! | `proxy_get_header_map_size` | byte size or `BadArgument` | same |
@@ -29,9 +29,9 @@
 //! | `proxy_increment_metric` | counter: offset ≤ 0 → `BadArgument`; gauge add/sub; histogram → `BadArgument` (unverified) | same |
 //! | `proxy_record_metric` | counter add, gauge set, histogram record | same |
 //! | `proxy_get_metric` | histogram → `BadArgument`; unknown → `NotFound` | same |
-//! | `proxy_http_call` | unknown cluster, negative timeout or missing `:method`/`:path`/`:authority` → `BadArgument` (verified for cluster/timeout); cancelled when the context is destroyed | same; pending until `respond_http_call`/`fail_http_call` (failure = 0,0,0 callback) |
-//! | `proxy_send_local_response` | sends a local reply | recorded (`ExchangeOutcome::local_responses`), the exchange continues unchanged |
-//! | `proxy_continue_stream`, `proxy_close_stream` | resume / reset | recorded, `Ok` |
+//! | `proxy_http_call` | unknown cluster, negative timeout or missing `:method`/`:path`/`:authority` → `BadArgument` (verified for cluster/timeout); tokens 4, 8, 12, … (verified); the callout belongs to the root context and outlives the stream; its answer goes to the root (`proxy_on_http_call_response(root, …)`); a timeout or connection failure is answered too, with Envoy's local reply (504 `upstream request timeout`, verified) | same numbering and ownership; answered from the exchange's `callouts` while the stream is paused (then any left before the response), or by `respond_http_call`/`fail_http_call`; an unanswered callout stays pending |
+//! | `proxy_send_local_response` | ends the request: no more request callbacks, nothing upstream; the reply (`:status`, the plugin's headers, `content-length`, `content-type: text/plain`, the body in one call, `code_details` as given, no response flags) passes through the response callbacks; a paused request's headers stay readable (verified: conformance probe) | same; also recorded in `ExchangeOutcome::local_responses` |
+//! | `proxy_continue_stream`, `proxy_close_stream` | resume / reset; resuming the request clears the request header map at once (verified) | resume: the paused exchange goes on (request map cleared); reset: recorded, `Ok` |
 //! | `proxy_set_effective_context` | unknown context → `BadArgument` | same (root or the live stream) |
 //! | `proxy_done` | root context done | counted, `Ok` |
 //! | `proxy_call_foreign_function` | registered names run; unknown → `NotFound` | always `NotFound` (no foreign functions emulated) |
@@ -80,8 +80,11 @@
 //! from the headers) without end of stream, then the reply: `:status`, the filter's headers,
 //! `content-length` and `content-type: text/plain`, the body in one call.
 //!
-//! A `Pause` action is recorded but the exchange proceeds (the traffic already contains the
-//! outcome). Request headers are `:authority` (from `host`), `:path`, `:method`, `:scheme`,
+//! A `Pause` from a request callback holds the request: the harness answers the plugin's
+//! callouts from the exchange's `callouts` until the plugin resumes (`proxy_continue_stream`)
+//! or replies; with nothing left to answer the exchange is `stalled` (`on_log` without a
+//! response; in Envoy the request would wait for a timeout or the client). A `Pause` from a
+//! response callback is recorded and the exchange proceeds. Request headers are `:authority` (from `host`), `:path`, `:method`, `:scheme`,
 //! the client's headers as Envoy's HTTP/1 codec leaves them, then `x-forwarded-proto` and a
 //! generated `x-request-id` when absent (Envoy's HTTP/1 order). The codec merges a repeated
 //! inline header into the first with `,` (no space): verified for `user-agent`, `accept`,

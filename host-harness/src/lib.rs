@@ -27,6 +27,7 @@ pub mod exchange;
 pub mod fidelity;
 pub mod harness;
 pub mod hostcalls;
+mod pause;
 pub mod plugin;
 pub mod shared;
 pub mod state;

@@ -37,6 +37,9 @@ pub struct LocalResponse {
     pub grpc_status: i32,
 }
 
+/// Envoy numbers HTTP callout tokens 4, 8, 12, … (measured: conformance probe).
+pub(crate) const HTTP_CALL_TOKEN_STEP: u32 = 4;
+
 /// A `proxy_http_call` awaiting a response from the test.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PendingHttpCall {
@@ -112,6 +115,11 @@ pub(crate) struct Stream {
     pub(crate) response_trailers: Option<Vec<Header>>,
     pub(crate) request_body: Body,
     pub(crate) response_body: Body,
+    /// The plugin resumed the request (`proxy_continue_stream(HttpRequest)`) since it last
+    /// paused it.
+    pub(crate) resumed_request: bool,
+    /// The plugin's local reply (`proxy_send_local_response`), which ends the request.
+    pub(crate) local_reply: Option<LocalResponse>,
     /// Envoy filter state: `set_property(path)` stores key `wasm.<path>` (raw bytes).
     pub(crate) filter_state: Vec<(Vec<u8>, Vec<u8>)>,
 }
@@ -253,7 +261,7 @@ impl HostState {
             // Envoy: ids step by 4, the low 2 bits carry the metric type.
             next_metric_id: [0, 1, 2],
             http_calls: BTreeMap::new(),
-            next_token: 1,
+            next_token: HTTP_CALL_TOKEN_STEP,
             callout: None,
             local_responses: Vec::new(),
             rng: seed ^ 0x9E37_79B9_7F4A_7C15,

@@ -389,14 +389,15 @@ impl Vm {
         token: u32,
         response: HttpCallResponse,
     ) -> Result<(), HarnessError> {
-        let call = self
-            .store
+        self.store
             .data_mut()
             .http_calls
             .remove(&token)
             .ok_or(HarnessError::UnknownHttpCall(token))?;
+        // Envoy delivers the answer to the root context, which owns the callout.
+        let root = self.store.data().root_context_id;
         let args = (
-            call.context_id as i32,
+            root as i32,
             token as i32,
             response.headers.len() as i32,
             response.body.len() as i32,
@@ -406,7 +407,7 @@ impl Vm {
         let ex = Arc::clone(&self.ex);
         let r = self.call(
             "proxy_on_http_call_response",
-            call.context_id,
+            root,
             ex.on_http_call_response.as_ref(),
             args,
         );

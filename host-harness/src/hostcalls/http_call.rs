@@ -1,5 +1,7 @@
-//! `proxy_http_call`: recorded as a pending callout (the test answers it through
-//! `Vm::respond_http_call` / `Vm::fail_http_call`). Unknown cluster, or headers without
+//! `proxy_http_call`: recorded as a pending callout of the root context (it outlives the
+//! stream that dispatched it), answered from the exchange's `callouts` while the stream
+//! waits, or by the test through `Vm::respond_http_call` / `Vm::fail_http_call`. Tokens are
+//! Envoy's: 4, 8, 12, …. Unknown cluster, or headers without
 //! `:method`, `:path` and `:authority` → `BadArgument`, as in Envoy's `Context::httpCall`.
 
 use wasmtime::{Caller, Linker};
@@ -41,11 +43,12 @@ fn dispatch(
         }
     }
     let st = c.data_mut();
+    let step = crate::state::HTTP_CALL_TOKEN_STEP;
     let mut token = st.next_token;
     while token == 0 || st.http_calls.contains_key(&token) {
-        token = token.wrapping_add(1);
+        token = token.wrapping_add(step);
     }
-    st.next_token = token.wrapping_add(1);
+    st.next_token = token.wrapping_add(step);
     let context_id = st.context();
     st.http_calls.insert(
         token,

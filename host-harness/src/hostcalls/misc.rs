@@ -27,14 +27,19 @@ fn local_response(
         .collect();
     let st = c.data_mut();
     let context_id = st.context();
-    st.local_responses.push(LocalResponse {
+    let reply = LocalResponse {
         context_id,
         status: code as u32,
         details,
         body,
         headers,
         grpc_status: grpc,
-    });
+    };
+    if let Some(s) = st.stream.as_mut().filter(|s| s.id == context_id) {
+        // The first reply wins: it ends the request.
+        s.local_reply.get_or_insert_with(|| reply.clone());
+    }
+    st.local_responses.push(reply);
     Ok(())
 }
 
@@ -100,7 +105,17 @@ pub fn add_to_linker(linker: &mut Linker<HostState>) -> anyhow::Result<()> {
                     if !(0..=3).contains(&ty) {
                         return Ok(Status::BadArgument.code());
                     }
-                    c.data_mut().stream_controls.push(format!("{name}({ty})"));
+                    let st = c.data_mut();
+                    st.stream_controls.push(format!("{name}({ty})"));
+                    let ctx = st.context();
+                    if name == "proxy_continue_stream" && ty == 0 {
+                        if let Some(s) = st.stream.as_mut().filter(|s| s.id == ctx) {
+                            // Envoy clears `request_headers_` as it resumes, inside the call
+                            // (verified: conformance probe).
+                            s.resumed_request = true;
+                            s.request_live = false;
+                        }
+                    }
                     Ok(0)
                 },
             )

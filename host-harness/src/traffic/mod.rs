@@ -23,6 +23,7 @@
 //! | `response.headers` | `[[name, value], ...]` | response headers (optional); for a local reply (`rejected_by`), only the replying filter's own headers: Envoy adds `content-length` and `content-type` itself, and none at all for a codec rejection |
 //! | `response.body` | optional value, or list of values | the body, as `request.body`; a local reply's body always comes in one call; a codec rejection's defaults to Envoy's (the status's reason phrase) |
 //! | `response.trailers` | optional `[[name, value], ...]` | response trailers |
+//! | `callouts` | optional list of `{"headers": [[name, value], ...], "body": value, "trailers": [...]}` | the answers to the plugin's HTTP callouts, in the order it dispatches them (`headers` include `:status`). Envoy answers a failed callout too: a timeout is `504` with body `upstream request timeout`, a connection failure a `503`, each with `content-length` and `content-type` (measured: conformance probe). A callout the file does not answer stays pending, as it would until its timeout |
 //! | `envoy.rejected_by` | optional `"codec"` or `"filter"` | who answered instead of the upstream. `codec`: Envoy's HTTP codec rejected the request (431 `http1.headers_too_large`, 400 `http1.codec_error`, ...) before any filter: the plugin gets `on_context_create`, `on_log`, `on_done`, `on_delete` only, with no request headers and Envoy's local reply. `filter`: a filter after the plugin answered with a local reply (jwt_authn, RBAC or a rate limiter from the request headers; the buffer filter's 413 after some body): the plugin sees the request headers, then only the body chunks given in `request.body` (give none when the filter answered from the headers), without end of stream, never the trailers, then the local reply. Absent: the request went upstream |
 //! | `envoy.request_headers_added` | optional `[[name, value], ...]` | headers that filters after the plugin add to the request (the buffer filter's `content-length` on a chunked request, jwt_authn's `forward_payload_header`, ext_authz's headers): in the request map from `on_log` on, before the router's `x-envoy-expected-rq-timeout-ms` |
 //! | `envoy.response_flags` | optional list of short names (`"RL"`, `"UAEX"`, ...) | `response.flags` bitmask |
@@ -70,6 +71,18 @@ struct RawExchange {
     response: RawResponse,
     #[serde(default)]
     envoy: Option<RawEnvoy>,
+    #[serde(default)]
+    callouts: Vec<RawCallout>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCallout {
+    headers: Vec<(String, RawBytes)>,
+    #[serde(default)]
+    body: Option<RawBytes>,
+    #[serde(default)]
+    trailers: Vec<(String, RawBytes)>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -222,6 +235,8 @@ pub struct Exchange {
     pub response: Response,
     /// Stream info.
     pub envoy: EnvoyInfo,
+    /// Answers to the plugin's HTTP callouts, in dispatch order.
+    pub callouts: Vec<crate::state::HttpCallResponse>,
 }
 
 /// What [`crate::Vm::run`] takes: `&Exchange` (copied once per run) or a shared
@@ -394,6 +409,23 @@ pub fn parse_exchange(line: &str) -> Result<Exchange, String> {
                 "response trailer",
             )?,
         },
+        callouts: raw
+            .callouts
+            .into_iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let what = format!("callouts[{i}]");
+                Ok(crate::state::HttpCallResponse {
+                    headers: headers(c.headers, &what)?,
+                    body: c
+                        .body
+                        .map(|b| bytes(b, &what))
+                        .transpose()?
+                        .unwrap_or_default(),
+                    trailers: headers(c.trailers, &what)?,
+                })
+            })
+            .collect::<Result<_, String>>()?,
         envoy: EnvoyInfo {
             response_flags: flags,
             response_code_details: envoy.response_code_details,

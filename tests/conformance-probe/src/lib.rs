@@ -13,6 +13,13 @@
 //!   `add x-probe-tail`, `replace x-probe`, the map's pairs right after (the order shows
 //!   where a replaced header goes), then `remove` of both.
 //!
+//! A request header `x-probe-action` makes the probe act in `on_request_headers` and record
+//! what came of it (an `action` record, then an `http_call_response` record with the
+//! callout's headers and body, `callout`): `reply` sends a local reply (403) and pauses;
+//! `callout-ok` dispatches an HTTP callout to `demo_upstream` (`GET /hello`) and pauses,
+//! resuming the request when the answer comes; `callout-timeout` does the same with `GET
+//! /slow` and a 200 ms timeout (the upstream answers after 2 s).
+//!
 //! Values are strings when they are UTF-8 and `{"hex": ...}` otherwise; integer properties
 //! (8 bytes little-endian) are numbers. The probe never panics: it uses raw hostcalls
 //! ([`raw`]) and records every status as it comes. Values that differ by nature (times, ids,
@@ -25,6 +32,7 @@ pub mod raw;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{Action, ContextType};
 use serde_json::{json, Map, Value};
+use std::time::Duration;
 
 #[allow(unsafe_code)]
 mod entry {
@@ -157,6 +165,17 @@ fn mutate(map: u32) -> Value {
 
 /// Builds and logs the record of one callback; `body` is the buffer to read and its size.
 pub fn record(ctx: u32, cb: &str, args: Value, body: Option<(u32, usize)>) {
+    record_with(ctx, cb, args, body, None);
+}
+
+/// [`record`] with an extra `callout` field.
+fn record_with(
+    ctx: u32,
+    cb: &str,
+    args: Value,
+    body: Option<(u32, usize)>,
+    callout: Option<Value>,
+) {
     let mut maps = Map::new();
     for (name, t) in MAPS {
         let (s, p) = raw::map_pairs(t);
@@ -179,6 +198,9 @@ pub fn record(ctx: u32, cb: &str, args: Value, body: Option<(u32, usize)>) {
     if let Some((buffer, size)) = body {
         let (s, b) = raw::buffer_bytes(buffer, 0, size);
         rec["body"] = status_value(s, bytes_value(&b));
+    }
+    if let Some(c) = callout {
+        rec["callout"] = c;
     }
     rec["mut"] = json!({ "request_headers": mutate(0), "response_headers": mutate(2) });
     let line = format!("{PREFIX}{rec}");
@@ -208,6 +230,57 @@ pub struct Probe {
     ctx: u32,
 }
 
+impl Probe {
+    /// Acts on `x-probe-action`; `Pause` when it did.
+    fn act(&mut self) -> Action {
+        let (s, what) = raw::map_value(0, "x-probe-action");
+        if s != 0 {
+            return Action::Continue;
+        }
+        let (status, token) = match what.as_slice() {
+            b"reply" => {
+                let s = proxy_wasm::hostcalls::send_http_response(
+                    403,
+                    vec![("x-probe", "reply")],
+                    Some(b"probe reply"),
+                );
+                (status_code(s.err()), None)
+            }
+            b"callout-ok" | b"callout-timeout" => {
+                let (path, timeout) = if what == b"callout-ok" {
+                    ("/hello", Duration::from_secs(5))
+                } else {
+                    ("/slow", Duration::from_millis(200))
+                };
+                let r = self.dispatch_http_call(
+                    "demo_upstream",
+                    vec![
+                        (":method", "GET"),
+                        (":path", path),
+                        (":authority", "vigil.test"),
+                    ],
+                    None,
+                    vec![],
+                    timeout,
+                );
+                match r {
+                    Ok(t) => (0, Some(t)),
+                    Err(e) => (status_code(Some(e)), None),
+                }
+            }
+            _ => return Action::Continue,
+        };
+        let args = json!({ "what": bytes_value(&what), "status": status, "token": token });
+        record(self.ctx, "action", args, None);
+        Action::Pause
+    }
+}
+
+/// The ABI code of a hostcall's outcome (`0` for Ok).
+fn status_code(e: Option<proxy_wasm::types::Status>) -> u32 {
+    e.map_or(0, |e| e as u32)
+}
+
 impl Drop for Probe {
     fn drop(&mut self) {
         record(self.ctx, "delete", json!({}), None);
@@ -219,13 +292,31 @@ impl Context for Probe {
         record(self.ctx, "done", json!({}), None);
         true
     }
+
+    fn on_http_call_response(&mut self, token: u32, n: usize, body_size: usize, trailers: usize) {
+        let args =
+            json!({ "token": token, "headers": n, "body_size": body_size, "trailers": trailers });
+        record_callout(self.ctx, args, body_size);
+        let resumed = status_code(proxy_wasm::hostcalls::resume_http_request().err());
+        record(self.ctx, "resume", json!({ "status": resumed }), None);
+    }
+}
+
+/// The `http_call_response` record: the usual fields, and the callout's response headers
+/// and body (`callout`).
+fn record_callout(ctx: u32, args: Value, body_size: usize) {
+    let (hs, h) = raw::map_pairs(6);
+    let (bs, b) = raw::buffer_bytes(4, 0, body_size);
+    let callout =
+        json!({ "headers": pairs_value(hs, &h), "body": status_value(bs, bytes_value(&b)) });
+    record_with(ctx, "http_call_response", args, None, Some(callout));
 }
 
 impl HttpContext for Probe {
     fn on_http_request_headers(&mut self, n: usize, eos: bool) -> Action {
         let args = json!({ "headers": n, "end_of_stream": eos });
         record(self.ctx, "request_headers", args, None);
-        Action::Continue
+        self.act()
     }
 
     fn on_http_request_body(&mut self, size: usize, eos: bool) -> Action {
