@@ -74,6 +74,21 @@ fn golden_custom_policy() -> Result<()> {
     golden::check("custom", &events)
 }
 
+/// The request model as Envoy delivers it (measured by the conformance probe): bodies in
+/// chunks (a user name split between two), repeated headers merged by the codec, a filter
+/// answering before the body, a codec rejection with no request.
+#[test]
+fn golden_request_model() -> Result<()> {
+    let plugin = Plugin::load(plugin_wasm()?)?;
+    let events = golden::replay(
+        &plugin,
+        b"",
+        &golden::dir().join("request-model.traffic.jsonl"),
+        1,
+    )?;
+    golden::check("request-model", &events)
+}
+
 #[test]
 fn events_below_the_host_log_level_are_counted_not_lost_silently() -> Result<()> {
     use vigil_harness::{LogLevel, MetricValue, Vm, VmOptions};
