@@ -8,7 +8,7 @@
 //! let shared = SharedData::new();
 //! let mut vm = Vm::new(&plugin, VmOptions { shared: shared.clone(), ..VmOptions::default() })?;
 //! assert!(vm.start()?);
-//! let xs = traffic::parse_traffic("t.jsonl", "")?;
+//! let xs = traffic::parse_traffic("t.jsonl", traffic::FORMAT_LINE)?;
 //! for x in &xs {
 //!     let out = vm.run(x)?;
 //!     assert!(out.vm_failed.is_none());
@@ -24,6 +24,7 @@ pub mod access_log;
 pub mod counting;
 pub mod error;
 pub mod exchange;
+pub mod expect;
 pub mod fidelity;
 pub mod harness;
 pub mod hostcalls;

@@ -227,3 +227,57 @@ fn hostcalls_with_a_missing_traffic_file_is_a_one_line_error() {
     assert_eq!(err.trim_end().lines().count(), 1, "{err}");
     assert!(err.contains("/nonexistent/traffic.jsonl"), "{err}");
 }
+
+#[test]
+fn test_passes_the_shipped_cases_and_fails_with_a_readable_diff() {
+    let cases = root().join("tests/cases/baseline.cases.jsonl");
+    let out = vigil(&[
+        "test",
+        "--plugin",
+        plugin().to_str().unwrap(),
+        "--env",
+        "VIGIL_FINGERPRINT_KEY=k",
+        cases.to_str().unwrap(),
+    ]);
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(out.status.success(), "{stdout}");
+    let n = std::fs::read_to_string(&cases)
+        .unwrap()
+        .lines()
+        .filter(|l| l.contains("\"expect\""))
+        .count();
+    assert_eq!(stdout.trim_end(), format!("{n} passed, 0 failed"));
+
+    let good = std::fs::read_to_string(&cases).unwrap();
+    let bad = tmp(
+        "bad.cases.jsonl",
+        &good.replace(r#""user.name": "bob""#, r#""user.name": "mallory""#),
+    );
+    let out = vigil(&[
+        "test",
+        "--plugin",
+        plugin().to_str().unwrap(),
+        bad.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(stdout.contains("(successful login)"), "{stdout}");
+    assert!(
+        stdout.contains(r#"user.name: expected "mallory", got "bob""#),
+        "{stdout}"
+    );
+    assert!(
+        stdout.ends_with(&format!("{} passed, 1 failed\n", n - 1)),
+        "{stdout}"
+    );
+
+    let none = tmp("none.cases.jsonl", &with_format_line([LINE]));
+    let out = vigil(&[
+        "test",
+        "--plugin",
+        plugin().to_str().unwrap(),
+        none.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(one_line_error(&out).contains("nothing to test"));
+}

@@ -23,6 +23,7 @@
 //! | `response.headers` | `[[name, value], ...]` | response headers (optional); for a local reply (`rejected_by`), only the replying filter's own headers: Envoy adds `content-length` and `content-type` itself, and none at all for a codec rejection |
 //! | `response.body` | optional value, or list of values | the body, as `request.body`; a local reply's body always comes in one call; a codec rejection's defaults to Envoy's (the status's reason phrase) |
 //! | `response.trailers` | optional `[[name, value], ...]` | response trailers |
+//! | `expect` | optional list of objects | for `vigil test`: the events this exchange must produce, in order, each by field subset (see [`crate::expect`]); `[]`: no event. Other readers ignore it |
 //! | `callouts` | optional list of `{"headers": [[name, value], ...], "body": value, "trailers": [...]}` | the answers to the plugin's HTTP callouts, in the order it dispatches them (`headers` include `:status`). Envoy answers a failed callout too: a timeout is `504` with body `upstream request timeout`, a connection failure a `503`, each with `content-length` and `content-type` (measured: conformance probe). A callout the file does not answer stays pending, as it would until its timeout |
 //! | `envoy.rejected_by` | optional `"codec"` or `"filter"` | who answered instead of the upstream. `codec`: Envoy's HTTP codec rejected the request (431 `http1.headers_too_large`, 400 `http1.codec_error`, ...) before any filter: the plugin gets `on_context_create`, `on_log`, `on_done`, `on_delete` only, with no request headers and Envoy's local reply. `filter`: a filter after the plugin answered with a local reply (jwt_authn, RBAC or a rate limiter from the request headers; the buffer filter's 413 after some body): the plugin sees the request headers, then only the body chunks given in `request.body` (give none when the filter answered from the headers), without end of stream, never the trailers, then the local reply. Absent: the request went upstream |
 //! | `envoy.request_headers_added` | optional `[[name, value], ...]` | headers that filters after the plugin add to the request (the buffer filter's `content-length` on a chunked request, jwt_authn's `forward_payload_header`, ext_authz's headers): in the request map from `on_log` on, before the router's `x-envoy-expected-rq-timeout-ms` |
@@ -73,6 +74,8 @@ struct RawExchange {
     envoy: Option<RawEnvoy>,
     #[serde(default)]
     callouts: Vec<RawCallout>,
+    #[serde(default)]
+    expect: Option<Vec<serde_json::Value>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -237,6 +240,8 @@ pub struct Exchange {
     pub envoy: EnvoyInfo,
     /// Answers to the plugin's HTTP callouts, in dispatch order.
     pub callouts: Vec<crate::state::HttpCallResponse>,
+    /// The events expected of this exchange (`vigil test`), if any.
+    pub expect: Option<Vec<serde_json::Value>>,
 }
 
 /// What [`crate::Vm::run`] takes: `&Exchange` (copied once per run) or a shared
@@ -408,6 +413,12 @@ pub fn parse_exchange(line: &str) -> Result<Exchange, String> {
                 raw.response.trailers.unwrap_or_default(),
                 "response trailer",
             )?,
+        },
+        expect: match raw.expect {
+            Some(list) if list.iter().any(|v| !v.is_object()) => {
+                return Err("`expect` must be a list of objects (field subsets)".into())
+            }
+            other => other,
         },
         callouts: raw
             .callouts

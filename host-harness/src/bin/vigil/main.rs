@@ -1,5 +1,8 @@
-//! `vigil`: replay traffic through a proxy-wasm plugin under an emulated Envoy, count what
-//! each request costs in hostcalls, or benchmark it.
+//! `vigil`: replay traffic through a proxy-wasm plugin under an emulated Envoy, test a
+//! policy against expected events, count what each request costs in hostcalls, or
+//! benchmark it.
+
+mod test;
 
 use std::collections::BTreeMap;
 use std::io::{Read as _, Write as _};
@@ -51,6 +54,25 @@ enum Cmd {
         #[arg(long = "access-log-key", value_name = "KEY")]
         access_log_keys: Vec<String>,
     },
+    /// Run case files (traffic whose exchanges carry `expect` lists of events by field
+    /// subset) and print each failing case, then `N passed, M failed`; exit 1 on a failure.
+    Test {
+        /// The plugin `.wasm`.
+        #[arg(long)]
+        plugin: PathBuf,
+        /// Plugin configuration file (the policy).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Environment variable for the VM, `KEY=VALUE` (repeatable).
+        #[arg(long = "env", value_name = "KEY=VALUE")]
+        env: Vec<String>,
+        /// Which sink's records to check (as `replay --sink`).
+        #[arg(long, value_name = "SINK")]
+        sink: Option<String>,
+        /// Case files (traffic format with `expect`), each run in a fresh harness.
+        #[arg(required = true)]
+        cases: Vec<String>,
+    },
     /// Replay a traffic file and print, per exchange, the hostcalls it made and their totals.
     Hostcalls {
         #[command(flatten)]
@@ -66,7 +88,7 @@ enum Cmd {
     },
 }
 
-#[derive(Args)]
+#[derive(Args, Clone)]
 struct Common {
     /// The plugin `.wasm`.
     #[arg(long)]
@@ -346,6 +368,25 @@ fn run(cli: Cli) -> Result<(), Failure> {
             sink,
             access_log_keys,
         } => replay(&common, workers, metrics, access_log_keys, sink.as_deref()),
+        Cmd::Test {
+            plugin,
+            config,
+            env,
+            sink,
+            cases,
+        } => {
+            let common = Common {
+                plugin,
+                config,
+                env,
+                traffic: String::new(),
+            };
+            if test::run(&common, &cases, sink.as_deref())? {
+                Ok(())
+            } else {
+                Err(Failure(1, anyhow!("some cases failed")))
+            }
+        }
         Cmd::Hostcalls { common } => hostcalls(&common),
         Cmd::Bench { common, iterations } => bench(&common, iterations),
     }
