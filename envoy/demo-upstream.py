@@ -13,12 +13,17 @@ Routes:
                                      "qty" >= 0 -> 201, anything else -> 422
   GET /slow                          200 after 2 s (a slow upstream: timeouts in the tests)
   anything else                      200 {"ok":true,"path":...}
+Paths are routed as many frameworks route them: path parameters (;...) dropped, escaped
+unreserved characters decoded, repeated slashes merged, dot segments removed, a trailing slash
+ignored; methods in any case (post is POST). So /login/, //login, /login;x, /./login and
+/%6Cogin all reach the login handler, as an attacker hopes.
 It never echoes request bodies, passwords or tokens. GET /healthz answers 200 for readiness.
 """
 
 import argparse
 import json
 import sys
+import re
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
@@ -26,6 +31,27 @@ from urllib.parse import parse_qs, urlsplit
 USERS = {"alice": "correct-horse"}
 LOGIN_PATHS = {"/login", "/signin", "/api/login"}
 MAX_BODY = 1 << 20
+
+
+UNRESERVED = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+
+
+def canonical(path):
+    """The path a typical framework routes on (see the module docstring)."""
+    def unescape(m):
+        c = chr(int(m.group(1), 16))
+        return c if c in UNRESERVED else m.group(0)
+    segs = []
+    for seg in path.split("/"):
+        seg = re.sub("%([0-9A-Fa-f]{2})", unescape, seg.split(";", 1)[0])
+        if seg in ("", "."):
+            continue
+        if seg == "..":
+            if segs:
+                segs.pop()
+            continue
+        segs.append(seg)
+    return "/" + "/".join(segs)
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -70,7 +96,8 @@ class Handler(BaseHTTPRequestHandler):
         return {k: v[0] for k, v in parse_qs(text, keep_blank_values=True).items()}
 
     def _route(self):
-        path = urlsplit(self.path).path
+        path = canonical(urlsplit(self.path).path)
+        self.command = self.command.upper()
         raw = self._body()
         if self.command == "POST" and path in LOGIN_PATHS:
             f = self._fields(raw)
@@ -102,6 +129,7 @@ class Handler(BaseHTTPRequestHandler):
         return self._send(200, {"ok": True, "path": path})
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _route
+    do_get = do_post = do_put = do_delete = do_patch = _route
 
 
 def main():

@@ -80,6 +80,9 @@ pub struct Options {
     /// How events leave Envoy (default: Envoy's log). Any other way uses the `access_log`
     /// sink: a test that gives no policy gets [`ACCESS_LOG_POLICY`].
     pub via: Via,
+    /// Extra HTTP connection manager settings, YAML lines at its indentation (for example
+    /// `normalize_path: true`), inserted after `codec_type`.
+    pub hcm_extra: Vec<String>,
 }
 
 impl Options {
@@ -91,6 +94,7 @@ impl Options {
             policy_json: None,
             wasm: None,
             via: Via::EnvoyLog,
+            hcm_extra: Vec::new(),
         }
     }
 
@@ -235,6 +239,22 @@ fn launch(opts: &Options) -> Result<Launched> {
         FINGERPRINT_KEY,
         &access_log_path,
     )?;
+    let config = match opts.hcm_extra.is_empty() {
+        true => config,
+        false => {
+            let anchor = "          codec_type: AUTO\n";
+            anyhow::ensure!(
+                config.contains(anchor),
+                "no `codec_type: AUTO` in the template"
+            );
+            let extra: String = opts
+                .hcm_extra
+                .iter()
+                .map(|l| format!("          {l}\n"))
+                .collect();
+            config.replacen(anchor, &format!("{anchor}{extra}"), 1)
+        }
+    };
     let (config, source) = attach(opts.via, config, &dir)?;
     let config_path = dir.join("envoy.yaml");
     fs::write(&config_path, config)?;

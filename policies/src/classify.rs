@@ -58,13 +58,19 @@ pub struct Classified {
     pub rule: &'static str,
 }
 
-/// Whether a request is on a login route: its method is a login method and its path,
-/// normalized ([`crate::route`]), is a login path (normalized when the policy was loaded).
+/// Whether a request is on a login route: its method is a login method (compared
+/// case-insensitively: `post` is not a way around `POST`) and its path, normalized
+/// ([`crate::route`]), is a login path (normalized when the policy was loaded).
 pub fn is_login(policy: &Policy, method: &[u8], path: &[u8]) -> bool {
-    policy.login.methods.iter().any(|m| m.as_bytes() == method) && {
-        let path = normalize(path, policy.routes.case_insensitive);
-        policy.login.paths.iter().any(|p| p.as_bytes() == path)
-    }
+    policy
+        .login
+        .methods
+        .iter()
+        .any(|m| m.as_bytes().eq_ignore_ascii_case(method))
+        && {
+            let path = normalize(path, policy.routes.case_insensitive);
+            policy.login.paths.iter().any(|p| p.as_bytes() == path)
+        }
 }
 
 /// Whether a path, normalized, is under an admin prefix (segment-aware: `/admin` covers
@@ -198,6 +204,17 @@ mod tests {
             details: details.as_bytes(),
         };
         classify(&p, &s).map(|c| (c.action, c.reason))
+    }
+
+    #[test]
+    fn a_lower_case_method_is_no_way_around_the_login_route() {
+        for m in ["post", "Post", "pOsT"] {
+            assert_eq!(
+                run(401, 0, m, "/login", ""),
+                Some((Action::AuthnLoginFail, "bad_credentials")),
+                "{m}"
+            );
+        }
     }
 
     #[test]
