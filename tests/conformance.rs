@@ -435,6 +435,17 @@ pub fn traffic_line(i: usize, c: &Case, recs: &[Value]) -> Result<Value> {
             _ => response["body"] = json!(resp_body),
         }
     }
+    for (p, k) in [
+        ("xds.cluster_name", "cluster_name"),
+        ("xds.route_name", "route_name"),
+        ("upstream.address", "upstream_address"),
+    ] {
+        if let Value::String(v) = prop(p) {
+            if !v.is_empty() {
+                envoy[k] = json!(v);
+            }
+        }
+    }
     let source = match prop("source.address") {
         Value::String(s) => s,
         _ => "127.0.0.1:1".into(),
@@ -454,6 +465,7 @@ pub fn traffic_line(i: usize, c: &Case, recs: &[Value]) -> Result<Value> {
         "name": c.name,
         "time": format!("2026-11-23T09:00:{:02}.000Z", i % 60),
         "source": source,
+        "destination": prop("destination.address"),
         "request": request,
         "response": response,
         "envoy": envoy,
@@ -501,6 +513,7 @@ pub fn normalize(mut r: Value) -> Value {
     r["ctx"] = json!("<ctx>");
     for (k, placeholder) in [
         ("request.time", "<time>"),
+        ("request.duration", "<duration>"),
         ("request.id", "<request-id>"),
         ("connection.id", "<connection-id>"),
         ("source.port", "<port>"),

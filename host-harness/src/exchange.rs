@@ -138,6 +138,13 @@ impl Vm {
             filter_state: Vec::new(),
             resumed_request: false,
             local_reply: None,
+            received: 0,
+            // A codec rejection's reply went out before the filter existed.
+            sent: if codec_rejected {
+                x.response.body.len()
+            } else {
+                0
+            },
         });
         let mut r = self.drive_stream(&x, out, ctx, c, root);
         // The HCM's access loggers run once the filters' `on_log` has run, or when the
@@ -195,6 +202,15 @@ impl Vm {
         let mut at = 0;
         for (i, len) in chunks.iter().enumerate() {
             set(self, Body::Original(at..at + len));
+            // A request chunk has been received when the plugin sees it; a response chunk
+            // is sent after (verified: conformance probe, `request.size`/`response.size`).
+            if let Some(s) = self.stream_mut() {
+                if request {
+                    s.received = at + len;
+                } else {
+                    s.sent = at;
+                }
+            }
             at += len;
             let eos = i32::from(last && !split && i + 1 == chunks.len());
             let action = self
@@ -206,9 +222,15 @@ impl Vm {
         }
         if last && split {
             set(self, Body::Modified(Vec::new()));
+            if let Some(s) = self.stream_mut().filter(|_| !request) {
+                s.sent = at;
+            }
             self.call(name, ctx, f, (c, 0, 1))?;
         }
         set(self, Body::Closed);
+        if let Some(s) = self.stream_mut().filter(|_| !request) {
+            s.sent = at;
+        }
         Ok(first)
     }
 

@@ -115,6 +115,10 @@ pub(crate) struct Stream {
     pub(crate) response_trailers: Option<Vec<Header>>,
     pub(crate) request_body: Body,
     pub(crate) response_body: Body,
+    /// Request body bytes received from the client so far (`request.size` without a map).
+    pub(crate) received: usize,
+    /// Response body bytes sent to the client so far (`response.size`).
+    pub(crate) sent: usize,
     /// The plugin resumed the request (`proxy_continue_stream(HttpRequest)`) since it last
     /// paused it.
     pub(crate) resumed_request: bool,

@@ -100,6 +100,29 @@ fn header<'a>(h: &'a [(String, Vec<u8>)], name: &str) -> Option<&'a [u8]> {
         .map(|(_, v)| v.as_slice())
 }
 
+/// A header map's byte size as Envoy counts it (`HeaderMap::byteSize`: names and values).
+fn byte_size(h: &[crate::traffic::Header]) -> usize {
+    h.iter().map(|(k, v)| k.len() + v.len()).sum()
+}
+
+/// `response.grpc_status`: the `grpc-status` trailer or header, else Envoy's mapping of the
+/// HTTP status (`Grpc::Utility::httpToGrpcStatus`; verified for 200, 401, 403, 431).
+fn grpc_status(st: &Stream) -> i64 {
+    let given = [&st.response_trailers, &st.response_headers]
+        .into_iter()
+        .flatten()
+        .find_map(|h| header(h, "grpc-status"))
+        .and_then(|v| std::str::from_utf8(v).ok()?.trim().parse::<i64>().ok());
+    given.unwrap_or(match st.x.response.status {
+        400 => 13,
+        401 => 16,
+        403 => 7,
+        404 => 12,
+        429 | 502 | 503 | 504 => 14,
+        _ => 2,
+    })
+}
+
 fn port_of(addr: &str) -> i64 {
     addr.rsplit_once(':')
         .and_then(|(_, p)| p.parse().ok())
@@ -112,6 +135,12 @@ fn request<'a>(st: &'a Stream, rest: &[&str]) -> R<'a> {
     // Fields backed by the stream info exist even without request headers.
     match field {
         "time" => return i64le(x.time_ns as i64),
+        // Known once the stream is complete (from the start for a codec rejection); the
+        // harness's requests take a nominal 1 ms.
+        "duration" if st.codec_rejected || matches!(st.stage, Stage::Log | Stage::Done) => {
+            return i64le(1_000_000)
+        }
+        "duration" => return Err(Status::NotFound),
         "protocol" => return s(&x.request.protocol),
         _ => {}
     }
@@ -119,7 +148,11 @@ fn request<'a>(st: &'a Stream, rest: &[&str]) -> R<'a> {
     // while `on_request_headers` runs, or after it paused) or, in `on_log`, the access-log
     // headers.
     if st.codec_rejected || !(st.request_live || st.stage == Stage::Log) {
-        return Err(Status::NotFound);
+        return match field {
+            // Without the map: the bytes received (verified: conformance probe).
+            "size" | "total_size" => i64le(st.received as i64),
+            _ => Err(Status::NotFound),
+        };
     }
     let h = &st.request_headers;
     let hv = |n: &str| header(h, n).ok_or(Status::NotFound);
@@ -146,19 +179,19 @@ fn request<'a>(st: &'a Stream, rest: &[&str]) -> R<'a> {
             None => return Ok(Val::Owned(serialize_pairs(h))),
             Some(name) => hv(name)?,
         },
+        // Envoy's CEL request: the `content-length` header when the map has one, else the
+        // body bytes received so far; the total adds the map's byte size while the map
+        // exists (verified: conformance probe).
         "size" => {
             return match header(h, "content-length") {
                 Some(v) => std::str::from_utf8(v)
                     .ok()
                     .and_then(|v| v.trim().parse::<i64>().ok())
                     .map_or(Err(Status::NotFound), i64le),
-                None => i64le(x.request.body.len() as i64),
+                None => i64le(st.received as i64),
             }
         }
-        "total_size" => {
-            let hs: usize = h.iter().map(|(k, v)| k.len() + v.len()).sum();
-            return i64le((x.request.body.len() + hs) as i64);
-        }
+        "total_size" => return i64le((st.received + byte_size(h)) as i64),
         _ => return Err(Status::NotFound),
     };
     Ok(Val::Borrowed(v))
@@ -176,7 +209,22 @@ fn response<'a>(st: &'a Stream, rest: &[&str]) -> R<'a> {
         };
         return u64le(flags);
     }
-    if st.stage == Stage::Request {
+    let live = st.response_live || st.stage == Stage::Log;
+    // Body bytes sent downstream so far, plus the map's byte size while it exists: from the
+    // stream's start (verified: conformance probe).
+    match field {
+        "size" => return i64le(st.sent as i64),
+        "total_size" => {
+            let h = if live {
+                st.response_headers.as_deref()
+            } else {
+                None
+            };
+            return i64le((st.sent + h.map_or(0, byte_size)) as i64);
+        }
+        _ => {}
+    }
+    if st.response_headers.is_none() {
         return Err(Status::NotFound);
     }
     match field {
@@ -186,16 +234,7 @@ fn response<'a>(st: &'a Stream, rest: &[&str]) -> R<'a> {
             .response_code_details
             .as_deref()
             .map_or(Err(Status::NotFound), s),
-        "size" => i64le(x.response.body.len() as i64),
-        "total_size" => {
-            let hs: usize = st
-                .response_headers
-                .iter()
-                .flatten()
-                .map(|(k, v)| k.len() + v.len())
-                .sum();
-            i64le((x.response.body.len() + hs) as i64)
-        }
+        "grpc_status" => i64le(grpc_status(st)),
         name @ ("headers" | "trailers") => {
             let h = if name != "headers" {
                 &st.response_trailers
@@ -282,7 +321,9 @@ pub(crate) fn lookup_val<'a>(st: &'a HostState, path: &[&str]) -> R<'a> {
             [] | ["id"] | ["cluster"] => Ok(Val::Borrowed(&[])),
             _ => Err(Status::NotFound),
         },
-        "xds" => match (rest, stream) {
+        // The route and cluster: chosen before the filter's first callback; none for a codec
+        // rejection (verified: conformance probe).
+        "xds" => match (rest, stream.filter(|x| !x.codec_rejected)) {
             (["route_name"], Some(x)) => s(x.x.envoy.route_name.as_deref().unwrap_or("")),
             (["cluster_name"], Some(x)) => {
                 x.x.envoy
@@ -302,13 +343,11 @@ pub(crate) fn lookup_val<'a>(st: &'a HostState, path: &[&str]) -> R<'a> {
                 "source" => peer(&st.x.source, rest),
                 "destination" => peer(&st.x.destination, rest),
                 "connection_id" => u64le(u64::from(st.id)),
-                "route_name" => s(st.x.envoy.route_name.as_deref().unwrap_or("")),
-                "cluster_name" => {
-                    st.x.envoy
-                        .cluster_name
-                        .as_deref()
-                        .map_or(Err(Status::NotFound), s)
-                }
+                // `route_name`, `cluster_name`: moved under `xds.` in 1.40 (NotFound).
+                "upstream" => match &st.x.envoy.upstream_address {
+                    Some(a) if st.response_headers.is_some() => peer(a, rest),
+                    _ => Err(Status::NotFound),
+                },
                 "connection" => match rest {
                     ["id"] => u64le(u64::from(st.id)),
                     ["mtls"] => Ok(Val::Borrowed(&[0])),

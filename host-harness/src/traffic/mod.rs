@@ -30,8 +30,9 @@
 //! | `envoy.response_flags` | optional list of short names (`"RL"`, `"UAEX"`, ...) | `response.flags` bitmask |
 //! | `envoy.response_code_details` | optional string | `response.code_details` |
 //! | `envoy.filter_metadata` | optional object `{ns: {key: value}}` | `metadata.filter_metadata`, as written by filters after the plugin (jwt_authn): visible from `on_log` on |
-//! | `envoy.route_name` | optional string | `route_name` |
-//! | `envoy.cluster_name` | optional string | `cluster_name` |
+//! | `envoy.route_name` | optional string | `xds.route_name` (default empty: an unnamed route); none for a codec rejection |
+//! | `envoy.cluster_name` | optional string | `xds.cluster_name`; none for a codec rejection |
+//! | `envoy.upstream_address` | optional string `"ip:port"` | `upstream.address`, `upstream.port` from the response on |
 //!
 //! A "value" (header value or body) is either a JSON string (its UTF-8 bytes) or
 //! `{"base64": "..."}` for arbitrary bytes.
@@ -141,6 +142,8 @@ struct RawEnvoy {
     route_name: Option<String>,
     #[serde(default)]
     cluster_name: Option<String>,
+    #[serde(default)]
+    upstream_address: Option<String>,
 }
 
 /// One header: lower-case name and raw value bytes.
@@ -213,10 +216,12 @@ pub struct EnvoyInfo {
     pub rejected_by: Option<RejectedBy>,
     /// Request headers added by filters after the plugin (visible from `on_log`).
     pub request_headers_added: Vec<Header>,
-    /// `route_name`.
+    /// `xds.route_name`.
     pub route_name: Option<String>,
-    /// `cluster_name`.
+    /// `xds.cluster_name`.
     pub cluster_name: Option<String>,
+    /// `upstream.address`.
+    pub upstream_address: Option<String>,
 }
 
 /// One HTTP exchange.
@@ -448,6 +453,7 @@ pub fn parse_exchange(line: &str) -> Result<Exchange, String> {
             )?,
             route_name: envoy.route_name,
             cluster_name: envoy.cluster_name,
+            upstream_address: envoy.upstream_address,
         },
     })
 }
