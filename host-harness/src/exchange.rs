@@ -40,6 +40,14 @@ pub struct ExchangeOutcome {
     /// Records the access loggers wrote ([`crate::VmOptions::access_loggers`]), in logger
     /// order: each the bytes of one filter-state value.
     pub access_log: Vec<Vec<u8>>,
+    /// Every callback into the plugin during the exchange, in order (empty unless
+    /// [`crate::VmOptions::trace`] is on).
+    pub trace: Vec<crate::trace::Callback>,
+    /// HTTP callouts the plugin dispatched during the exchange and left unanswered (they
+    /// belong to the root context: answer them with [`Vm::respond_http_call`]).
+    pub pending_callouts: Vec<crate::state::PendingHttpCall>,
+    /// `proxy_continue_stream` / `proxy_close_stream` calls during the exchange.
+    pub stream_controls: Vec<String>,
     /// Hostcalls made by the stream's callbacks, by name or `name argument` (see
     /// [`crate::counting`]); empty unless [`crate::VmOptions::count_hostcalls`] is on.
     pub hostcalls: BTreeMap<String, u64>,
@@ -62,6 +70,8 @@ impl Vm {
         }
         let log_start = self.store.data().logs.len();
         let lr_start = self.store.data().local_responses.len();
+        let sc_start = self.store.data().stream_controls.len();
+        let trace_start = self.trace.as_ref().map_or(0, Vec::len);
         let mut out = ExchangeOutcome::default();
         if self.failed.is_none() {
             let now = self.store.data().now_ns;
@@ -93,6 +103,18 @@ impl Vm {
             .map(|e| e.message.clone())
             .collect();
         out.local_responses = st.local_responses[lr_start.min(st.local_responses.len())..].to_vec();
+        out.stream_controls = st.stream_controls[sc_start.min(st.stream_controls.len())..].to_vec();
+        let ctx = out.context_id;
+        out.pending_callouts = st
+            .http_calls
+            .values()
+            .filter(|p| p.context_id == ctx)
+            .cloned()
+            .collect();
+        out.pending_callouts.sort_by_key(|p| p.token);
+        if let Some(t) = &self.trace {
+            out.trace = t[trace_start.min(t.len())..].to_vec();
+        }
         Ok(out)
     }
 

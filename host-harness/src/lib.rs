@@ -33,6 +33,7 @@ pub mod plugin;
 pub mod shared;
 pub mod state;
 mod stream_headers;
+pub mod trace;
 pub mod traffic;
 pub mod vm;
 

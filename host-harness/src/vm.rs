@@ -43,6 +43,9 @@ pub struct VmOptions {
     pub access_loggers: Vec<AccessLogger>,
     /// Count hostcalls by argument and fill [`ExchangeOutcome::hostcalls`] (off: no cost).
     pub count_hostcalls: bool,
+    /// Record every callback into the plugin, with its arguments and what it returned, in
+    /// [`ExchangeOutcome::trace`] (off: no cost).
+    pub trace: bool,
 }
 
 impl Default for VmOptions {
@@ -60,6 +63,7 @@ impl Default for VmOptions {
             seed: 0,
             access_loggers: Vec::new(),
             count_hostcalls: false,
+            trace: false,
         }
     }
 }
@@ -97,6 +101,8 @@ pub struct Vm {
     pub(crate) started: bool,
     pub(crate) failed: Option<String>,
     pub(crate) next_context: u32,
+    /// Callbacks so far, when tracing ([`VmOptions::trace`]).
+    pub(crate) trace: Option<Vec<crate::trace::Callback>>,
 }
 
 impl std::fmt::Debug for Vm {
@@ -133,6 +139,7 @@ fn trap_message(e: &wasmtime::Error) -> String {
 impl Vm {
     /// Instantiates the plugin and runs `_initialize` / `_start`. Call [`Vm::start`] next.
     pub fn new(plugin: &Plugin, opts: VmOptions) -> Result<Self, HarnessError> {
+        let trace = opts.trace.then(Vec::new);
         let cfg = VmConfig {
             root_id: opts.root_id,
             vm_id: opts.vm_id,
@@ -208,6 +215,7 @@ impl Vm {
             started: false,
             failed: None,
             next_context: 2,
+            trace,
         };
         for init in ["_initialize", "_start"] {
             if let Some(f) = typed::<(), ()>(&mut vm.store, &inst, init)? {
@@ -219,7 +227,7 @@ impl Vm {
     }
 
     /// Calls an export on `context`; a trap marks the VM failed.
-    pub(crate) fn call<P: WasmParams, R: WasmResults>(
+    pub(crate) fn call<P: WasmParams + std::fmt::Debug, R: WasmResults + std::fmt::Debug>(
         &mut self,
         name: &str,
         context: u32,
@@ -230,11 +238,23 @@ impl Vm {
             return Err(HarnessError::VmFailed(msg.clone()));
         }
         let Some(f) = f else { return Ok(None) };
+        let shown = self.trace.as_ref().map(|_| format!("{args:?}"));
         let st = self.store.data_mut();
         st.current_context = context;
         st.effective_context = None;
         let r = f.call(&mut self.store, args);
         self.store.data_mut().effective_context = None;
+        if let (Some(t), Some(args)) = (self.trace.as_mut(), shown) {
+            t.push(crate::trace::Callback {
+                name: name.to_string(),
+                context,
+                args,
+                result: match &r {
+                    Ok(v) => format!("{v:?}"),
+                    Err(e) => format!("trap: {}", trap_message(e)),
+                },
+            });
+        }
         match r {
             Ok(v) => Ok(Some(v)),
             Err(e) => {

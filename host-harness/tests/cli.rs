@@ -281,3 +281,32 @@ fn test_passes_the_shipped_cases_and_fails_with_a_readable_diff() {
     assert_eq!(out.status.code(), Some(2));
     assert!(one_line_error(&out).contains("nothing to test"));
 }
+
+#[test]
+fn replay_trace_shows_every_callback_and_its_answer() {
+    let traffic = root().join("tests/golden/request-model.traffic.jsonl");
+    let out = vigil(&[
+        "replay",
+        "--trace",
+        "--plugin",
+        plugin().to_str().unwrap(),
+        "--env",
+        "VIGIL_FINGERPRINT_KEY=k",
+        traffic.to_str().unwrap(),
+    ]);
+    assert!(out.status.success());
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains("vigil: line 2 (form login split across three chunks):"),
+        "{err}"
+    );
+    // Three chunks, then the empty end of stream: as Envoy delivers them.
+    for call in [
+        "proxy_on_request_body(2, 4, 0) -> 0 (Continue)",
+        "proxy_on_request_body(2, 8, 0) -> 0 (Continue)",
+        "proxy_on_request_body(2, 19, 0) -> 0 (Continue)",
+        "proxy_on_request_body(2, 0, 1) -> 0 (Continue)",
+    ] {
+        assert!(err.contains(call), "{call} in {err}");
+    }
+}

@@ -42,6 +42,10 @@ enum Cmd {
         /// Print custom metrics to stderr at the end.
         #[arg(long)]
         metrics: bool,
+        /// Print, per exchange on stderr, every callback into the plugin with its arguments
+        /// and what it returned, local replies, stream controls and unanswered callouts.
+        #[arg(long)]
+        trace: bool,
         /// Which of the policy's sinks to print: `access_log` (the records Envoy's access
         /// loggers write: one logger per record slot, `wasm.vigil.event.<i>`) or `envoy_log`
         /// (the event lines of Envoy's log). Default: `access_log` when the policy has that
@@ -246,10 +250,37 @@ fn sink_keys(common: &Common, sink: Option<&str>) -> Result<Vec<String>, Failure
     })
 }
 
+fn print_trace(x: &Exchange, o: &vigil_harness::ExchangeOutcome) {
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "vigil: {}:", label(x));
+    for c in &o.trace {
+        let _ = writeln!(err, "  {c}");
+    }
+    for r in &o.local_responses {
+        let _ = writeln!(
+            err,
+            "  local reply {} ({:?}, {} body bytes)",
+            r.status,
+            r.details,
+            r.body.len()
+        );
+    }
+    for s in &o.stream_controls {
+        let _ = writeln!(err, "  {s}");
+    }
+    for p in &o.pending_callouts {
+        let _ = writeln!(err, "  callout {} to {} unanswered", p.token, p.cluster);
+    }
+    if o.stalled {
+        let _ = writeln!(err, "  stalled: paused with nothing to resume it");
+    }
+}
+
 fn replay(
     common: &Common,
     workers: usize,
     metrics: bool,
+    trace: bool,
     mut keys: Vec<String>,
     sink: Option<&str>,
 ) -> Result<(), Failure> {
@@ -259,11 +290,15 @@ fn replay(
     let access_log = !keys.is_empty();
     let (mut h, xs) = setup(common, workers, |o| {
         o.access_loggers = keys.into_iter().map(AccessLogger::filter_state).collect();
+        o.trace = trace;
     })?;
     let mut out = std::io::stdout().lock();
     for x in &xs {
         let o = h.run(x).map_err(|e| anyhow!(e))?;
         print_diagnostics(&o.logs);
+        if trace {
+            print_trace(x, &o);
+        }
         if access_log {
             for r in &o.access_log {
                 out.write_all(r)
@@ -365,9 +400,17 @@ fn run(cli: Cli) -> Result<(), Failure> {
             common,
             workers,
             metrics,
+            trace,
             sink,
             access_log_keys,
-        } => replay(&common, workers, metrics, access_log_keys, sink.as_deref()),
+        } => replay(
+            &common,
+            workers,
+            metrics,
+            trace,
+            access_log_keys,
+            sink.as_deref(),
+        ),
         Cmd::Test {
             plugin,
             config,
