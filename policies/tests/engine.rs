@@ -97,7 +97,7 @@ impl Run {
             7,
         );
         let mut store = MemoryStore::default();
-        engine.init_shared(&mut store);
+        engine.init_shared(&mut store, [7; 16]);
         Run {
             engine,
             store,
@@ -224,7 +224,11 @@ fn eleventh_failure_raises_one_alert() {
     assert_eq!(a["event"]["action"], "authn_login_fail_max");
     assert_eq!(a["vigil"]["alert"]["count"], 11);
     assert_eq!(a["vigil"]["alert"]["window_seconds"], 60);
-    assert_eq!(a["user"]["name"], "x@y");
+    assert_eq!(a["vigil"]["alert"]["key"], "source_ip");
+    assert_eq!(a["vigil"]["alert"]["value"], "203.0.113.7");
+    // Finding (issue 7): the alert named whichever user the crossing request claimed. A
+    // source-keyed alert names no user.
+    assert_eq!(a.get("user"), None);
     assert_eq!(r.metrics.0["vigil.alerts"], 1);
     assert_eq!(r.metrics.0["vigil.events.authn_login_fail"], 15);
 }
