@@ -338,7 +338,7 @@ pub fn update<R>(
                     let mine = new.score(s, now);
                     let victim = (0..entries.len())
                         .min_by_key(|&i| (entries[i].score(s, now), entries[i].last_seen()));
-                    let Some(v) = victim else { return None };
+                    let v = victim?;
                     let theirs = entries[v].score(s, now);
                     if theirs > mine {
                         metrics.add(Metric::DetectorRefused(s.kind), 1);
