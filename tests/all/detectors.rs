@@ -182,3 +182,59 @@ fn a_benign_replay_raises_no_alert() -> Result<()> {
     );
     Ok(())
 }
+
+/// The golden baseline traffic with a success for its brute-force victim and a slow
+/// stuffing run appended covers every action, each conforming to ECS. These are the lines
+/// `golden_scenarios::every_action_is_covered_and_conforms_to_ecs` needs in
+/// `tests/golden/baseline.traffic.jsonl` now that the detectors add two actions.
+#[test]
+fn the_baseline_traffic_with_a_success_and_stuffing_covers_every_action() -> Result<()> {
+    let text = std::fs::read_to_string(golden::dir().join("baseline.traffic.jsonl"))?;
+    let mut t: Vec<Value> = text
+        .lines()
+        .map(serde_json::from_str)
+        .collect::<Result<_, _>>()?;
+    t.push(login(28, "198.51.100.9:50011", "victim", 200, "rid-028"));
+    for i in 0..11u64 {
+        let src = format!("192.0.2.77:{}", 41000 + i);
+        t.push(login(
+            30 + 6 * i,
+            &src,
+            &format!("user{i:02}"),
+            401,
+            &format!("rid-{:03}", 29 + i),
+        ));
+    }
+    let events = replay("coverage", &t)?;
+    let schema = ecs::schema()?;
+    let mut seen = std::collections::BTreeSet::new();
+    for e in &events {
+        let problems = ecs::check_event(&schema, &e.raw);
+        anyhow::ensure!(problems.is_empty(), "{}: {problems:#?}", e.raw);
+        seen.insert(e.action().to_string());
+    }
+    let all: std::collections::BTreeSet<String> = vigil_policies::action::Action::ALL
+        .iter()
+        .map(|a| a.name().to_string())
+        .collect();
+    anyhow::ensure!(
+        seen == all,
+        "missing {:?}",
+        all.difference(&seen).collect::<Vec<_>>()
+    );
+    let new_alerts: Vec<(&str, Option<&str>)> = alerts(&events)
+        .iter()
+        .map(|a| (a.action(), a.request_id()))
+        .filter(|(a, _)| *a != "authn_login_fail_max")
+        .collect();
+    anyhow::ensure!(
+        new_alerts
+            == vec![
+                ("authn_login_successafterfail", Some("rid-028")),
+                ("authn_login_successafterfail", Some("rid-028")),
+                ("authn_login_stuffing", Some("rid-039")),
+            ],
+        "{new_alerts:?}"
+    );
+    Ok(())
+}
