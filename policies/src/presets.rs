@@ -2,7 +2,8 @@
 //!
 //! `owasp-baseline.json` is the default when the plugin has no configuration. It is the
 //! reference for every field: copy it, change what you need, and load it as the plugin's
-//! configuration.
+//! configuration. The detectors' default thresholds and why they are where they are:
+//! [`crate::detect`].
 
 use crate::policy::Policy;
 

@@ -17,6 +17,28 @@
 //! which keys share a bucket. Memory per tracked key and the behaviour at the limit are in
 //! [`table`].
 //!
+//! **Baseline thresholds** (`policies/presets/owasp-baseline.json`), and why real users stay
+//! below them while an attack crosses them within seconds to minutes:
+//! - per source, more than 10 failures in 60 s: a person mistypes a few times a minute at
+//!   most, and an office of a few dozen people behind one address rarely fails ten times in
+//!   one minute; a password guesser at one request per second crosses it in 11 s. IPv6
+//!   sources count per /64, the block one subscriber holds, so rotating addresses in it
+//!   changes nothing.
+//! - per account, more than 20 failures in 10 min, from any sources: a user with typos and
+//!   a password manager retrying a stale password makes well under ten; a distributed guess
+//!   at one account from many addresses crosses it in seconds. (Above the per-source
+//!   threshold, so one attacker on one address and one account raises the per-source alert
+//!   first, not two alerts.)
+//! - stuffing, more than 10 distinct names failing from one source in 10 min: behind a
+//!   shared address a few people mistype in ten minutes; a stuffing list tries a new name
+//!   per request, so even one every 6 s (under the per-source rate) crosses it in about a
+//!   minute.
+//! - success after failures, a success for a source or account with 5 or more failures in
+//!   its window: a user who mistypes two or three times and then gets in raises nothing; a
+//!   guess that finally works after a run of failures does.
+//! - the global cap, 100 detector alerts per 60 s: far above a real incident's distinct
+//!   keys, and a bound on what minted user names can cost the log pipeline.
+//!
 //! **Time.** Detectors count by when Vigil sees the outcome (the engine's clock in `on_log`),
 //! not by when the request started: a slow request that completes after faster ones is
 //! counted when it completes, so windows hold whatever order requests finish in, and on

@@ -303,6 +303,32 @@ pub fn update<R>(
     missing: Missing,
     mut f: impl FnMut(&mut Entry) -> (bool, R),
 ) -> Option<R> {
+    // One copy of the loop for every caller (the .wasm budget): `f` goes in as a `dyn`, and
+    // its value comes back through `out` (a retry overwrites it).
+    let mut out = None;
+    let done = update_entry(s, store, metrics, fp, now, missing, &mut |e| {
+        let (write, r) = f(e);
+        out = Some(r);
+        write
+    });
+    if done {
+        out
+    } else {
+        None
+    }
+}
+
+/// [`update`]'s loop: `true` when `f`'s entry was read (and written back if it said so).
+#[inline(never)]
+fn update_entry(
+    s: &Shape,
+    store: &mut impl SharedStore,
+    metrics: &mut impl Metrics,
+    fp: u64,
+    now: u64,
+    missing: Missing,
+    f: &mut dyn FnMut(&mut Entry) -> bool,
+) -> bool {
     let key = s.bucket_key(s.bucket_of(fp));
     for attempt in 0..MAX_CAS_ATTEMPTS {
         if attempt > 0 {
@@ -312,44 +338,41 @@ pub fn update<R>(
             Ok(v) => v.unwrap_or_default(),
             Err(_) => {
                 metrics.add(Metric::SharedDataErrors, 1);
-                return None;
+                return false;
             }
         };
         let mut entries = decode(&bytes);
         let mut evicted = false;
-        let r = match entries.iter().position(|e| e.fp == fp) {
+        match entries.iter().position(|e| e.fp == fp) {
             Some(i) => {
-                let (write, r) = f(&mut entries[i]);
-                if !write {
-                    return Some(r);
+                if !f(&mut entries[i]) {
+                    return true;
                 }
-                r
             }
-            None if missing == Missing::Skip => return None,
+            None if missing == Missing::Skip => return false,
             None => {
                 let mut new = Entry {
                     fp,
                     ..Entry::default()
                 };
-                let (_, r) = f(&mut new);
+                f(&mut new);
                 if entries.len() < WAYS {
                     entries.push(new);
                 } else {
                     let mine = new.score(s, now);
                     let victim = (0..entries.len())
                         .min_by_key(|&i| (entries[i].score(s, now), entries[i].last_seen()));
-                    let v = victim?;
+                    let Some(v) = victim else { return false };
                     let theirs = entries[v].score(s, now);
                     if theirs > mine {
                         metrics.add(Metric::DetectorRefused(s.kind), 1);
-                        return None;
+                        return false;
                     }
                     evicted = theirs > 0;
                     entries[v] = new;
                 }
-                r
             }
-        };
+        }
         for e in &mut entries {
             e.prune(s, now);
         }
@@ -358,17 +381,17 @@ pub fn update<R>(
                 if evicted {
                     metrics.add(Metric::DetectorEvicted(s.kind), 1);
                 }
-                return Some(r);
+                return true;
             }
             SetOutcome::CasMismatch => continue,
             SetOutcome::Failed => {
                 metrics.add(Metric::SharedDataErrors, 1);
-                return None;
+                return false;
             }
         }
     }
     metrics.add(Metric::CasGaveUp, 1);
-    None
+    false
 }
 
 #[cfg(test)]
