@@ -206,10 +206,18 @@ pub fn account_shape(p: &Policy) -> Option<Shape> {
     })
 }
 
-/// Creates the tables' buckets (once per worker, at start).
+/// Creates the tables' buckets and the cap's key (once per worker, at start), so that
+/// later updates are checked writes.
 pub fn init(p: &Policy, store: &mut impl SharedStore) {
+    let mut any = false;
     for s in [source_shape(p), account_shape(p)].into_iter().flatten() {
         table::init(&s, store);
+        any = true;
+    }
+    if any {
+        if let Ok(None) = store.get(CAP_KEY) {
+            let _ = store.set(CAP_KEY, &[0; 12], 0);
+        }
     }
 }
 
