@@ -7,7 +7,7 @@
 //! | detector | `event.action` | key | count | policy |
 //! |---|---|---|---|---|
 //! | brute force per source | `authn_login_fail_max` | source IP, or its IPv6 prefix (`/64` by default) | failures | `brute_force` |
-//! | brute force per account | `authn_login_fail_max` | the claimed user name | failures, from any source | `detectors.account` |
+//! | brute force per account | `authn_login_fail_max` | the claimed user name ([`account`]: case folded) | failures, from any source | `detectors.account` |
 //! | credential stuffing (*Vigil*) | `authn_login_stuffing` | source | distinct user names failing | `detectors.stuffing` |
 //! | success after failures | `authn_login_successafterfail` | source, and account | failures before the success | `detectors.success_after_fail` |
 //!
@@ -166,6 +166,13 @@ fn fingerprint(secret: &Key, key: &AlertKey) -> u64 {
     siphash::hash(secret, &b)
 }
 
+/// The account a claimed user name counts for: ASCII whitespace trimmed and ASCII case
+/// folded, so `Alice`, `alice ` and `ALICE` (one account to most backends) are one key and
+/// case variants cannot spread a guess over many counters.
+pub fn account(user: &[u8]) -> Vec<u8> {
+    user.trim_ascii().to_ascii_lowercase()
+}
+
 /// A user's 32-bit fingerprint in a source's set of failing users.
 fn user_tag(secret: &Key, user: &[u8]) -> u32 {
     let mut b = Vec::with_capacity(user.len() + 1);
@@ -242,7 +249,7 @@ pub fn on_failure(
         match source {
             Some(ip) => {
                 let key = source_key(ip, p.brute_force.ipv6_prefix);
-                let tag = user.map(|u| user_tag(secret, u));
+                let tag = user.map(|u| user_tag(secret, &account(u)));
                 let bf = &p.brute_force;
                 let r = table::update(
                     &s,
@@ -286,7 +293,7 @@ pub fn on_failure(
         }
     }
     if let (Some(s), Some(user)) = (account_shape(p), user) {
-        let key = AlertKey::User(user.to_vec());
+        let key = AlertKey::User(account(user));
         let max = d.account.max_failures;
         let on = d.account.enabled;
         let r = table::update(
@@ -345,7 +352,7 @@ pub fn on_success(
         ),
         (
             account_shape(p),
-            user.map(|u| AlertKey::User(u.to_vec())),
+            user.map(|u| AlertKey::User(account(u))),
             Detector::AccountSuccessAfterFail,
         ),
     ];

@@ -319,3 +319,16 @@ fn no_source_ip_is_counted_and_disabled_detectors_stay_silent() {
     }
     assert_eq!(r.store.get("vigil.det.v1.source.0").unwrap(), None);
 }
+
+#[test]
+fn case_variants_of_one_name_are_one_account() {
+    let mut r = Rig::baseline();
+    let mut found = vec![];
+    for i in 0..21u64 {
+        let ip = format!("198.51.100.{}", i + 1);
+        let name = if i % 2 == 0 { "Alice" } else { " aLICE" };
+        found.extend(r.fail(&ip, Some(name), T0 + i * 1000));
+    }
+    assert_eq!(detectors(&found), vec![Detector::AccountBruteForce]);
+    assert_eq!(found[0].key, AlertKey::User(b"alice".to_vec()));
+}
