@@ -393,6 +393,62 @@ mod tests {
     }
 
     #[test]
+    fn detector_errors_name_their_json_path() {
+        for (doc, path) in [
+            (
+                r#"{"version":1,"brute_force":{"enabled":true,"max_failures":10,"window_seconds":60,"slots":1,"ipv6_prefix":8}}"#,
+                "brute_force.ipv6_prefix",
+            ),
+            (
+                r#"{"version":1,"brute_force":{"enabled":true,"max_failures":10,"window_seconds":60,"slots":1,"ipv6_prefix":256}}"#,
+                "brute_force.ipv6_prefix",
+            ),
+            (
+                r#"{"version":1,"detectors":{"stuffing":{"enabled":true,"max_users":0,"window_seconds":60}}}"#,
+                "detectors.stuffing.max_users",
+            ),
+            (
+                r#"{"version":1,"detectors":{"account":{"enabled":true,"max_failures":5,"window_seconds":0}}}"#,
+                "detectors.account.window_seconds",
+            ),
+            (
+                r#"{"version":1,"detectors":{"success_after_fail":{"enabled":true}}}"#,
+                "detectors.success_after_fail",
+            ),
+            (
+                r#"{"version":1,"detectors":{"slots":0}}"#,
+                "detectors.slots",
+            ),
+            (
+                r#"{"version":1,"detectors":{"alert_cap_per_window":0}}"#,
+                "detectors.alert_cap_per_window",
+            ),
+            (
+                r#"{"version":1,"detectors":{"alert_cap_window_seconds":86401}}"#,
+                "detectors.alert_cap_window_seconds",
+            ),
+            (
+                r#"{"version":1,"detectors":{"stuffing":{"enabled":"yes","max_users":3,"window_seconds":60}}}"#,
+                "detectors.stuffing.enabled",
+            ),
+            (
+                r#"{"version":1,"detectors":{"per_ip":{}}}"#,
+                "detectors.per_ip",
+            ),
+        ] {
+            assert_eq!(err(doc).path, path, "{doc}");
+        }
+        // A partial `detectors` keeps the baseline's other members.
+        let p = Policy::from_json(br#"{"version":1,"detectors":{"slots":7}}"#).unwrap();
+        let base = crate::presets::baseline();
+        assert_eq!(p.detectors.slots, 7);
+        assert_eq!(p.detectors.stuffing, base.detectors.stuffing);
+        // A `brute_force` section without `ipv6_prefix` counts IPv6 per /64.
+        let p = Policy::from_json(br#"{"version":1,"brute_force":{"enabled":true,"max_failures":5,"window_seconds":300,"slots":4096}}"#).unwrap();
+        assert_eq!(p.brute_force.ipv6_prefix, 64);
+    }
+
+    #[test]
     fn an_output_section_may_name_only_its_sinks() {
         let p = Policy::from_json(br#"{"version":1,"output":{"sinks":[{"type":"access_log"}]}}"#)
             .unwrap();

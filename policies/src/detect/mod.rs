@@ -245,11 +245,12 @@ pub fn on_failure(
 ) -> Vec<Found> {
     let mut found = Vec::new();
     let d = &p.detectors;
+    let user = user.map(account).filter(|u| !u.is_empty());
     if let Some(s) = source_shape(p) {
         match source {
             Some(ip) => {
                 let key = source_key(ip, p.brute_force.ipv6_prefix);
-                let tag = user.map(|u| user_tag(secret, &account(u)));
+                let tag = user.as_deref().map(|u| user_tag(secret, u));
                 let bf = &p.brute_force;
                 let r = table::update(
                     &s,
@@ -293,7 +294,7 @@ pub fn on_failure(
         }
     }
     if let (Some(s), Some(user)) = (account_shape(p), user) {
-        let key = AlertKey::User(account(user));
+        let key = AlertKey::User(user);
         let max = d.account.max_failures;
         let on = d.account.enabled;
         let r = table::update(
@@ -352,7 +353,9 @@ pub fn on_success(
         ),
         (
             account_shape(p),
-            user.map(|u| AlertKey::User(account(u))),
+            user.map(account)
+                .filter(|u| !u.is_empty())
+                .map(AlertKey::User),
             Detector::AccountSuccessAfterFail,
         ),
     ];

@@ -331,4 +331,10 @@ fn case_variants_of_one_name_are_one_account() {
     }
     assert_eq!(detectors(&found), vec![Detector::AccountBruteForce]);
     assert_eq!(found[0].key, AlertKey::User(b"alice".to_vec()));
+    // A blank name is no account.
+    let mut r = Rig::baseline();
+    for i in 0..30u64 {
+        let ip = format!("198.51.100.{}", i + 1);
+        assert_eq!(r.fail(&ip, Some("  "), T0 + i * 1000), vec![]);
+    }
 }
