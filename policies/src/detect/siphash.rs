@@ -4,9 +4,16 @@
 //! and `DefaultHasher`'s algorithm is unspecified. One compression round per word and three
 //! finalization rounds, as in Rust's std; checked against the reference test vector.
 
-/// A 128-bit key (the detectors' shared secret, [`super::secret`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// A 128-bit key (the detectors' shared secret, [`super::secret`]). Its `Debug` output
+/// never shows the bytes.
+#[derive(Clone, Copy, PartialEq, Eq, Default)]
 pub struct Key(pub [u8; 16]);
+
+impl core::fmt::Debug for Key {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("Key(<secret>)")
+    }
+}
 
 #[inline]
 fn round(v: &mut [u64; 4]) {
@@ -75,5 +82,6 @@ mod tests {
         assert_eq!(hash(&zero, &msg[..9]), 0x7592_7f9d_9512_4362);
         assert_eq!(hash(&zero, &msg[..63]), 0x385d_3e39_e5f3_7359);
         assert_ne!(hash(&Key([1; 16]), b"x"), hash(&Key([2; 16]), b"x"));
+        assert_eq!(format!("{:?}", Key([0x41; 16])), "Key(<secret>)");
     }
 }
