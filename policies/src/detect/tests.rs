@@ -338,3 +338,82 @@ fn case_variants_of_one_name_are_one_account() {
         assert_eq!(r.fail(&ip, Some("  "), T0 + i * 1000), vec![]);
     }
 }
+
+#[cfg(not(target_arch = "wasm32"))]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The failures (indexes) a reference sliding window alerts on: `count_at(i)` over the
+    /// window ending at `t[i]` above `max`, at most once per `window`.
+    fn reference(t: &[u64], window: u64, max: u32, count_at: impl Fn(usize) -> u32) -> Vec<usize> {
+        let mut last: Option<u64> = None;
+        let mut out = vec![];
+        for i in 0..t.len() {
+            if count_at(i) > max && last.is_none_or(|l| t[i] - l >= window) {
+                last = Some(t[i]);
+                out.push(i);
+            }
+        }
+        out
+    }
+
+    fn times(gaps: &[u64]) -> Vec<u64> {
+        gaps.iter()
+            .scan(T0, |t, g| {
+                *t += g;
+                Some(*t)
+            })
+            .collect()
+    }
+
+    proptest! {
+        /// Per source: an alert exactly when more than 10 failures fall within 60 s, once
+        /// per window, whatever the timing.
+        #[test]
+        fn per_source_matches_a_reference_window(gaps in proptest::collection::vec(0u64..12_000, 1..80)) {
+            let t = times(&gaps);
+            let want = reference(&t, 60_000, 10, |i| {
+                t[..=i].iter().filter(|&&x| t[i] - x < 60_000).count() as u32
+            });
+            let mut r = Rig::baseline();
+            let got: Vec<usize> = t
+                .iter()
+                .enumerate()
+                .filter(|(_, &now)| !r.fail("203.0.113.7", None, now).is_empty())
+                .map(|(i, _)| i)
+                .collect();
+            prop_assert_eq!(got, want);
+        }
+
+        /// Stuffing: an alert exactly when more than 10 distinct names failed within 600 s
+        /// (each name's latest failure), once per window.
+        #[test]
+        fn stuffing_matches_a_reference_window(
+            steps in proptest::collection::vec((0u64..90_000, 0u8..16), 1..80),
+        ) {
+            let gaps: Vec<u64> = steps.iter().map(|s| s.0).collect();
+            let t = times(&gaps);
+            let names: Vec<u8> = steps.iter().map(|s| s.1).collect();
+            let want = reference(&t, 600_000, 10, |i| {
+                let mut seen = std::collections::BTreeSet::new();
+                for j in 0..=i {
+                    if t[i] - t[j] < 600_000 {
+                        seen.insert(names[j]);
+                    }
+                }
+                seen.len() as u32
+            });
+            // Per-source brute force off, so only stuffing can alert.
+            let mut r = Rig::new(r#"{"version":1,"brute_force":{"enabled":false,"max_failures":10,"window_seconds":60,"slots":64},"detectors":{"account":{"enabled":false,"max_failures":20,"window_seconds":600},"success_after_fail":{"enabled":false,"min_failures":5}}}"#);
+            let mut got = vec![];
+            for i in 0..t.len() {
+                let name = format!("name{}", names[i]);
+                if !r.fail("203.0.113.7", Some(&name), t[i]).is_empty() {
+                    got.push(i);
+                }
+            }
+            prop_assert_eq!(got, want);
+        }
+    }
+}
