@@ -349,9 +349,9 @@ mod props {
     fn reference(t: &[u64], window: u64, max: u32, count_at: impl Fn(usize) -> u32) -> Vec<usize> {
         let mut last: Option<u64> = None;
         let mut out = vec![];
-        for i in 0..t.len() {
-            if count_at(i) > max && last.is_none_or(|l| t[i] - l >= window) {
-                last = Some(t[i]);
+        for (i, &now) in t.iter().enumerate() {
+            if count_at(i) > max && last.is_none_or(|l| now - l >= window) {
+                last = Some(now);
                 out.push(i);
             }
         }
