@@ -9,8 +9,9 @@
 //! `on_log` reads `response.flags` only for statuses of 400 and above (a rate-limit flag
 //! only ever comes with one); a benign request stops there, having cost two header-map reads
 //! (the request map and `:status`) and a clock read. Only a
-//! request that yields an event pays for the rest, and only a login failure touches shared
-//! data. Encoding is the sinks' business ([`crate::encode`]).
+//! request that yields an event pays for the rest, and only a login outcome touches shared
+//! data (a failure updates the detectors' entries, a success only reads them). Encoding is
+//! the sinks' business ([`crate::encode`]).
 //!
 //! Login failures and successes go to the detectors ([`crate::detect`]) with the engine's
 //! clock in `on_log` (when Vigil saw the outcome), and each alert they raise becomes an
@@ -360,8 +361,8 @@ impl Engine {
             _ => Vec::new(),
         };
         let mut events = vec![event];
-        for (i, (f, now_ms)) in found.into_iter().enumerate() {
-            if i + 1 >= envoy::MAX_RECORDS {
+        for (f, now_ms) in found {
+            if events.len() >= envoy::MAX_RECORDS {
                 metrics.add(
                     Metric::AlertsSuppressed(crate::metrics::Suppressed::PerRequest),
                     1,
