@@ -23,7 +23,13 @@
 //! newcomer (counted, `vigil.detector.<table>.evicted`). So a flood of one-failure keys can
 //! only displace other one-failure keys: an attacker's count of two or more survives any
 //! flood. When every way holds more than the newcomer, the newcomer is not tracked
-//! (`vigil.detector.<table>.refused`); it gets in once a way goes stale.
+//! (`vigil.detector.<table>.refused`); it gets in once a way goes stale. The limit that
+//! remains: capacity is `4 × slots` keys, so a flood of more distinct keys than that per
+//! window can still displace a *new* attacker's first failure before its second arrives
+//! (about three newcomers in its bucket between two of its failures: with the baseline's
+//! 1024 buckets and one guess a second, thousands of fresh addresses a second). Such a
+//! flood shows as a steep rise of `vigil.detector.<table>.evicted`; raise `slots` to push
+//! the limit up (memory above).
 //!
 //! **Time.** Entries count by when Vigil saw each failure (the caller's clock at `on_log`).
 //! Times are inserted in order, and trimming drops the *oldest*: a time from a slower worker
