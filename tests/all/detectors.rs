@@ -29,7 +29,16 @@ fn replay(name: &str, traffic: &[Value]) -> Result<Vec<Event>> {
         "vigil-detectors-{name}-{}.jsonl",
         std::process::id()
     ));
-    let text: Vec<String> = traffic.iter().map(Value::to_string).collect();
+    let mut text: Vec<String> = traffic.iter().map(Value::to_string).collect();
+    // A traffic format line, if this harness's files have one (the golden baseline says).
+    let golden = std::fs::read_to_string(golden::dir().join("baseline.traffic.jsonl"))?;
+    let format = golden
+        .lines()
+        .next()
+        .filter(|l| l.contains("\"vigil_traffic\""));
+    if let Some(f) = format.filter(|_| !text.first().is_some_and(|l| l.contains("vigil_traffic"))) {
+        text.insert(0, f.to_string());
+    }
     std::fs::write(&path, text.join("\n") + "\n").context("writing the traffic")?;
     let lines = golden::replay(&plugin, b"", &path, 2);
     let _ = std::fs::remove_file(&path);
