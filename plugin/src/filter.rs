@@ -23,6 +23,8 @@ struct Shared {
     sinks: Sinks,
     /// When this worker last produced an event (Unix seconds), for the gauge.
     last_event_s: Cell<u64>,
+    /// Whether the detectors' secret could not be agreed at the last try (warned once).
+    secret_failing: Cell<bool>,
 }
 
 /// The root context: one per worker and plugin.
@@ -31,11 +33,24 @@ pub struct VigilRoot {
     shared: Option<Rc<Shared>>,
 }
 
-fn random_seed() -> u64 {
-    // std's RandomState is seeded from the host's random source (WASI random_get).
+fn random_u64(tag: u64) -> u64 {
+    // std's RandomState is seeded from the host's random source (WASI random_get): its
+    // SipHash keys are 128 random bits, so its outputs are unpredictable.
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u64(0x5669_6769_6c21);
+    h.write_u64(tag);
     h.finish()
+}
+
+fn random_seed() -> u64 {
+    random_u64(0x5669_6769_6c21)
+}
+
+/// 16 random bytes for the detectors' secret (used only if no worker has stored one yet).
+fn random_secret() -> [u8; 16] {
+    let mut k = [0u8; 16];
+    k[..8].copy_from_slice(&random_u64(0x0073_6563_7265_7430).to_le_bytes());
+    k[8..].copy_from_slice(&random_u64(0x0073_6563_7265_7431).to_le_bytes());
+    k
 }
 
 fn memory_bytes() -> u64 {
@@ -62,6 +77,13 @@ impl VigilRoot {
         let Some(s) = &self.shared else { return };
         s.sinks.refresh();
         s.counters.flush();
+        // Adopt the stored secret if this worker's first write lost a race (one read).
+        let failing = s.engine.refresh_shared(&mut HostStore);
+        if failing.is_some() != s.secret_failing.get() {
+            s.secret_failing.set(failing.is_some());
+            let msg = failing.unwrap_or_else(|| "detectors' shared secret agreed".into());
+            hostcalls::log(Level::Warn, &format!("vigil: {msg}"));
+        }
         let now_s = hostcalls::now_ns() / 1_000_000_000;
         for kind in s.sinks.kinds() {
             s.counters.set_gauge(Gauge::Heartbeat(kind), now_s);
@@ -119,7 +141,10 @@ impl RootContext for VigilRoot {
                 ),
             );
         }
-        engine.init_shared(&mut HostStore);
+        let secret_warning = engine.init_shared(&mut HostStore, random_secret());
+        if let Some(w) = &secret_warning {
+            hostcalls::log(Level::Warn, &format!("vigil: {w}"));
+        }
         let output = &engine.policy().output;
         let sinks = Sinks::new(output);
         let period_ms = output.heartbeat_seconds.saturating_mul(1000);
@@ -134,6 +159,7 @@ impl RootContext for VigilRoot {
             counters,
             sinks,
             last_event_s: Cell::new(0),
+            secret_failing: Cell::new(secret_warning.is_some()),
         }));
         self.heartbeat();
         true

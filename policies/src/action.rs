@@ -9,6 +9,8 @@
 //! | `authn_login_fail` | OWASP | event | authentication | start | failure | warn |
 //! | `authn_login_attempt` | *Vigil*: a login whose status tells neither success nor failure (e.g. 302, 5xx) | event | authentication | start | unknown | info |
 //! | `authn_login_fail_max` | OWASP (as an alert) | alert | authentication, intrusion_detection | info | failure | critical |
+//! | `authn_login_stuffing` | *Vigil* (as an alert): many distinct user names failing from one source (credential stuffing) | alert | authentication, intrusion_detection | info | failure | critical |
+//! | `authn_login_successafterfail` | OWASP (as an alert): a success for a source or account that just failed many times | alert | authentication, intrusion_detection | info | success | warn |
 //! | `authn_token_invalid` | *Vigil*: a 401 outside login routes (token missing, expired, bad signature, rejected upstream) | event | authentication | info | failure | warn |
 //! | `authz_fail` | OWASP | event | api | denied | failure | warn |
 //! | `authz_admin` | OWASP | event | api, iam | admin | success | info |
@@ -25,7 +27,7 @@ pub enum Action {
     AuthnLoginFail = 1,
     /// A login whose outcome the status does not tell.
     AuthnLoginAttempt = 2,
-    /// Too many login failures from one source (an alert).
+    /// Too many login failures from one source, or for one account (an alert).
     AuthnLoginFailMax = 3,
     /// A request outside login routes was refused as unauthenticated (401).
     AuthnTokenInvalid = 4,
@@ -37,6 +39,10 @@ pub enum Action {
     ExcessRateLimitExceeded = 7,
     /// The request's input was rejected.
     InputValidationFail = 8,
+    /// Many distinct users failing from one source (an alert).
+    AuthnLoginStuffing = 9,
+    /// A login success right after many failures (an alert).
+    AuthnLoginSuccessAfterFail = 10,
 }
 
 /// `event.outcome` values.
@@ -78,7 +84,7 @@ pub struct Mapping {
 
 impl Action {
     /// Every action, in discriminant order.
-    pub const ALL: [Action; 9] = [
+    pub const ALL: [Action; 11] = [
         Action::AuthnLoginSuccess,
         Action::AuthnLoginFail,
         Action::AuthnLoginAttempt,
@@ -88,6 +94,8 @@ impl Action {
         Action::AuthzAdmin,
         Action::ExcessRateLimitExceeded,
         Action::InputValidationFail,
+        Action::AuthnLoginStuffing,
+        Action::AuthnLoginSuccessAfterFail,
     ];
 
     /// The `event.action` name.
@@ -102,18 +110,24 @@ impl Action {
             Action::AuthzAdmin => "authz_admin",
             Action::ExcessRateLimitExceeded => "excess_rate_limit_exceeded",
             Action::InputValidationFail => "input_validation_fail",
+            Action::AuthnLoginStuffing => "authn_login_stuffing",
+            Action::AuthnLoginSuccessAfterFail => "authn_login_successafterfail",
         }
     }
 
     /// Whether the name extends the OWASP Logging Vocabulary.
     pub fn is_vigil_extension(self) -> bool {
-        matches!(self, Action::AuthnLoginAttempt | Action::AuthnTokenInvalid)
+        matches!(
+            self,
+            Action::AuthnLoginAttempt | Action::AuthnTokenInvalid | Action::AuthnLoginStuffing
+        )
     }
 
     /// The ECS mapping (see the table in the module docs).
     pub fn mapping(self) -> Mapping {
         use Outcome::*;
         const AUTHN: &[&str] = &["authentication"];
+        const ALERT: &[&str] = &["authentication", "intrusion_detection"];
         let m = |kind, category, types, outcome, level| Mapping {
             kind,
             category,
@@ -125,13 +139,10 @@ impl Action {
             Action::AuthnLoginSuccess => m("event", AUTHN, &["start"], Success, "info"),
             Action::AuthnLoginFail => m("event", AUTHN, &["start"], Failure, "warn"),
             Action::AuthnLoginAttempt => m("event", AUTHN, &["start"], Unknown, "info"),
-            Action::AuthnLoginFailMax => m(
-                "alert",
-                &["authentication", "intrusion_detection"],
-                &["info"],
-                Failure,
-                "critical",
-            ),
+            Action::AuthnLoginFailMax | Action::AuthnLoginStuffing => {
+                m("alert", ALERT, &["info"], Failure, "critical")
+            }
+            Action::AuthnLoginSuccessAfterFail => m("alert", ALERT, &["info"], Success, "warn"),
             Action::AuthnTokenInvalid => m("event", AUTHN, &["info"], Failure, "warn"),
             Action::AuthzFail => m("event", &["api"], &["denied"], Failure, "warn"),
             Action::AuthzAdmin => m("event", &["api", "iam"], &["admin"], Success, "info"),

@@ -32,7 +32,8 @@
 //! | `vigil.user.source`, `vigil.user.verified` | keyword, boolean | `jwt`/`basic`/`login_body`; verified only for jwt |
 //! | `vigil.session.fingerprint`, `vigil.session.source` | keyword | HMAC fingerprint of the session cookie or credential, and where it came from |
 //! | `vigil.source.address` | keyword | the raw peer address, only when it is not an IP |
-//! | `vigil.alert.count`, `vigil.alert.window_seconds` | long | alerts only |
+//! | `vigil.alert.count`, `vigil.alert.window_seconds` | long | alerts only: the count that crossed the threshold (failures, or distinct users for stuffing) and the window |
+//! | `vigil.alert.key`, `vigil.alert.value` | keyword | alerts only: what the detector counts by (`source_ip`, `source_prefix`, `user`) and its value (`198.51.100.9`, `2001:db8:1:2::/64`, the user name); a user-keyed alert's `user.name` is that user, a source-keyed alert has no `user` |
 //! | `vigil.truncated` | keyword[] | names of the fields cut at the cap |
 
 use crate::escape::{write_json_str, write_json_text};
@@ -215,10 +216,12 @@ pub fn encode(e: &Event, field_max_bytes: usize) -> (String, usize) {
         w.bytes("address", "vigil.source.address", raw);
         w.close();
     }
-    if let Some(a) = e.alert {
+    if let Some(a) = &e.alert {
         w.open("alert");
         w.num("count", u64::from(a.count));
         w.num("window_seconds", u64::from(a.window_seconds));
+        w.text("key", a.key);
+        w.bytes("value", "vigil.alert.value", &a.value);
         w.close();
     }
     let n = w.truncated.len();

@@ -9,15 +9,20 @@
 //! `on_log` reads `response.flags` only for statuses of 400 and above (a rate-limit flag
 //! only ever comes with one); a benign request stops there, having cost two header-map reads
 //! (the request map and `:status`) and a clock read. Only a
-//! request that yields an event pays for the rest, and only a login failure touches shared
-//! data. Encoding is the sinks' business ([`crate::encode`]).
+//! request that yields an event pays for the rest, and only a login outcome touches shared
+//! data (a failure updates the detectors' entries, a success only reads them). Encoding is
+//! the sinks' business ([`crate::encode`]).
+//!
+//! Login failures and successes go to the detectors ([`crate::detect`]) with the engine's
+//! clock in `on_log` (when Vigil saw the outcome), and each alert they raise becomes an
+//! event of its own after the request's, up to two per request and within the global cap.
 
 use crate::action::Action;
 use crate::body_scan::BodyScanner;
-use crate::brute_force;
 use crate::classify::{classify, is_login, Signals};
+use crate::detect::{self, siphash::Key, AlertKey, Detector, Found};
 use crate::envoy::{self, le_u64, parse_status, split_address};
-use crate::event::{AlertInfo, Event};
+use crate::event::{AlertInfo, Event, User};
 use crate::exchange::{host_only, path_only, Exchange};
 use crate::fingerprint::{find_cookie, Fingerprinter};
 use crate::headers::Snapshot;
@@ -48,6 +53,8 @@ pub struct Engine {
     fingerprinter: Option<Fingerprinter>,
     id_seed: u64,
     seq: std::cell::Cell<u64>,
+    /// The detectors' secret, agreed with the other workers ([`Engine::init_shared`]).
+    secret: std::cell::Cell<Key>,
 }
 
 impl Engine {
@@ -80,6 +87,7 @@ impl Engine {
                 fingerprinter,
                 id_seed,
                 seq: std::cell::Cell::new(0),
+                secret: std::cell::Cell::new(Key::default()),
             },
             warnings,
         )
@@ -90,9 +98,33 @@ impl Engine {
         &self.policy
     }
 
-    /// Creates the shared-data slots detectors use (once per worker, at start).
-    pub fn init_shared(&self, store: &mut impl SharedStore) {
-        brute_force::init_slots(&self.policy.brute_force, store);
+    /// Agrees on the detectors' secret with the other workers and creates the shared-data
+    /// buckets detectors use (once per worker, at start). `fresh` is 16 random bytes from
+    /// the host, stored if no worker has stored a secret yet. Returns a warning when the
+    /// secret could not be agreed (the detectors then use `fresh` until
+    /// [`Engine::refresh_shared`] succeeds).
+    pub fn init_shared(&self, store: &mut impl SharedStore, fresh: [u8; 16]) -> Option<String> {
+        self.secret.set(Key(fresh));
+        let warning = self.refresh_shared(store);
+        detect::init(&self.policy, store);
+        warning
+    }
+
+    /// Re-reads the agreed secret (the plugin calls it on every heartbeat): a worker whose
+    /// first write lost a race adopts the stored one. Returns a warning when it cannot.
+    pub fn refresh_shared(&self, store: &mut impl SharedStore) -> Option<String> {
+        if detect::source_shape(&self.policy).is_none()
+            && detect::account_shape(&self.policy).is_none()
+        {
+            return None;
+        }
+        match detect::secret::agree(store, self.secret.get().0) {
+            Ok(k) => {
+                self.secret.set(k);
+                None
+            }
+            Err(e) => Some(format!("{e}: this worker counts alone until it can")),
+        }
     }
 
     /// Called with the request headers: keeps the headers an event may need (one read of
@@ -293,38 +325,105 @@ impl Engine {
             alert: None,
         };
         self.stamp(&mut event, metrics);
-        let mut events = vec![event];
-        if c.action == Action::AuthnLoginFail {
-            match source_ip {
-                Some(ip) => {
-                    let ip = ip.to_string();
-                    if let Some(a) = brute_force::record_failure(
-                        &self.policy.brute_force,
+        let found = match c.action {
+            Action::AuthnLoginFail | Action::AuthnLoginSuccess => {
+                let now_ms = match x.now_ns() {
+                    0 => time_ns,
+                    t => t,
+                } / 1_000_000;
+                let user = event.user.as_ref().map(|u| u.name.as_slice());
+                let secret = self.secret.get();
+                if c.action == Action::AuthnLoginFail {
+                    detect::on_failure(
+                        &self.policy,
+                        &secret,
                         store,
                         metrics,
-                        ip.as_bytes(),
-                        time_ns / 1_000_000,
-                    ) {
-                        let mut alert = events[0].clone();
-                        alert.action = Some(Action::AuthnLoginFailMax);
-                        alert.reason = "too_many_login_failures";
-                        alert.rule = "brute_force";
-                        alert.alert = Some(AlertInfo {
-                            count: a.count,
-                            window_seconds: a.window_seconds,
-                        });
-                        metrics.add(Metric::Alerts, 1);
-                        self.stamp(&mut alert, metrics);
-                        events.push(alert);
-                    }
+                        source_ip,
+                        user,
+                        now_ms,
+                    )
+                } else {
+                    detect::on_success(
+                        &self.policy,
+                        &secret,
+                        store,
+                        metrics,
+                        source_ip,
+                        user,
+                        now_ms,
+                    )
                 }
-                None if self.policy.brute_force.enabled => {
-                    metrics.add(Metric::DetectorNoSourceIp, 1);
-                }
-                None => {}
+                .into_iter()
+                .map(|f| (f, now_ms))
+                .collect()
             }
+            _ => Vec::new(),
+        };
+        let mut events = vec![event];
+        for (f, now_ms) in found {
+            if events.len() >= envoy::MAX_RECORDS {
+                metrics.add(
+                    Metric::AlertsSuppressed(crate::metrics::Suppressed::PerRequest),
+                    1,
+                );
+                continue;
+            }
+            if !detect::admit(&self.policy, store, metrics, now_ms) {
+                continue;
+            }
+            let alert = self.alert(&events[0], f, metrics);
+            events.push(alert);
         }
         events
+    }
+
+    /// The alert event for a detector's finding, on the request that raised it.
+    fn alert(&self, request: &Event, f: Found, metrics: &mut impl Metrics) -> Event {
+        let (action, reason, rule) = match f.detector {
+            Detector::SourceBruteForce => (
+                Action::AuthnLoginFailMax,
+                "too_many_login_failures",
+                "brute_force",
+            ),
+            Detector::AccountBruteForce => (
+                Action::AuthnLoginFailMax,
+                "too_many_login_failures",
+                "brute_force_account",
+            ),
+            Detector::Stuffing => (
+                Action::AuthnLoginStuffing,
+                "too_many_users_failing",
+                "credential_stuffing",
+            ),
+            Detector::SourceSuccessAfterFail | Detector::AccountSuccessAfterFail => (
+                Action::AuthnLoginSuccessAfterFail,
+                "success_after_failures",
+                "success_after_fail",
+            ),
+        };
+        let mut alert = request.clone();
+        alert.action = Some(action);
+        alert.reason = reason;
+        alert.rule = rule;
+        // A user-keyed alert names the targeted user (its key); a source-keyed one names no
+        // user: whoever the crossing request claimed to be is not what was counted.
+        alert.user = match &f.key {
+            AlertKey::User(name) => request.user.as_ref().map(|u| User {
+                name: name.clone(),
+                ..u.clone()
+            }),
+            _ => None,
+        };
+        alert.alert = Some(AlertInfo {
+            count: f.count,
+            window_seconds: f.window_seconds,
+            key: f.key.kind(),
+            value: f.key.value(),
+        });
+        metrics.add(Metric::Alerts, 1);
+        self.stamp(&mut alert, metrics);
+        alert
     }
 
     /// Whether the `cookie` header matters: for a session fingerprint, or a JWT in a cookie.

@@ -39,12 +39,16 @@ pub struct User {
 }
 
 /// The alert details (`vigil.alert.*`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AlertInfo {
-    /// Failures within the window.
+    /// Failures (or, for stuffing, distinct users) within the window.
     pub count: u32,
     /// Window length in seconds.
     pub window_seconds: u32,
+    /// `vigil.alert.key`: what the detector counts by (`source_ip`, `source_prefix`, `user`).
+    pub key: &'static str,
+    /// `vigil.alert.value`: the key's value (the IP, `2001:db8::/64`, the user name).
+    pub value: Vec<u8>,
 }
 
 /// One security event.

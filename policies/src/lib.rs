@@ -6,14 +6,14 @@
 //! encoders ([`encode`]: Elastic Common Schema in [`ecs`]) over safe string encoding
 //! ([`escape`]), Envoy's byte-level facts ([`envoy`]), identity
 //! and redaction ([`identity`], [`body_scan`], [`fingerprint`]), and detectors
-//! ([`brute_force`]). Hosts plug in through small traits: [`exchange::Exchange`] (what a
+//! ([`detect`]). Hosts plug in through small traits: [`exchange::Exchange`] (what a
 //! request looked like), [`shared::SharedStore`] (cross-worker counters) and
 //! [`metrics::Metrics`] (counters). [`engine::Engine`] ties them together.
 
 pub mod action;
 pub mod body_scan;
-pub mod brute_force;
 pub mod classify;
+pub mod detect;
 pub mod ecs;
 pub mod encode;
 pub mod engine;

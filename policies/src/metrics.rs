@@ -7,7 +7,31 @@
 //! Prometheus labels.
 
 use crate::action::Action;
+use crate::detect::table::TableKind;
 use crate::policy::SinkKind;
+
+/// Why an alert a detector raised was not emitted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u32)]
+pub enum Suppressed {
+    /// Over `detectors.alert_cap_per_window`, over all workers.
+    GlobalCap = 0,
+    /// A third alert on one request (the access-log sink has two alert slots).
+    PerRequest = 1,
+}
+
+impl Suppressed {
+    /// Every reason, in index order.
+    pub const ALL: [Suppressed; 2] = [Suppressed::GlobalCap, Suppressed::PerRequest];
+
+    /// The reason's name in metric names.
+    pub fn name(self) -> &'static str {
+        match self {
+            Suppressed::GlobalCap => "global_cap",
+            Suppressed::PerRequest => "per_request",
+        }
+    }
+}
 
 /// Why a sink dropped a record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -63,8 +87,14 @@ pub enum Metric {
     CasRetries,
     /// `vigil.cas_gave_up`: detector updates abandoned after too many conflicts.
     CasGaveUp,
-    /// `vigil.evictions`: brute-force slots taken over from another live source.
-    Evictions,
+    /// `vigil.alerts_suppressed.<reason>`: alerts a detector raised but Vigil did not emit.
+    AlertsSuppressed(Suppressed),
+    /// `vigil.detector.<table>.evicted`: live detector entries replaced by a newcomer with as
+    /// many live failures ([`crate::detect::table`]).
+    DetectorEvicted(TableKind),
+    /// `vigil.detector.<table>.refused`: keys not tracked because every entry of their
+    /// bucket had more live failures.
+    DetectorRefused(TableKind),
     /// `vigil.shared_data_errors`: shared-data reads or writes the host refused (the
     /// detector update is abandoned, never written blindly).
     SharedDataErrors,
@@ -77,7 +107,12 @@ pub enum Metric {
     SinkDropped(SinkKind, DropReason),
 }
 
-const FIXED: usize = 8;
+const FIXED: usize = 7;
+/// Per-table detector metrics (evicted, refused).
+const PER_TABLE: usize = 2;
+/// Everything before the sinks' metrics.
+const BEFORE_SINKS: usize =
+    Action::ALL.len() + FIXED + Suppressed::ALL.len() + TableKind::ALL.len() * PER_TABLE;
 
 impl Metric {
     /// Every metric, in index order, for definition at start.
@@ -89,10 +124,14 @@ impl Metric {
             Metric::BodyScanOverflows,
             Metric::CasRetries,
             Metric::CasGaveUp,
-            Metric::Evictions,
             Metric::SharedDataErrors,
             Metric::DetectorNoSourceIp,
         ]);
+        v.extend(Suppressed::ALL.iter().map(|r| Metric::AlertsSuppressed(*r)));
+        for t in TableKind::ALL {
+            v.push(Metric::DetectorEvicted(t));
+            v.push(Metric::DetectorRefused(t));
+        }
         for k in SinkKind::ALL {
             v.push(Metric::SinkWritten(k));
             v.extend(DropReason::ALL.iter().map(|r| Metric::SinkDropped(k, *r)));
@@ -110,8 +149,7 @@ impl Metric {
     }
 
     /// How many metrics there are.
-    pub const COUNT: usize =
-        Action::ALL.len() + FIXED + SinkKind::ALL.len() * (1 + DropReason::ALL.len());
+    pub const COUNT: usize = BEFORE_SINKS + SinkKind::ALL.len() * (1 + DropReason::ALL.len());
 
     /// A dense index in `0..COUNT` (for an adapter's id table).
     pub fn index(self) -> usize {
@@ -124,11 +162,17 @@ impl Metric {
             Metric::BodyScanOverflows => a + 2,
             Metric::CasRetries => a + 3,
             Metric::CasGaveUp => a + 4,
-            Metric::Evictions => a + 5,
-            Metric::SharedDataErrors => a + 6,
-            Metric::DetectorNoSourceIp => a + 7,
-            Metric::SinkWritten(k) => a + FIXED + k as usize * per_sink,
-            Metric::SinkDropped(k, r) => a + FIXED + k as usize * per_sink + 1 + r as usize,
+            Metric::SharedDataErrors => a + 5,
+            Metric::DetectorNoSourceIp => a + 6,
+            Metric::AlertsSuppressed(r) => a + FIXED + r as usize,
+            Metric::DetectorEvicted(t) => {
+                a + FIXED + Suppressed::ALL.len() + t as usize * PER_TABLE
+            }
+            Metric::DetectorRefused(t) => {
+                a + FIXED + Suppressed::ALL.len() + t as usize * PER_TABLE + 1
+            }
+            Metric::SinkWritten(k) => BEFORE_SINKS + k as usize * per_sink,
+            Metric::SinkDropped(k, r) => BEFORE_SINKS + k as usize * per_sink + 1 + r as usize,
         }
     }
 
@@ -141,7 +185,9 @@ impl Metric {
             Metric::BodyScanOverflows => "vigil.body_scan_overflows".into(),
             Metric::CasRetries => "vigil.cas_retries".into(),
             Metric::CasGaveUp => "vigil.cas_gave_up".into(),
-            Metric::Evictions => "vigil.evictions".into(),
+            Metric::AlertsSuppressed(r) => format!("vigil.alerts_suppressed.{}", r.name()),
+            Metric::DetectorEvicted(t) => format!("vigil.detector.{}.evicted", t.name()),
+            Metric::DetectorRefused(t) => format!("vigil.detector.{}.refused", t.name()),
             Metric::SharedDataErrors => "vigil.shared_data_errors".into(),
             Metric::DetectorNoSourceIp => "vigil.detector_skipped.no_source_ip".into(),
             Metric::SinkWritten(k) => format!("vigil.sink.{}.written", k.name()),

@@ -15,7 +15,12 @@
 //! | `admin.path_prefixes` | a 2xx response under these prefixes is an `authz_admin` event |
 //! | `rate_limit` | `statuses` and Envoy `response_flags` (short names) that mean "rate limited" |
 //! | `input_validation.statuses` | statuses that mean the input was rejected |
-//! | `brute_force` | per source IP sliding window: more than `max_failures` login failures within `window_seconds` raises an alert; `slots` is the size of the shared table |
+//! | `brute_force` | per source sliding window: more than `max_failures` login failures within `window_seconds` raises an alert; the source is the IP, or for IPv6 its `ipv6_prefix`-bit prefix (default 64); `slots` is the size of the shared source table (buckets of 4 entries, [`crate::detect::table`]) |
+//! | `detectors.account` | per account (the claimed user name, from any source): more than `max_failures` within `window_seconds` raises `authn_login_fail_max` |
+//! | `detectors.stuffing` | per source: more than `max_users` distinct user names failing within `window_seconds` raises `authn_login_stuffing` |
+//! | `detectors.success_after_fail` | a login success for a source or account with at least `min_failures` failures in that detector's window raises `authn_login_successafterfail` |
+//! | `detectors.slots` | size of the shared account table |
+//! | `detectors.alert_cap_per_window`, `detectors.alert_cap_window_seconds` | at most this many detector alerts per window over all workers; the rest are counted (`vigil.alerts_suppressed.global_cap`) |
 //! | `fingerprint` | HMAC-SHA256 key for fingerprints: `key` (inline) or `key_env` (VM environment variable); `session_cookies` names the cookies that carry a session |
 //! | `routes.case_insensitive` | compare request paths with `login.paths` and `admin.path_prefixes` ignoring ASCII case (default false); both sides are normalized first ([`crate::route`]: unreserved escapes decoded once, path parameters, repeated slashes, dot segments and a trailing slash removed) |
 //! | `output.field_max_bytes` | cap on each logged string value (default 1024) |
@@ -25,6 +30,7 @@
 use crate::envoy::flag_bit;
 
 mod parse;
+mod validate;
 
 /// A parsed, validated policy.
 #[derive(Debug, Clone, PartialEq)]
@@ -41,8 +47,10 @@ pub struct Policy {
     pub rate_limit: RateLimit,
     /// What counts as rejected input.
     pub input_validation: InputValidation,
-    /// Brute-force detection.
+    /// Brute-force detection per source.
     pub brute_force: BruteForce,
+    /// The other detectors, and the global alert cap.
+    pub detectors: Detectors,
     /// Keyed fingerprints.
     pub fingerprint: Fingerprint,
     /// Output limits.
@@ -143,8 +151,59 @@ pub struct BruteForce {
     pub max_failures: u32,
     /// Sliding window length.
     pub window_seconds: u32,
-    /// Size of the fixed shared-data table (one slot per tracked source IP).
+    /// Buckets of the fixed shared-data source table (4 tracked sources each).
     pub slots: u32,
+    /// IPv6 sources are counted per prefix of this many bits (an attacker holds a whole
+    /// /64); IPv4 per address.
+    pub ipv6_prefix: u8,
+}
+
+/// `detectors`: the detectors beside per-source brute force ([`crate::detect`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Detectors {
+    /// Brute force per account.
+    pub account: AccountBruteForce,
+    /// Credential stuffing per source.
+    pub stuffing: Stuffing,
+    /// Success after failures.
+    pub success_after_fail: SuccessAfterFail,
+    /// Buckets of the shared account table (4 tracked accounts each).
+    pub slots: u32,
+    /// Detector alerts allowed per cap window, over all workers.
+    pub alert_cap_per_window: u32,
+    /// The cap's window.
+    pub alert_cap_window_seconds: u32,
+}
+
+/// `detectors.account`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AccountBruteForce {
+    /// Whether the detector runs.
+    pub enabled: bool,
+    /// Failures allowed in the window; the next one raises the alert.
+    pub max_failures: u32,
+    /// Sliding window length.
+    pub window_seconds: u32,
+}
+
+/// `detectors.stuffing`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stuffing {
+    /// Whether the detector runs.
+    pub enabled: bool,
+    /// Distinct failing users allowed from one source in the window; the next raises it.
+    pub max_users: u32,
+    /// Sliding window length.
+    pub window_seconds: u32,
+}
+
+/// `detectors.success_after_fail`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SuccessAfterFail {
+    /// Whether the detector runs.
+    pub enabled: bool,
+    /// Failures (in the source's or account's window) that make a success an alert.
+    pub min_failures: u32,
 }
 
 /// `fingerprint`.
@@ -272,146 +331,6 @@ impl Policy {
         self
     }
 
-    /// Checks what the types alone cannot.
-    pub fn validate(&self) -> Result<(), PolicyError> {
-        if self.version != 1 {
-            return Err(PolicyError::at(
-                "version",
-                format!("unsupported version {}, expected 1", self.version),
-            ));
-        }
-        if let Some(j) = &self.identity.jwt {
-            for (name, v) in [
-                ("metadata_namespace", &j.metadata_namespace),
-                ("payload_key", &j.payload_key),
-                ("claim", &j.claim),
-            ] {
-                if v.is_empty() || v.contains('\0') {
-                    return Err(PolicyError::at(
-                        format!("identity.jwt.{name}"),
-                        "must be a non-empty string without NUL",
-                    ));
-                }
-            }
-            for (i, h) in j.from_headers.iter().enumerate() {
-                if h.is_empty()
-                    || h.bytes()
-                        .any(|b| !b.is_ascii_graphic() || b.is_ascii_uppercase())
-                {
-                    return Err(PolicyError::at(
-                        format!("identity.jwt.from_headers[{i}]"),
-                        "must be a lower-case header name",
-                    ));
-                }
-            }
-            for (field, names) in [
-                ("from_params", &j.from_params),
-                ("from_cookies", &j.from_cookies),
-            ] {
-                if let Some(i) = names.iter().position(String::is_empty) {
-                    return Err(PolicyError::at(
-                        format!("identity.jwt.{field}[{i}]"),
-                        "must not be empty",
-                    ));
-                }
-            }
-        }
-        if let Some(lb) = &self.identity.login_body {
-            if lb.fields.is_empty() {
-                return Err(PolicyError::at(
-                    "identity.login_body.fields",
-                    "must name at least one field",
-                ));
-            }
-            if !(64..=65536).contains(&lb.max_scan_bytes) {
-                return Err(PolicyError::at(
-                    "identity.login_body.max_scan_bytes",
-                    "must be between 64 and 65536",
-                ));
-            }
-        }
-        for (i, m) in self.login.methods.iter().enumerate() {
-            if m.is_empty() || !m.bytes().all(|b| b.is_ascii_uppercase()) {
-                return Err(PolicyError::at(
-                    format!("login.methods[{i}]"),
-                    "must be an upper-case HTTP method such as \"POST\"",
-                ));
-            }
-        }
-        check_paths("login.paths", &self.login.paths)?;
-        check_paths("admin.path_prefixes", &self.admin.path_prefixes)?;
-        check_statuses("login.failure_statuses", &self.login.failure_statuses)?;
-        check_statuses("rate_limit.statuses", &self.rate_limit.statuses)?;
-        check_statuses("input_validation.statuses", &self.input_validation.statuses)?;
-        for (i, f) in self.rate_limit.response_flags.iter().enumerate() {
-            if flag_bit(f).is_none() {
-                return Err(PolicyError::at(
-                    format!("rate_limit.response_flags[{i}]"),
-                    format!("unknown Envoy response flag {f:?}"),
-                ));
-            }
-        }
-        let bf = &self.brute_force;
-        if !(1..=1000).contains(&bf.max_failures) {
-            return Err(PolicyError::at(
-                "brute_force.max_failures",
-                "must be between 1 and 1000",
-            ));
-        }
-        if !(1..=86_400).contains(&bf.window_seconds) {
-            return Err(PolicyError::at(
-                "brute_force.window_seconds",
-                "must be between 1 and 86400",
-            ));
-        }
-        if !(1..=65_536).contains(&bf.slots) {
-            return Err(PolicyError::at(
-                "brute_force.slots",
-                "must be between 1 and 65536",
-            ));
-        }
-        if let Some(k) = &self.fingerprint.key {
-            if k.len() < 16 {
-                return Err(PolicyError::at(
-                    "fingerprint.key",
-                    "must be at least 16 bytes",
-                ));
-            }
-        }
-        if let Some(k) = &self.fingerprint.key_env {
-            if k.is_empty() {
-                return Err(PolicyError::at("fingerprint.key_env", "must not be empty"));
-            }
-        }
-        if !(64..=65536).contains(&self.output.field_max_bytes) {
-            return Err(PolicyError::at(
-                "output.field_max_bytes",
-                "must be between 64 and 65536",
-            ));
-        }
-        if self.output.sinks.is_empty() {
-            return Err(PolicyError::at(
-                "output.sinks",
-                "must name at least one sink",
-            ));
-        }
-        for (i, s) in self.output.sinks.iter().enumerate() {
-            if self.output.sinks[..i].iter().any(|o| o.kind == s.kind) {
-                return Err(PolicyError::at(
-                    format!("output.sinks[{i}].type"),
-                    format!("sink {:?} is listed twice", s.kind.name()),
-                ));
-            }
-        }
-        if !(1..=3600).contains(&self.output.heartbeat_seconds) {
-            return Err(PolicyError::at(
-                "output.heartbeat_seconds",
-                "must be between 1 and 3600",
-            ));
-        }
-        Ok(())
-    }
-
     /// The `response.flags` bits that mean rate limited.
     pub fn rate_limit_mask(&self) -> u64 {
         self.rate_limit
@@ -420,30 +339,6 @@ impl Policy {
             .filter_map(|f| flag_bit(f))
             .fold(0, |a, b| a | b)
     }
-}
-
-fn check_paths(field: &str, paths: &[String]) -> Result<(), PolicyError> {
-    for (i, p) in paths.iter().enumerate() {
-        if !p.starts_with('/') || p.contains('?') {
-            return Err(PolicyError::at(
-                format!("{field}[{i}]"),
-                "must start with '/' and have no query",
-            ));
-        }
-    }
-    Ok(())
-}
-
-fn check_statuses(field: &str, statuses: &[u16]) -> Result<(), PolicyError> {
-    for (i, s) in statuses.iter().enumerate() {
-        if !(100..=599).contains(s) {
-            return Err(PolicyError::at(
-                format!("{field}[{i}]"),
-                format!("{s} is not an HTTP status (100..=599)"),
-            ));
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -495,6 +390,62 @@ mod tests {
             err(r#"{"version":1,"output":{"sinks":[]}}"#).path,
             "output.sinks"
         );
+    }
+
+    #[test]
+    fn detector_errors_name_their_json_path() {
+        for (doc, path) in [
+            (
+                r#"{"version":1,"brute_force":{"enabled":true,"max_failures":10,"window_seconds":60,"slots":1,"ipv6_prefix":8}}"#,
+                "brute_force.ipv6_prefix",
+            ),
+            (
+                r#"{"version":1,"brute_force":{"enabled":true,"max_failures":10,"window_seconds":60,"slots":1,"ipv6_prefix":256}}"#,
+                "brute_force.ipv6_prefix",
+            ),
+            (
+                r#"{"version":1,"detectors":{"stuffing":{"enabled":true,"max_users":0,"window_seconds":60}}}"#,
+                "detectors.stuffing.max_users",
+            ),
+            (
+                r#"{"version":1,"detectors":{"account":{"enabled":true,"max_failures":5,"window_seconds":0}}}"#,
+                "detectors.account.window_seconds",
+            ),
+            (
+                r#"{"version":1,"detectors":{"success_after_fail":{"enabled":true}}}"#,
+                "detectors.success_after_fail",
+            ),
+            (
+                r#"{"version":1,"detectors":{"slots":0}}"#,
+                "detectors.slots",
+            ),
+            (
+                r#"{"version":1,"detectors":{"alert_cap_per_window":0}}"#,
+                "detectors.alert_cap_per_window",
+            ),
+            (
+                r#"{"version":1,"detectors":{"alert_cap_window_seconds":86401}}"#,
+                "detectors.alert_cap_window_seconds",
+            ),
+            (
+                r#"{"version":1,"detectors":{"stuffing":{"enabled":"yes","max_users":3,"window_seconds":60}}}"#,
+                "detectors.stuffing.enabled",
+            ),
+            (
+                r#"{"version":1,"detectors":{"per_ip":{}}}"#,
+                "detectors.per_ip",
+            ),
+        ] {
+            assert_eq!(err(doc).path, path, "{doc}");
+        }
+        // A partial `detectors` keeps the baseline's other members.
+        let p = Policy::from_json(br#"{"version":1,"detectors":{"slots":7}}"#).unwrap();
+        let base = crate::presets::baseline();
+        assert_eq!(p.detectors.slots, 7);
+        assert_eq!(p.detectors.stuffing, base.detectors.stuffing);
+        // A `brute_force` section without `ipv6_prefix` counts IPv6 per /64.
+        let p = Policy::from_json(br#"{"version":1,"brute_force":{"enabled":true,"max_failures":5,"window_seconds":300,"slots":4096}}"#).unwrap();
+        assert_eq!(p.brute_force.ipv6_prefix, 64);
     }
 
     #[test]

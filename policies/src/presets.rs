@@ -2,7 +2,8 @@
 //!
 //! `owasp-baseline.json` is the default when the plugin has no configuration. It is the
 //! reference for every field: copy it, change what you need, and load it as the plugin's
-//! configuration.
+//! configuration. The detectors' default thresholds and why they are where they are:
+//! [`crate::detect`].
 
 use crate::policy::Policy;
 
@@ -48,6 +49,26 @@ fn fallback() -> Policy {
             max_failures: 10,
             window_seconds: 60,
             slots: 1,
+            ipv6_prefix: 64,
+        },
+        detectors: Detectors {
+            account: AccountBruteForce {
+                enabled: false,
+                max_failures: 20,
+                window_seconds: 600,
+            },
+            stuffing: Stuffing {
+                enabled: false,
+                max_users: 10,
+                window_seconds: 600,
+            },
+            success_after_fail: SuccessAfterFail {
+                enabled: false,
+                min_failures: 5,
+            },
+            slots: 1,
+            alert_cap_per_window: 100,
+            alert_cap_window_seconds: 60,
         },
         fingerprint: Fingerprint {
             key: None,

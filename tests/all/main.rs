@@ -3,6 +3,7 @@
 
 mod conformance;
 mod consistency;
+mod detectors;
 mod e2e_bad_policy;
 mod e2e_baseline;
 mod e2e_brute_force;

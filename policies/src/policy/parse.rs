@@ -14,10 +14,7 @@
 //! The split is for size: one small interpreter of a static table instead of a decoder per
 //! struct. A policy is read once, at configuration time, so speed does not matter.
 
-use super::{
-    Admin, BruteForce, Fingerprint, Format, Identity, InputValidation, JwtIdentity, Login,
-    LoginBody, Output, Policy, PolicyError, RateLimit, Routes, Sink, SinkKind,
-};
+use super::{Policy, PolicyError};
 use crate::json::{self, Number, Segment, Value};
 
 /// Parses a policy document. The sections it names replace `start`'s; with `complete` (the
@@ -72,6 +69,7 @@ impl Schema {
 
 const STR: Kind = Kind::Str;
 const STRINGS: Kind = Kind::List(&STR);
+const U8: Kind = Kind::Int("u8", u8::MAX as u64);
 const U16: Kind = Kind::Int("u16", u16::MAX as u64);
 const U32: Kind = Kind::Int("u32", u32::MAX as u64);
 const USIZE: Kind = Kind::Int("usize", usize::MAX as u64);
@@ -95,6 +93,7 @@ const SCHEMA: Schema = Schema {
         ("fingerprint", Kind::Object(&FINGERPRINT)),
         ("output", Kind::Object(&OUTPUT)),
         ("routes", Kind::Object(&ROUTES)),
+        ("detectors", Kind::Object(&DETECTORS)),
     ],
     required: 0b1,
 };
@@ -169,8 +168,48 @@ const BRUTE_FORCE: Schema = Schema {
         ("max_failures", U32),
         ("window_seconds", U32),
         ("slots", U32),
+        ("ipv6_prefix", U8),
     ],
-    required: 0b1111,
+    required: 0b01111,
+};
+
+const DETECTORS: Schema = Schema {
+    name: "struct Detectors",
+    fields: &[
+        ("account", Kind::Object(&ACCOUNT)),
+        ("stuffing", Kind::Object(&STUFFING)),
+        ("success_after_fail", Kind::Object(&SUCCESS_AFTER_FAIL)),
+        ("slots", U32),
+        ("alert_cap_per_window", U32),
+        ("alert_cap_window_seconds", U32),
+    ],
+    required: 0,
+};
+
+const ACCOUNT: Schema = Schema {
+    name: "struct AccountBruteForce",
+    fields: &[
+        ("enabled", Kind::Bool),
+        ("max_failures", U32),
+        ("window_seconds", U32),
+    ],
+    required: 0b111,
+};
+
+const STUFFING: Schema = Schema {
+    name: "struct Stuffing",
+    fields: &[
+        ("enabled", Kind::Bool),
+        ("max_users", U32),
+        ("window_seconds", U32),
+    ],
+    required: 0b111,
+};
+
+const SUCCESS_AFTER_FAIL: Schema = Schema {
+    name: "struct SuccessAfterFail",
+    fields: &[("enabled", Kind::Bool), ("min_failures", U32)],
+    required: 0b11,
 };
 
 const FINGERPRINT: Schema = Schema {
@@ -338,155 +377,8 @@ fn object(v: &Value, schema: &Schema, required: u32, p: &Path<'_>) -> Result<(),
     }
 }
 
-// Extraction, from a value that passed `check`: absent (or null) fields take their
-// defaults, and the other shapes cannot occur.
-
-/// The member `key` of an object.
-#[inline(never)]
-fn get<'v>(v: &'v Value, key: &str) -> Option<&'v Value> {
-    match v {
-        Value::Object(members) => members.iter().find(|(k, _)| k == key).map(|(_, v)| v),
-        _ => None,
-    }
-}
-
-#[inline(never)]
-fn string(v: Option<&Value>) -> Option<String> {
-    match v {
-        Some(Value::String(s)) => Some(s.clone()),
-        _ => None,
-    }
-}
-
-#[inline(never)]
-fn strings(v: Option<&Value>) -> Vec<String> {
-    items(v).filter_map(|v| string(Some(v))).collect()
-}
-
-fn items<'v>(v: Option<&'v Value>) -> core::slice::Iter<'v, Value> {
-    match v {
-        Some(Value::Array(items)) => items.iter(),
-        _ => [].iter(),
-    }
-}
-
-fn int(v: Option<&Value>) -> u64 {
-    match v {
-        Some(Value::Number(Number::Uint(n))) => *n,
-        _ => 0,
-    }
-}
-
-// The casts below cannot truncate: `check` bounded every integer by its type.
-#[allow(clippy::cast_possible_truncation)]
-fn u32_(v: Option<&Value>) -> u32 {
-    int(v) as u32
-}
-
-#[allow(clippy::cast_possible_truncation)]
-fn usize_(v: Option<&Value>) -> usize {
-    int(v) as usize
-}
-
-#[allow(clippy::cast_possible_truncation)]
-#[inline(never)]
-fn statuses(v: Option<&Value>) -> Vec<u16> {
-    items(v).map(|v| int(Some(v)) as u16).collect()
-}
-
-fn boolean(v: Option<&Value>) -> bool {
-    matches!(v, Some(Value::Bool(true)))
-}
-
-/// The index of an enum's name.
-fn variant(v: Option<&Value>, names: &[&str]) -> Option<usize> {
-    match v {
-        Some(Value::String(s)) => names.iter().position(|n| n == s),
-        _ => None,
-    }
-}
-
-fn policy(v: &Value, base: Policy) -> Policy {
-    Policy {
-        version: u32_(get(v, "version")),
-        identity: get(v, "identity").map_or(base.identity, |v| Identity {
-            jwt: get(v, "jwt")
-                .filter(|v| !matches!(v, Value::Null))
-                .map(|v| JwtIdentity {
-                    metadata_namespace: string(get(v, "metadata_namespace")).unwrap_or_default(),
-                    payload_key: string(get(v, "payload_key")).unwrap_or_default(),
-                    claim: string(get(v, "claim")).unwrap_or_default(),
-                    from_headers: get(v, "from_headers")
-                        .map_or_else(|| vec!["authorization".into()], |v| strings(Some(v))),
-                    from_params: get(v, "from_params")
-                        .map_or_else(|| vec!["access_token".into()], |v| strings(Some(v))),
-                    from_cookies: strings(get(v, "from_cookies")),
-                }),
-            basic_auth: boolean(get(v, "basic_auth")),
-            login_body: get(v, "login_body")
-                .filter(|v| !matches!(v, Value::Null))
-                .map(|v| LoginBody {
-                    fields: strings(get(v, "fields")),
-                    max_scan_bytes: usize_(get(v, "max_scan_bytes")),
-                }),
-        }),
-        login: get(v, "login").map_or(base.login, |v| Login {
-            methods: strings(get(v, "methods")),
-            paths: strings(get(v, "paths")),
-            failure_statuses: statuses(get(v, "failure_statuses")),
-        }),
-        admin: get(v, "admin").map_or(base.admin, |v| Admin {
-            path_prefixes: strings(get(v, "path_prefixes")),
-        }),
-        rate_limit: get(v, "rate_limit").map_or(base.rate_limit, |v| RateLimit {
-            statuses: statuses(get(v, "statuses")),
-            response_flags: strings(get(v, "response_flags")),
-        }),
-        input_validation: get(v, "input_validation").map_or(base.input_validation, |v| {
-            InputValidation {
-                statuses: statuses(get(v, "statuses")),
-            }
-        }),
-        brute_force: get(v, "brute_force").map_or(base.brute_force, |v| BruteForce {
-            enabled: boolean(get(v, "enabled")),
-            max_failures: u32_(get(v, "max_failures")),
-            window_seconds: u32_(get(v, "window_seconds")),
-            slots: u32_(get(v, "slots")),
-        }),
-        fingerprint: get(v, "fingerprint").map_or(base.fingerprint, |v| Fingerprint {
-            key: string(get(v, "key")),
-            key_env: string(get(v, "key_env")),
-            session_cookies: strings(get(v, "session_cookies")),
-        }),
-        output: get(v, "output").map_or(base.output, output),
-        routes: get(v, "routes").map_or(base.routes, |v| Routes {
-            case_insensitive: boolean(get(v, "case_insensitive")),
-        }),
-    }
-}
-
-fn output(v: &Value) -> Output {
-    Output {
-        field_max_bytes: get(v, "field_max_bytes").map_or(1024, |v| usize_(Some(v))),
-        sinks: match get(v, "sinks") {
-            Some(sinks) => items(Some(sinks)).map(sink).collect(),
-            None => vec![Sink {
-                kind: SinkKind::EnvoyLog,
-                format: Format::Ecs,
-            }],
-        },
-        heartbeat_seconds: get(v, "heartbeat_seconds").map_or(1, |v| u32_(Some(v))),
-    }
-}
-
-fn sink(v: &Value) -> Sink {
-    let kind = variant(get(v, "type"), SINK_KINDS).and_then(|i| SinkKind::ALL.get(i));
-    let format = variant(get(v, "format"), FORMATS).and_then(|i| Format::ALL.get(i));
-    Sink {
-        kind: kind.copied().unwrap_or(SinkKind::EnvoyLog),
-        format: format.copied().unwrap_or_default(),
-    }
-}
+mod build;
+use build::policy;
 
 #[cfg(test)]
 mod tests;

@@ -85,7 +85,7 @@ fn messages_follow_the_deserializer_wording() {
         ("{}", ".", "missing field `version`"),
         ("[]", ".", "invalid type: sequence, expected struct Policy"),
         ("null", ".", "invalid type: null, expected struct Policy"),
-        (r#"{"version":1,"nope":true}"#, "nope", "unknown field `nope`, expected one of `version`, `identity`, `login`, `admin`, `rate_limit`, `input_validation`, `brute_force`, `fingerprint`, `output`, `routes`"),
+        (r#"{"version":1,"nope":true}"#, "nope", "unknown field `nope`, expected one of `version`, `identity`, `login`, `admin`, `rate_limit`, `input_validation`, `brute_force`, `fingerprint`, `output`, `routes`, `detectors`"),
         (r#"{"version":1,"admin":{"a":1}}"#, "admin.a", "unknown field `a`, expected `path_prefixes`"),
         (r#"{"version":1,"output":{"sinks":[{"type":"envoy_log","x":1}]}}"#, "output.sinks[0].x", "unknown field `x`, expected `type` or `format`"),
         (r#"{"version":1,"login":{"methods":["POST"],"paths":5,"failure_statuses":[]}}"#, "login.paths", "invalid type: integer `5`, expected a sequence"),
@@ -117,7 +117,7 @@ fn messages_follow_the_deserializer_wording() {
         ("{\"version\":1} x", ".", "trailing characters at line 1 column 15"),
         ("{", ".", "EOF while parsing an object at line 1 column 2"),
         // Keys are echoed on one line.
-        ("{\"version\":1,\"a\\nb\":1}", "a\\u{a}b", "unknown field `a\\u{a}b`, expected one of `version`, `identity`, `login`, `admin`, `rate_limit`, `input_validation`, `brute_force`, `fingerprint`, `output`, `routes`"),
+        ("{\"version\":1,\"a\\nb\":1}", "a\\u{a}b", "unknown field `a\\u{a}b`, expected one of `version`, `identity`, `login`, `admin`, `rate_limit`, `input_validation`, `brute_force`, `fingerprint`, `output`, `routes`, `detectors`"),
     ];
     for (doc, path, problem) in cases {
         assert_eq!(err(doc), (path.to_owned(), problem.to_owned()), "{doc}");
@@ -192,7 +192,7 @@ fn unknown_fields_at_every_object() {
             "{e}"
         );
     }
-    assert_eq!(objects, 13);
+    assert_eq!(objects, 17);
 }
 
 #[test]
@@ -209,6 +209,13 @@ fn missing_fields_at_every_object() {
         "output.sinks",
         "output.heartbeat_seconds",
         "output.sinks[0].format",
+        "brute_force.ipv6_prefix",
+        "detectors.account",
+        "detectors.stuffing",
+        "detectors.success_after_fail",
+        "detectors.slots",
+        "detectors.alert_cap_per_window",
+        "detectors.alert_cap_window_seconds",
     ];
     let base = preset();
     let mut all = Vec::new();
@@ -272,6 +279,26 @@ fn to_json(p: &Policy) -> J {
             "max_failures": p.brute_force.max_failures,
             "window_seconds": p.brute_force.window_seconds,
             "slots": p.brute_force.slots,
+            "ipv6_prefix": p.brute_force.ipv6_prefix,
+        },
+        "detectors": {
+            "account": {
+                "enabled": p.detectors.account.enabled,
+                "max_failures": p.detectors.account.max_failures,
+                "window_seconds": p.detectors.account.window_seconds,
+            },
+            "stuffing": {
+                "enabled": p.detectors.stuffing.enabled,
+                "max_users": p.detectors.stuffing.max_users,
+                "window_seconds": p.detectors.stuffing.window_seconds,
+            },
+            "success_after_fail": {
+                "enabled": p.detectors.success_after_fail.enabled,
+                "min_failures": p.detectors.success_after_fail.min_failures,
+            },
+            "slots": p.detectors.slots,
+            "alert_cap_per_window": p.detectors.alert_cap_per_window,
+            "alert_cap_window_seconds": p.detectors.alert_cap_window_seconds,
         },
         "fingerprint": {
             "key": p.fingerprint.key,
@@ -307,7 +334,13 @@ fn every_field_is_read_from_its_name() {
         "admin": {"path_prefixes": ["/a", "/b"]},
         "rate_limit": {"statuses": [503], "response_flags": ["UO", "RL"]},
         "input_validation": {"statuses": []},
-        "brute_force": {"enabled": false, "max_failures": 4294967295u32, "window_seconds": 2, "slots": 3},
+        "brute_force": {"enabled": false, "max_failures": 4294967295u32, "window_seconds": 2, "slots": 3, "ipv6_prefix": 255},
+        "detectors": {
+            "account": {"enabled": false, "max_failures": 11, "window_seconds": 12},
+            "stuffing": {"enabled": false, "max_users": 13, "window_seconds": 14},
+            "success_after_fail": {"enabled": false, "min_failures": 15},
+            "slots": 16, "alert_cap_per_window": 17, "alert_cap_window_seconds": 18,
+        },
         "fingerprint": {"key": "k", "key_env": "E", "session_cookies": ["s"]},
         "output": {
             "field_max_bytes": 99,

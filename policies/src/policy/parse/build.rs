@@ -1,0 +1,190 @@
+//! Builds the Rust structs from a document that passed [`super::check`]: nothing can fail
+//! here any more.
+
+use super::super::{
+    AccountBruteForce, Admin, BruteForce, Detectors, Fingerprint, Format, Identity,
+    InputValidation, JwtIdentity, Login, LoginBody, Output, Policy, RateLimit, Routes, Sink,
+    SinkKind, Stuffing, SuccessAfterFail,
+};
+use super::{FORMATS, SINK_KINDS};
+use crate::json::{Number, Value};
+
+// Extraction, from a value that passed `check`: absent (or null) fields take their
+// defaults, and the other shapes cannot occur.
+
+/// The member `key` of an object.
+#[inline(never)]
+fn get<'v>(v: &'v Value, key: &str) -> Option<&'v Value> {
+    match v {
+        Value::Object(members) => members.iter().find(|(k, _)| k == key).map(|(_, v)| v),
+        _ => None,
+    }
+}
+
+#[inline(never)]
+fn string(v: Option<&Value>) -> Option<String> {
+    match v {
+        Some(Value::String(s)) => Some(s.clone()),
+        _ => None,
+    }
+}
+
+#[inline(never)]
+fn strings(v: Option<&Value>) -> Vec<String> {
+    items(v).filter_map(|v| string(Some(v))).collect()
+}
+
+fn items<'v>(v: Option<&'v Value>) -> core::slice::Iter<'v, Value> {
+    match v {
+        Some(Value::Array(items)) => items.iter(),
+        _ => [].iter(),
+    }
+}
+
+fn int(v: Option<&Value>) -> u64 {
+    match v {
+        Some(Value::Number(Number::Uint(n))) => *n,
+        _ => 0,
+    }
+}
+
+// The casts below cannot truncate: `check` bounded every integer by its type.
+#[allow(clippy::cast_possible_truncation)]
+fn u32_(v: Option<&Value>) -> u32 {
+    int(v) as u32
+}
+
+#[allow(clippy::cast_possible_truncation)]
+fn usize_(v: Option<&Value>) -> usize {
+    int(v) as usize
+}
+
+#[allow(clippy::cast_possible_truncation)]
+#[inline(never)]
+fn statuses(v: Option<&Value>) -> Vec<u16> {
+    items(v).map(|v| int(Some(v)) as u16).collect()
+}
+
+fn boolean(v: Option<&Value>) -> bool {
+    matches!(v, Some(Value::Bool(true)))
+}
+
+/// The index of an enum's name.
+fn variant(v: Option<&Value>, names: &[&str]) -> Option<usize> {
+    match v {
+        Some(Value::String(s)) => names.iter().position(|n| n == s),
+        _ => None,
+    }
+}
+
+pub(super) fn policy(v: &Value, base: Policy) -> Policy {
+    Policy {
+        version: u32_(get(v, "version")),
+        identity: get(v, "identity").map_or(base.identity, |v| Identity {
+            jwt: get(v, "jwt")
+                .filter(|v| !matches!(v, Value::Null))
+                .map(|v| JwtIdentity {
+                    metadata_namespace: string(get(v, "metadata_namespace")).unwrap_or_default(),
+                    payload_key: string(get(v, "payload_key")).unwrap_or_default(),
+                    claim: string(get(v, "claim")).unwrap_or_default(),
+                    from_headers: get(v, "from_headers")
+                        .map_or_else(|| vec!["authorization".into()], |v| strings(Some(v))),
+                    from_params: get(v, "from_params")
+                        .map_or_else(|| vec!["access_token".into()], |v| strings(Some(v))),
+                    from_cookies: strings(get(v, "from_cookies")),
+                }),
+            basic_auth: boolean(get(v, "basic_auth")),
+            login_body: get(v, "login_body")
+                .filter(|v| !matches!(v, Value::Null))
+                .map(|v| LoginBody {
+                    fields: strings(get(v, "fields")),
+                    max_scan_bytes: usize_(get(v, "max_scan_bytes")),
+                }),
+        }),
+        login: get(v, "login").map_or(base.login, |v| Login {
+            methods: strings(get(v, "methods")),
+            paths: strings(get(v, "paths")),
+            failure_statuses: statuses(get(v, "failure_statuses")),
+        }),
+        admin: get(v, "admin").map_or(base.admin, |v| Admin {
+            path_prefixes: strings(get(v, "path_prefixes")),
+        }),
+        rate_limit: get(v, "rate_limit").map_or(base.rate_limit, |v| RateLimit {
+            statuses: statuses(get(v, "statuses")),
+            response_flags: strings(get(v, "response_flags")),
+        }),
+        input_validation: get(v, "input_validation").map_or(base.input_validation, |v| {
+            InputValidation {
+                statuses: statuses(get(v, "statuses")),
+            }
+        }),
+        brute_force: get(v, "brute_force").map_or(base.brute_force, |v| BruteForce {
+            enabled: boolean(get(v, "enabled")),
+            max_failures: u32_(get(v, "max_failures")),
+            window_seconds: u32_(get(v, "window_seconds")),
+            slots: u32_(get(v, "slots")),
+            ipv6_prefix: get(v, "ipv6_prefix").map_or(64, |v| u32_(Some(v)) as u8),
+        }),
+        detectors: get(v, "detectors")
+            .map_or(base.detectors.clone(), |v| detectors(v, base.detectors)),
+        fingerprint: get(v, "fingerprint").map_or(base.fingerprint, |v| Fingerprint {
+            key: string(get(v, "key")),
+            key_env: string(get(v, "key_env")),
+            session_cookies: strings(get(v, "session_cookies")),
+        }),
+        output: get(v, "output").map_or(base.output, output),
+        routes: get(v, "routes").map_or(base.routes, |v| Routes {
+            case_insensitive: boolean(get(v, "case_insensitive")),
+        }),
+    }
+}
+
+fn output(v: &Value) -> Output {
+    Output {
+        field_max_bytes: get(v, "field_max_bytes").map_or(1024, |v| usize_(Some(v))),
+        sinks: match get(v, "sinks") {
+            Some(sinks) => items(Some(sinks)).map(sink).collect(),
+            None => vec![Sink {
+                kind: SinkKind::EnvoyLog,
+                format: Format::Ecs,
+            }],
+        },
+        heartbeat_seconds: get(v, "heartbeat_seconds").map_or(1, |v| u32_(Some(v))),
+    }
+}
+
+fn sink(v: &Value) -> Sink {
+    let kind = variant(get(v, "type"), SINK_KINDS).and_then(|i| SinkKind::ALL.get(i));
+    let format = variant(get(v, "format"), FORMATS).and_then(|i| Format::ALL.get(i));
+    Sink {
+        kind: kind.copied().unwrap_or(SinkKind::EnvoyLog),
+        format: format.copied().unwrap_or_default(),
+    }
+}
+
+/// `detectors`: each member the document names replaces the base's (the baseline's).
+fn detectors(v: &Value, base: Detectors) -> Detectors {
+    Detectors {
+        account: get(v, "account").map_or(base.account, |v| AccountBruteForce {
+            enabled: boolean(get(v, "enabled")),
+            max_failures: u32_(get(v, "max_failures")),
+            window_seconds: u32_(get(v, "window_seconds")),
+        }),
+        stuffing: get(v, "stuffing").map_or(base.stuffing, |v| Stuffing {
+            enabled: boolean(get(v, "enabled")),
+            max_users: u32_(get(v, "max_users")),
+            window_seconds: u32_(get(v, "window_seconds")),
+        }),
+        success_after_fail: get(v, "success_after_fail").map_or(base.success_after_fail, |v| {
+            SuccessAfterFail {
+                enabled: boolean(get(v, "enabled")),
+                min_failures: u32_(get(v, "min_failures")),
+            }
+        }),
+        slots: get(v, "slots").map_or(base.slots, |v| u32_(Some(v))),
+        alert_cap_per_window: get(v, "alert_cap_per_window")
+            .map_or(base.alert_cap_per_window, |v| u32_(Some(v))),
+        alert_cap_window_seconds: get(v, "alert_cap_window_seconds")
+            .map_or(base.alert_cap_window_seconds, |v| u32_(Some(v))),
+    }
+}

@@ -1,0 +1,256 @@
+//! The detectors of issue 7 through the real `.wasm` in the harness, on two workers sharing
+//! shared data: each alert on the request that crosses its threshold (so the workers agreed
+//! on the secret and counted together), with its key, and every alert conforming to ECS;
+//! benign traffic raises none.
+
+use anyhow::{Context, Result};
+use serde_json::{json, Value};
+use vigil_harness::Plugin;
+use vigil_tests::envoy::{plugin_wasm, Event};
+use vigil_tests::{ecs, golden};
+
+/// One failed (401) or successful (200) baseline login, `s` seconds after 09:00:00.
+fn login(s: u64, source: &str, user: &str, status: u16, id: &str) -> Value {
+    json!({
+        "time": format!("2026-11-23T09:{:02}:{:02}.{:03}Z", s / 60, s % 60, 0),
+        "source": source,
+        "request": {"method": "POST", "path": "/login",
+                    "headers": [["host", "shop.example"], ["x-request-id", id],
+                                ["content-type", "application/x-www-form-urlencoded"]],
+                    "body": format!("username={user}&password=guess")},
+        "response": {"status": status},
+    })
+}
+
+/// Replays `traffic` with the baseline policy on two workers; returns the events.
+fn replay(name: &str, traffic: &[Value]) -> Result<Vec<Event>> {
+    let plugin = Plugin::load(plugin_wasm()?)?;
+    let path = std::env::temp_dir().join(format!(
+        "vigil-detectors-{name}-{}.jsonl",
+        std::process::id()
+    ));
+    let mut text: Vec<String> = traffic.iter().map(Value::to_string).collect();
+    // A traffic format line, if this harness's files have one (the golden baseline says).
+    let golden = std::fs::read_to_string(golden::dir().join("baseline.traffic.jsonl"))?;
+    let format = golden
+        .lines()
+        .next()
+        .filter(|l| l.contains("\"vigil_traffic\""));
+    if let Some(f) = format.filter(|_| !text.first().is_some_and(|l| l.contains("vigil_traffic"))) {
+        text.insert(0, f.to_string());
+    }
+    std::fs::write(&path, text.join("\n") + "\n").context("writing the traffic")?;
+    let lines = golden::replay(&plugin, b"", &path, 2);
+    let _ = std::fs::remove_file(&path);
+    lines?.iter().map(|l| Event::parse(l)).collect()
+}
+
+fn alerts(events: &[Event]) -> Vec<&Event> {
+    events.iter().filter(|e| e.event.kind == "alert").collect()
+}
+
+fn alert_field<'a>(e: &'a Event, f: &str) -> &'a Value {
+    &e.raw["vigil"]["alert"][f]
+}
+
+#[test]
+fn detectors_alert_on_the_crossing_request_across_two_workers() -> Result<()> {
+    let mut t = Vec::new();
+    // Credential stuffing: eleven names from one address, one every 6 s (never eleven
+    // failures within 60 s, so no per-source brute force).
+    for i in 0..11u64 {
+        t.push(login(
+            i * 6,
+            "203.0.113.50:4000",
+            &format!("name{i}"),
+            401,
+            &format!("st-{i}"),
+        ));
+    }
+    // Rotation through one IPv6 /64: eleven addresses, eleven failures.
+    for i in 0..11u64 {
+        let src = format!("[2001:db8:1:2::{:x}]:4000", i + 1);
+        t.push(login(100 + i, &src, "root", 401, &format!("v6-{i}")));
+    }
+    // One account from 21 addresses, then its owner (or its attacker) gets in.
+    for i in 0..21u64 {
+        let src = format!("198.51.100.{}:4000", i + 1);
+        t.push(login(200 + i, &src, "alice", 401, &format!("acct-{i}")));
+    }
+    t.push(login(230, "192.0.2.99:4000", "alice", 200, "acct-ok"));
+    let events = replay("attack", &t)?;
+
+    let schema = ecs::schema()?;
+    for e in &events {
+        let problems = ecs::check_event(&schema, &e.raw);
+        anyhow::ensure!(problems.is_empty(), "{}: {problems:#?}", e.raw);
+    }
+    let got: Vec<(String, Option<String>, String, String, u64)> = alerts(&events)
+        .iter()
+        .map(|a| {
+            (
+                a.action().to_string(),
+                a.request_id().map(str::to_string),
+                alert_field(a, "key").as_str().unwrap_or("").to_string(),
+                alert_field(a, "value").as_str().unwrap_or("").to_string(),
+                alert_field(a, "count").as_u64().unwrap_or(0),
+            )
+        })
+        .collect();
+    let want = vec![
+        (
+            "authn_login_stuffing",
+            "st-10",
+            "source_ip",
+            "203.0.113.50",
+            11,
+        ),
+        (
+            "authn_login_fail_max",
+            "v6-10",
+            "source_prefix",
+            "2001:db8:1:2::/64",
+            11,
+        ),
+        ("authn_login_fail_max", "acct-20", "user", "alice", 21),
+        (
+            "authn_login_successafterfail",
+            "acct-ok",
+            "user",
+            "alice",
+            21,
+        ),
+    ];
+    let want: Vec<(String, Option<String>, String, String, u64)> = want
+        .into_iter()
+        .map(|(a, id, k, v, n)| (a.into(), Some(id.into()), k.into(), v.into(), n))
+        .collect();
+    anyhow::ensure!(got == want, "alerts {got:#?}");
+    // A user-keyed alert names the account; a source-keyed one names nobody.
+    for a in alerts(&events) {
+        let user = a.raw["user"]["name"].as_str();
+        let keyed_by_user = alert_field(a, "key") == "user";
+        anyhow::ensure!(
+            user == keyed_by_user.then_some("alice"),
+            "user {user:?} on {}",
+            a.raw
+        );
+    }
+    Ok(())
+}
+
+#[test]
+fn a_benign_replay_raises_no_alert() -> Result<()> {
+    let mut t = Vec::new();
+    // A shared office address over 10 minutes: 30 people log in, every fifth after a
+    // typo; a password manager retries a stale password three times; one user gets it
+    // right on the fourth try.
+    for i in 0..30u64 {
+        let user = format!("employee{i}");
+        if i % 5 == 0 {
+            t.push(login(
+                i * 20,
+                "192.0.2.10:5000",
+                &user,
+                401,
+                &format!("typo-{i}"),
+            ));
+        }
+        t.push(login(
+            i * 20 + 5,
+            "192.0.2.10:5000",
+            &user,
+            200,
+            &format!("ok-{i}"),
+        ));
+    }
+    for k in 0..3u64 {
+        t.push(login(
+            601 + k,
+            "198.51.100.7:5000",
+            "pm-user",
+            401,
+            &format!("pm-{k}"),
+        ));
+    }
+    for k in 0..3u64 {
+        t.push(login(
+            610 + k * 5,
+            "198.51.100.8:5000",
+            "typist",
+            401,
+            &format!("ty-{k}"),
+        ));
+    }
+    t.push(login(630, "198.51.100.8:5000", "typist", 200, "ty-ok"));
+    let events = replay("benign", &t)?;
+    anyhow::ensure!(
+        alerts(&events).is_empty(),
+        "alerts on benign traffic: {:#?}",
+        alerts(&events).iter().map(|a| &a.raw).collect::<Vec<_>>()
+    );
+    Ok(())
+}
+
+/// Lines to append to `tests/golden/baseline.traffic.jsonl` (then re-bless) so that
+/// `golden_scenarios::every_action_is_covered_and_conforms_to_ecs` sees the detectors' two
+/// new actions: the brute-force victim logs in from the attacking address (success after
+/// failures, for the source and for the account), then a slow stuffing run, eleven names
+/// from one address 6 s apart (never 11 failures within 60 s).
+const BASELINE_ADDITIONS: &str = r#"{"time": "2026-11-23T09:00:28.000Z", "source": "198.51.100.9:50011", "request": {"method": "POST", "path": "/login", "headers": [["host", "shop.example"], ["user-agent", "curl/8.5.0"], ["x-request-id", "rid-028"], ["content-type", "application/x-www-form-urlencoded"]], "body": "username=victim&password=guess"}, "response": {"status": 200, "headers": [["content-type", "application/json"]]}, "envoy": {"response_code_details": "via_upstream"}}
+{"time": "2026-11-23T09:00:30.000Z", "source": "192.0.2.77:41000", "request": {"method": "POST", "path": "/login", "headers": [["host", "shop.example"], ["user-agent", "curl/8.5.0"], ["x-request-id", "rid-029"], ["content-type", "application/x-www-form-urlencoded"]], "body": "username=user00&password=guess"}, "response": {"status": 401, "headers": [["content-type", "application/json"]]}, "envoy": {"response_code_details": "via_upstream"}}
+{"time": "2026-11-23T09:00:36.000Z", "source": "192.0.2.77:41001", "request": {"method": "POST", "path": "/login", "headers": [["host", "shop.example"], ["user-agent", "curl/8.5.0"], ["x-request-id", "rid-030"], ["content-type", "application/x-www-form-urlencoded"]], "body": "username=user01&password=guess"}, "response": {"status": 401, "headers": [["content-type", "application/json"]]}, "envoy": {"response_code_details": "via_upstream"}}
+{"time": "2026-11-23T09:00:42.000Z", "source": "192.0.2.77:41002", "request": {"method": "POST", "path": "/login", "headers": [["host", "shop.example"], ["user-agent", "curl/8.5.0"], ["x-request-id", "rid-031"], ["content-type", "application/x-www-form-urlencoded"]], "body": "username=user02&password=guess"}, "response": {"status": 401, "headers": [["content-type", "application/json"]]}, "envoy": {"response_code_details": "via_upstream"}}
+{"time": "2026-11-23T09:00:48.000Z", "source": "192.0.2.77:41003", "request": {"method": "POST", "path": "/login", "headers": [["host", "shop.example"], ["user-agent", "curl/8.5.0"], ["x-request-id", "rid-032"], ["content-type", "application/x-www-form-urlencoded"]], "body": "username=user03&password=guess"}, "response": {"status": 401, "headers": [["content-type", "application/json"]]}, "envoy": {"response_code_details": "via_upstream"}}
+{"time": "2026-11-23T09:00:54.000Z", "source": "192.0.2.77:41004", "request": {"method": "POST", "path": "/login", "headers": [["host", "shop.example"], ["user-agent", "curl/8.5.0"], ["x-request-id", "rid-033"], ["content-type", "application/x-www-form-urlencoded"]], "body": "username=user04&password=guess"}, "response": {"status": 401, "headers": [["content-type", "application/json"]]}, "envoy": {"response_code_details": "via_upstream"}}
+{"time": "2026-11-23T09:01:00.000Z", "source": "192.0.2.77:41005", "request": {"method": "POST", "path": "/login", "headers": [["host", "shop.example"], ["user-agent", "curl/8.5.0"], ["x-request-id", "rid-034"], ["content-type", "application/x-www-form-urlencoded"]], "body": "username=user05&password=guess"}, "response": {"status": 401, "headers": [["content-type", "application/json"]]}, "envoy": {"response_code_details": "via_upstream"}}
+{"time": "2026-11-23T09:01:06.000Z", "source": "192.0.2.77:41006", "request": {"method": "POST", "path": "/login", "headers": [["host", "shop.example"], ["user-agent", "curl/8.5.0"], ["x-request-id", "rid-035"], ["content-type", "application/x-www-form-urlencoded"]], "body": "username=user06&password=guess"}, "response": {"status": 401, "headers": [["content-type", "application/json"]]}, "envoy": {"response_code_details": "via_upstream"}}
+{"time": "2026-11-23T09:01:12.000Z", "source": "192.0.2.77:41007", "request": {"method": "POST", "path": "/login", "headers": [["host", "shop.example"], ["user-agent", "curl/8.5.0"], ["x-request-id", "rid-036"], ["content-type", "application/x-www-form-urlencoded"]], "body": "username=user07&password=guess"}, "response": {"status": 401, "headers": [["content-type", "application/json"]]}, "envoy": {"response_code_details": "via_upstream"}}
+{"time": "2026-11-23T09:01:18.000Z", "source": "192.0.2.77:41008", "request": {"method": "POST", "path": "/login", "headers": [["host", "shop.example"], ["user-agent", "curl/8.5.0"], ["x-request-id", "rid-037"], ["content-type", "application/x-www-form-urlencoded"]], "body": "username=user08&password=guess"}, "response": {"status": 401, "headers": [["content-type", "application/json"]]}, "envoy": {"response_code_details": "via_upstream"}}
+{"time": "2026-11-23T09:01:24.000Z", "source": "192.0.2.77:41009", "request": {"method": "POST", "path": "/login", "headers": [["host", "shop.example"], ["user-agent", "curl/8.5.0"], ["x-request-id", "rid-038"], ["content-type", "application/x-www-form-urlencoded"]], "body": "username=user09&password=guess"}, "response": {"status": 401, "headers": [["content-type", "application/json"]]}, "envoy": {"response_code_details": "via_upstream"}}
+{"time": "2026-11-23T09:01:30.000Z", "source": "192.0.2.77:41010", "request": {"method": "POST", "path": "/login", "headers": [["host", "shop.example"], ["user-agent", "curl/8.5.0"], ["x-request-id", "rid-039"], ["content-type", "application/x-www-form-urlencoded"]], "body": "username=user10&password=guess"}, "response": {"status": 401, "headers": [["content-type", "application/json"]]}, "envoy": {"response_code_details": "via_upstream"}}
+"#;
+
+/// The golden baseline traffic with [`BASELINE_ADDITIONS`] covers every action, each
+/// conforming to ECS, and the new alerts land on the requests that cross their thresholds.
+#[test]
+fn the_baseline_traffic_with_a_success_and_stuffing_covers_every_action() -> Result<()> {
+    let text = std::fs::read_to_string(golden::dir().join("baseline.traffic.jsonl"))?;
+    let t: Vec<Value> = text
+        .lines()
+        .chain(BASELINE_ADDITIONS.lines())
+        .map(serde_json::from_str)
+        .collect::<Result<_, _>>()?;
+    let events = replay("coverage", &t)?;
+    let schema = ecs::schema()?;
+    let mut seen = std::collections::BTreeSet::new();
+    for e in &events {
+        let problems = ecs::check_event(&schema, &e.raw);
+        anyhow::ensure!(problems.is_empty(), "{}: {problems:#?}", e.raw);
+        seen.insert(e.action().to_string());
+    }
+    let all: std::collections::BTreeSet<String> = vigil_policies::action::Action::ALL
+        .iter()
+        .map(|a| a.name().to_string())
+        .collect();
+    anyhow::ensure!(
+        seen == all,
+        "missing {:?}",
+        all.difference(&seen).collect::<Vec<_>>()
+    );
+    let new_alerts: Vec<(&str, Option<&str>)> = alerts(&events)
+        .iter()
+        .map(|a| (a.action(), a.request_id()))
+        .filter(|(a, _)| *a != "authn_login_fail_max")
+        .collect();
+    anyhow::ensure!(
+        new_alerts
+            == vec![
+                ("authn_login_successafterfail", Some("rid-028")),
+                ("authn_login_successafterfail", Some("rid-028")),
+                ("authn_login_stuffing", Some("rid-039")),
+            ],
+        "{new_alerts:?}"
+    );
+    Ok(())
+}
