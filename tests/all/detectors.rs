@@ -5,7 +5,7 @@
 
 use anyhow::{Context, Result};
 use serde_json::{json, Value};
-use vigil_harness::Plugin;
+use vigil_harness::{traffic, Plugin};
 use vigil_tests::envoy::{plugin_wasm, Event};
 use vigil_tests::{ecs, golden};
 
@@ -29,17 +29,8 @@ fn replay(name: &str, traffic: &[Value]) -> Result<Vec<Event>> {
         "vigil-detectors-{name}-{}.jsonl",
         std::process::id()
     ));
-    let mut text: Vec<String> = traffic.iter().map(Value::to_string).collect();
-    // A traffic format line, if this harness's files have one (the golden baseline says).
-    let golden = std::fs::read_to_string(golden::dir().join("baseline.traffic.jsonl"))?;
-    let format = golden
-        .lines()
-        .next()
-        .filter(|l| l.contains("\"vigil_traffic\""));
-    if let Some(f) = format.filter(|_| !text.first().is_some_and(|l| l.contains("vigil_traffic"))) {
-        text.insert(0, f.to_string());
-    }
-    std::fs::write(&path, text.join("\n") + "\n").context("writing the traffic")?;
+    let text = traffic::with_format_line(traffic.iter().map(Value::to_string));
+    std::fs::write(&path, text).context("writing the traffic")?;
     let lines = golden::replay(&plugin, b"", &path, 2);
     let _ = std::fs::remove_file(&path);
     lines?.iter().map(|l| Event::parse(l)).collect()
@@ -192,33 +183,15 @@ fn a_benign_replay_raises_no_alert() -> Result<()> {
     Ok(())
 }
 
-/// Lines to append to `tests/golden/baseline.traffic.jsonl` (then re-bless) so that
-/// `golden_scenarios::every_action_is_covered_and_conforms_to_ecs` sees the detectors' two
-/// new actions: the brute-force victim logs in from the attacking address (success after
-/// failures, for the source and for the account), then a slow stuffing run, eleven names
-/// from one address 6 s apart (never 11 failures within 60 s).
-const BASELINE_ADDITIONS: &str = r#"{"time": "2026-11-23T09:00:28.000Z", "source": "198.51.100.9:50011", "request": {"method": "POST", "path": "/login", "headers": [["host", "shop.example"], ["user-agent", "curl/8.5.0"], ["x-request-id", "rid-028"], ["content-type", "application/x-www-form-urlencoded"]], "body": "username=victim&password=guess"}, "response": {"status": 200, "headers": [["content-type", "application/json"]]}, "envoy": {"response_code_details": "via_upstream"}}
-{"time": "2026-11-23T09:00:30.000Z", "source": "192.0.2.77:41000", "request": {"method": "POST", "path": "/login", "headers": [["host", "shop.example"], ["user-agent", "curl/8.5.0"], ["x-request-id", "rid-029"], ["content-type", "application/x-www-form-urlencoded"]], "body": "username=user00&password=guess"}, "response": {"status": 401, "headers": [["content-type", "application/json"]]}, "envoy": {"response_code_details": "via_upstream"}}
-{"time": "2026-11-23T09:00:36.000Z", "source": "192.0.2.77:41001", "request": {"method": "POST", "path": "/login", "headers": [["host", "shop.example"], ["user-agent", "curl/8.5.0"], ["x-request-id", "rid-030"], ["content-type", "application/x-www-form-urlencoded"]], "body": "username=user01&password=guess"}, "response": {"status": 401, "headers": [["content-type", "application/json"]]}, "envoy": {"response_code_details": "via_upstream"}}
-{"time": "2026-11-23T09:00:42.000Z", "source": "192.0.2.77:41002", "request": {"method": "POST", "path": "/login", "headers": [["host", "shop.example"], ["user-agent", "curl/8.5.0"], ["x-request-id", "rid-031"], ["content-type", "application/x-www-form-urlencoded"]], "body": "username=user02&password=guess"}, "response": {"status": 401, "headers": [["content-type", "application/json"]]}, "envoy": {"response_code_details": "via_upstream"}}
-{"time": "2026-11-23T09:00:48.000Z", "source": "192.0.2.77:41003", "request": {"method": "POST", "path": "/login", "headers": [["host", "shop.example"], ["user-agent", "curl/8.5.0"], ["x-request-id", "rid-032"], ["content-type", "application/x-www-form-urlencoded"]], "body": "username=user03&password=guess"}, "response": {"status": 401, "headers": [["content-type", "application/json"]]}, "envoy": {"response_code_details": "via_upstream"}}
-{"time": "2026-11-23T09:00:54.000Z", "source": "192.0.2.77:41004", "request": {"method": "POST", "path": "/login", "headers": [["host", "shop.example"], ["user-agent", "curl/8.5.0"], ["x-request-id", "rid-033"], ["content-type", "application/x-www-form-urlencoded"]], "body": "username=user04&password=guess"}, "response": {"status": 401, "headers": [["content-type", "application/json"]]}, "envoy": {"response_code_details": "via_upstream"}}
-{"time": "2026-11-23T09:01:00.000Z", "source": "192.0.2.77:41005", "request": {"method": "POST", "path": "/login", "headers": [["host", "shop.example"], ["user-agent", "curl/8.5.0"], ["x-request-id", "rid-034"], ["content-type", "application/x-www-form-urlencoded"]], "body": "username=user05&password=guess"}, "response": {"status": 401, "headers": [["content-type", "application/json"]]}, "envoy": {"response_code_details": "via_upstream"}}
-{"time": "2026-11-23T09:01:06.000Z", "source": "192.0.2.77:41006", "request": {"method": "POST", "path": "/login", "headers": [["host", "shop.example"], ["user-agent", "curl/8.5.0"], ["x-request-id", "rid-035"], ["content-type", "application/x-www-form-urlencoded"]], "body": "username=user06&password=guess"}, "response": {"status": 401, "headers": [["content-type", "application/json"]]}, "envoy": {"response_code_details": "via_upstream"}}
-{"time": "2026-11-23T09:01:12.000Z", "source": "192.0.2.77:41007", "request": {"method": "POST", "path": "/login", "headers": [["host", "shop.example"], ["user-agent", "curl/8.5.0"], ["x-request-id", "rid-036"], ["content-type", "application/x-www-form-urlencoded"]], "body": "username=user07&password=guess"}, "response": {"status": 401, "headers": [["content-type", "application/json"]]}, "envoy": {"response_code_details": "via_upstream"}}
-{"time": "2026-11-23T09:01:18.000Z", "source": "192.0.2.77:41008", "request": {"method": "POST", "path": "/login", "headers": [["host", "shop.example"], ["user-agent", "curl/8.5.0"], ["x-request-id", "rid-037"], ["content-type", "application/x-www-form-urlencoded"]], "body": "username=user08&password=guess"}, "response": {"status": 401, "headers": [["content-type", "application/json"]]}, "envoy": {"response_code_details": "via_upstream"}}
-{"time": "2026-11-23T09:01:24.000Z", "source": "192.0.2.77:41009", "request": {"method": "POST", "path": "/login", "headers": [["host", "shop.example"], ["user-agent", "curl/8.5.0"], ["x-request-id", "rid-038"], ["content-type", "application/x-www-form-urlencoded"]], "body": "username=user09&password=guess"}, "response": {"status": 401, "headers": [["content-type", "application/json"]]}, "envoy": {"response_code_details": "via_upstream"}}
-{"time": "2026-11-23T09:01:30.000Z", "source": "192.0.2.77:41010", "request": {"method": "POST", "path": "/login", "headers": [["host", "shop.example"], ["user-agent", "curl/8.5.0"], ["x-request-id", "rid-039"], ["content-type", "application/x-www-form-urlencoded"]], "body": "username=user10&password=guess"}, "response": {"status": 401, "headers": [["content-type", "application/json"]]}, "envoy": {"response_code_details": "via_upstream"}}
-"#;
-
-/// The golden baseline traffic with [`BASELINE_ADDITIONS`] covers every action, each
-/// conforming to ECS, and the new alerts land on the requests that cross their thresholds.
+/// The golden baseline traffic (with a success for the brute-force victim and a slow
+/// stuffing run at its end) covers every action, each conforming to ECS, and the new alerts
+/// land on the requests that cross their thresholds.
 #[test]
 fn the_baseline_traffic_with_a_success_and_stuffing_covers_every_action() -> Result<()> {
     let text = std::fs::read_to_string(golden::dir().join("baseline.traffic.jsonl"))?;
     let t: Vec<Value> = text
         .lines()
-        .chain(BASELINE_ADDITIONS.lines())
+        .filter(|l| !l.trim().is_empty() && !l.contains("\"vigil_traffic\""))
         .map(serde_json::from_str)
         .collect::<Result<_, _>>()?;
     let events = replay("coverage", &t)?;
