@@ -6,12 +6,14 @@ Vigil's own cost in Envoy is then its CPU µs/request over the floor of the same
 `floor_al` (event as filter state `wasm.vigil.event.0`, written by the same three CEL-filtered
 file access loggers). The sequence follows `vigil hostcalls` on bench/scenarios.jsonl:
 
-  failed login (POST /login -> 401), 10 hostcalls
+  failed login (POST /login -> 401), 13 hostcalls
     on_request_headers   get_header_map_pairs(request), get_current_time_nanoseconds
     on_request_body      get_buffer_bytes(request body)
     on_response_headers  get_header_map_value(response, ":status")
     on_log               get_property response.flags, response.code_details, source.address;
-                         get_shared_data + set_shared_data with its CAS (the brute-force slot);
+                         get_current_time_nanoseconds (the detectors count by when Vigil sees
+                         the failure); get_shared_data + set_shared_data with its CAS, twice
+                         (the source and the account detector buckets);
                          the sink: set_property vigil.event.0, or proxy_log at info
   benign request (GET / -> 200), 3 hostcalls: the two on_request_headers calls and :status.
 
@@ -36,20 +38,15 @@ import runs
 # One ECS event of the bench's failed login as Vigil writes it (wrk's User-Agent
 # "vigil-bench", Envoy's 36-character x-request-id, source 127.0.0.1:<5 digits>).
 EVENT_BYTES = 843
-# The brute-force slot of 127.0.0.1 at steady state: version, ip length, "127.0.0.1",
-# alerted_at_ms, count, max_failures + 1 = 11 failure times (policies/src/brute_force.rs).
-SLOT_BYTES = 1 + 1 + 9 + 8 + 2 + 11 * 8
-SLOTS = 1024  # owasp-baseline brute_force.slots
-
-
-def _fnv1a(b):
-    h = 0x811C9DC5
-    for x in b:
-        h = ((h ^ x) * 0x01000193) & 0xFFFFFFFF
-    return h
-
-
-SLOT_KEY = f"vigil.bf.v1.{_fnv1a(b'127.0.0.1') % SLOTS}"
+# The detector buckets a failed login updates at steady state (policies/src/detect/table.rs:
+# bucket `u8 version | u8 n | entries`, entry `35 + 8 f + 12 u` bytes), one entry each:
+# the source 127.0.0.1 keeps max_failures + 1 = 11 failure times and its one user name
+# (stuffing), the account alice keeps 21 failure times. Which bucket depends on the secret
+# agreed at start; the cost does not, so the floor uses bucket 0.
+SOURCE_BUCKET_BYTES = 2 + 35 + 8 * 11 + 12 * 1
+ACCOUNT_BUCKET_BYTES = 2 + 35 + 8 * 21
+SOURCE_KEY = "vigil.det.v1.source.0"
+ACCOUNT_KEY = "vigil.det.v1.account.0"
 
 SINKS = {
     "floor_log": {"call": "proxy_log", "level": 2, "size": EVENT_BYTES},
@@ -72,7 +69,11 @@ def steps(variant):
         {"call": "get_property", "arg": "response.flags", "in": "on_log", **post},
         {"call": "get_property", "arg": "response.code_details", "in": "on_log", **post},
         {"call": "get_property", "arg": "source.address", "in": "on_log", **post},
-        {"call": "cas_shared_data", "arg": SLOT_KEY, "size": SLOT_BYTES, "in": "on_log", **post},
+        {"call": "get_current_time_nanoseconds", "in": "on_log", **post},
+        {"call": "cas_shared_data", "arg": SOURCE_KEY, "size": SOURCE_BUCKET_BYTES, "in": "on_log",
+         **post},
+        {"call": "cas_shared_data", "arg": ACCOUNT_KEY, "size": ACCOUNT_BUCKET_BYTES,
+         "in": "on_log", **post},
         dict(SINKS[variant], **{"in": "on_log"}, **post),
     ]
 

@@ -351,7 +351,7 @@ mod tests {
                 {"call":"get_header_map_pairs","in":"on_request_headers"},
                 {"call":"get_current_time_nanoseconds","in":"on_request_headers"},
                 {"call":"get_header_map_value","map":"response","arg":":status","in":"on_response_headers"},
-                {"call":"cas_shared_data","arg":"vigil.bf.v1.286","size":109,"if_method":"POST"},
+                {"call":"cas_shared_data","arg":"vigil.det.v1.source.0","size":109,"if_method":"POST"},
                 {"call":"proxy_log","size":700,"if_method":"POST"}]}"#,
         );
         let p = match p {
@@ -364,7 +364,7 @@ mod tests {
         assert_eq!(p.steps[2].call, Call::GetHeader(2, b":status".to_vec()));
         assert_eq!(p.steps[3].if_method.as_deref(), Some(&b"POST"[..]));
         assert!(
-            matches!(&p.steps[3].call, Call::CasShared(k, v) if k == b"vigil.bf.v1.286" && v.len() == 109)
+            matches!(&p.steps[3].call, Call::CasShared(k, v) if k == b"vigil.det.v1.source.0" && v.len() == 109)
         );
         assert!(matches!(&p.steps[4].call, Call::Log(2, m) if m.len() == 700));
         assert_eq!(p.steps[4].phase, Phase::Log);
