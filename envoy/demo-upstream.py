@@ -12,6 +12,7 @@ Routes:
   POST /api/items                    JSON object with a non-empty string "name" and an integer
                                      "qty" >= 0 -> 201, anything else -> 422
   GET /slow                          200 after 2 s (a slow upstream: timeouts in the tests)
+  ?slow=1 on any route               answers 1.5 s late (requests that complete out of order)
   anything else                      200 {"ok":true,"path":...}
 Paths are routed as many frameworks route them: path parameters (;...) dropped, escaped
 unreserved characters decoded, repeated slashes merged, dot segments removed, a trailing slash
@@ -96,7 +97,10 @@ class Handler(BaseHTTPRequestHandler):
         return {k: v[0] for k, v in parse_qs(text, keep_blank_values=True).items()}
 
     def _route(self):
-        path = canonical(urlsplit(self.path).path)
+        url = urlsplit(self.path)
+        path = canonical(url.path)
+        if "slow=1" in url.query.split("&"):
+            time.sleep(1.5)
         self.command = self.command.upper()
         raw = self._body()
         if self.command == "POST" and path in LOGIN_PATHS:

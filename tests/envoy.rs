@@ -502,7 +502,8 @@ fn listener_address(admin: SocketAddr) -> Result<SocketAddr> {
 
 pub use crate::event::Event;
 pub use crate::http::{
-    connect, exchange_on, http_get, new_request_id, send_parts, send_raw, HttpResponse, Req,
+    connect, connect_from, exchange_on, http_get, new_request_id, send_parts, send_raw,
+    HttpResponse, Req,
 };
 use crate::source::attach;
 pub use crate::source::{Source, Via, ACCESS_LOG_POLICY};

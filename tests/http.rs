@@ -176,6 +176,21 @@ pub fn connect(addr: SocketAddr) -> Result<TcpStream> {
     Ok(s)
 }
 
+/// Opens a connection to `addr` from the local address `from` (a loopback address such as
+/// `127.0.0.2`: a distinct client source for Envoy).
+pub fn connect_from(addr: SocketAddr, from: std::net::IpAddr) -> Result<TcpStream> {
+    use socket2::{Domain, Socket, Type};
+    let s = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+    s.bind(&SocketAddr::new(from, 0).into())
+        .with_context(|| format!("binding {from}"))?;
+    s.connect_timeout(&addr.into(), Duration::from_secs(5))
+        .with_context(|| format!("connecting to {addr} from {from}"))?;
+    let s: TcpStream = s.into();
+    s.set_read_timeout(Some(Duration::from_secs(10)))?;
+    s.set_write_timeout(Some(Duration::from_secs(10)))?;
+    Ok(s)
+}
+
 /// Writes `bytes` on an open connection and reads the response until the peer closes it.
 pub fn exchange_on(mut s: TcpStream, bytes: &[u8]) -> Result<HttpResponse> {
     s.write_all(bytes)?;
