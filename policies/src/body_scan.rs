@@ -3,9 +3,29 @@
 //! The plugin feeds each request body chunk to a [`BodyScanner`] as it passes (the filter
 //! always continues); the scanner keeps at most the first `max_scan_bytes`. At log time,
 //! [`BodyScanner::user`] looks for the first configured field (`username`, `email`, `login`)
-//! in a form (`a=b&c=d`, percent-decoded) or JSON body (any depth, string values only; a
-//! body cut at the scan limit is still scanned up to the cut). Password fields are never
-//! extracted: only the named fields are returned.
+//! as the backend reads it:
+//! - a form body (`a=b&c=d`, percent-decoded): pairs end at `&` or `;` (a `;`-separated
+//!   body never lets a field's value run on into the next field, such as a password);
+//! - a JSON body: the top-level object's members only (a nested `{"x":{"username":…}}` is
+//!   not what the backend reads), string values only.
+//!
+//! A field given twice is resolved by the policy ([`Duplicates`]): the first, the last, or
+//! (default) the first marked *ambiguous* when another differs. A value cut by the scan
+//! limit is returned with what was read, marked *truncated*. Password fields are never
+//! extracted: only the named fields' values are returned.
+
+use crate::policy::Duplicates;
+
+/// The claimed user name of a login body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claimed {
+    /// The value, as read (a truncated one is its head).
+    pub name: Vec<u8>,
+    /// Another occurrence of the field disagrees (`vigil.user.ambiguous`).
+    pub ambiguous: bool,
+    /// The value was cut by the scan limit (`vigil.user.truncated`).
+    pub truncated: bool,
+}
 
 /// Accumulates the head of a login request body.
 #[derive(Debug, Clone, Default)]
@@ -45,31 +65,58 @@ impl BodyScanner {
         self.overflowed
     }
 
-    /// The first configured field's value, by `fields` order.
-    pub fn user(&self, fields: &[String]) -> Option<Vec<u8>> {
+    /// The first configured field (by `fields` order) that has a non-empty value, resolved
+    /// by `duplicates`.
+    pub fn user(&self, fields: &[String], duplicates: Duplicates) -> Option<Claimed> {
         let body = &self.buf;
         let first = body.iter().find(|b| !b.is_ascii_whitespace())?;
-        let pairs = if *first == b'{' || *first == b'[' {
-            json_string_pairs(body)
-        } else {
-            form_pairs(body)
+        let pairs = match first {
+            b'{' => json_top_level(body, self.overflowed),
+            b'[' => Vec::new(),
+            _ => form_pairs(body, self.overflowed),
         };
         fields.iter().find_map(|f| {
-            pairs
+            let values: Vec<&Field> = pairs
                 .iter()
-                .find(|(k, v)| k == f.as_bytes() && !v.is_empty())
-                .map(|(_, v)| v.clone())
+                .filter(|p| p.key == f.as_bytes() && !p.value.is_empty())
+                .collect();
+            let (head, rest) = values.split_first()?;
+            let chosen = match duplicates {
+                Duplicates::Last => values.last().copied().unwrap_or(head),
+                Duplicates::First | Duplicates::Ambiguous => head,
+            };
+            Some(Claimed {
+                name: chosen.value.clone(),
+                ambiguous: duplicates == Duplicates::Ambiguous
+                    && rest.iter().any(|v| v.value != head.value),
+                truncated: chosen.cut,
+            })
         })
     }
 }
 
-fn form_pairs(body: &[u8]) -> Vec<(Vec<u8>, Vec<u8>)> {
-    body.split(|&b| b == b'&')
-        .filter_map(|kv| {
+/// One `key = value` of a body.
+#[derive(Debug)]
+struct Field {
+    key: Vec<u8>,
+    value: Vec<u8>,
+    /// The value ran into the end of a body cut at the scan limit.
+    cut: bool,
+}
+
+fn form_pairs(body: &[u8], overflowed: bool) -> Vec<Field> {
+    let n = body.split(|&b| b == b'&' || b == b';').count();
+    body.split(|&b| b == b'&' || b == b';')
+        .enumerate()
+        .filter_map(|(i, kv)| {
             let mut it = kv.splitn(2, |&b| b == b'=');
             let k = it.next()?;
             let v = it.next()?;
-            Some((percent_decode(k), percent_decode(v)))
+            Some(Field {
+                key: percent_decode(k),
+                value: percent_decode(v),
+                cut: overflowed && i + 1 == n,
+            })
         })
         .collect()
 }
@@ -100,32 +147,100 @@ pub fn percent_decode(s: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Every `"key": "string value"` pair in a (possibly truncated) JSON text, at any depth.
-fn json_string_pairs(body: &[u8]) -> Vec<(Vec<u8>, Vec<u8>)> {
-    let mut pairs = Vec::new();
-    let mut i = 0;
-    while i < body.len() {
-        if body[i] != b'"' {
-            i += 1;
-            continue;
+/// The string-valued members of a (possibly truncated) JSON text's top-level object. A
+/// string cut by the end of a truncated text is returned with what was read, marked cut.
+fn json_top_level(body: &[u8], overflowed: bool) -> Vec<Field> {
+    let mut out = Vec::new();
+    let mut i = skip_ws(body, 0);
+    if body.get(i) != Some(&b'{') {
+        return out;
+    }
+    i += 1;
+    loop {
+        i = skip_ws(body, i);
+        match body.get(i) {
+            Some(b'"') => {}
+            _ => return out,
         }
         let Some((key, next)) = json_string(body, i) else {
-            break;
+            return out;
         };
         i = skip_ws(body, next);
         if body.get(i) != Some(&b':') {
-            continue;
+            return out;
         }
         i = skip_ws(body, i + 1);
         if body.get(i) == Some(&b'"') {
-            let Some((val, next)) = json_string(body, i) else {
-                break;
-            };
-            pairs.push((key, val));
-            i = next;
+            match json_string(body, i) {
+                Some((value, next)) => {
+                    out.push(Field {
+                        key,
+                        value,
+                        cut: false,
+                    });
+                    i = next;
+                }
+                None => {
+                    if overflowed {
+                        let value = json_string_head(body, i);
+                        out.push(Field {
+                            key,
+                            value,
+                            cut: true,
+                        });
+                    }
+                    return out;
+                }
+            }
+        } else {
+            match skip_value(body, i) {
+                Some(next) => i = next,
+                None => return out,
+            }
+        }
+        i = skip_ws(body, i);
+        match body.get(i) {
+            Some(b',') => i += 1,
+            _ => return out,
         }
     }
-    pairs
+}
+
+/// The index after the (non-string) JSON value at `i`: a number or literal, or a nested
+/// object or array (strings inside skipped whole). `None` when the text ends first.
+fn skip_value(b: &[u8], mut i: usize) -> Option<usize> {
+    let mut depth = 0usize;
+    loop {
+        match *b.get(i)? {
+            b'"' => i = json_string(b, i)?.1,
+            b'{' | b'[' => {
+                depth += 1;
+                i += 1;
+            }
+            b'}' | b']' if depth > 0 => {
+                depth -= 1;
+                i += 1;
+                if depth == 0 {
+                    return Some(i);
+                }
+            }
+            b',' | b'}' | b']' if depth == 0 => return Some(i),
+            _ => i += 1,
+        }
+    }
+}
+
+/// What a truncated text holds of the JSON string starting at `b[start]`.
+fn json_string_head(b: &[u8], start: usize) -> Vec<u8> {
+    // Close the string where the text ends (dropping a half escape) and decode that.
+    let mut t = b[start..].to_vec();
+    if let Some(pos) = t.iter().rposition(|&c| c == b'\\') {
+        if t.len() - pos < 6 {
+            t.truncate(pos);
+        }
+    }
+    t.push(b'"');
+    json_string(&t, 0).map(|(v, _)| v).unwrap_or_default()
 }
 
 fn skip_ws(b: &[u8], mut i: usize) -> usize {
@@ -205,38 +320,92 @@ mod tests {
         s
     }
 
+    fn user(body: &[u8], limit: usize) -> Option<Vec<u8>> {
+        scan(body, limit)
+            .user(&fields(), Duplicates::Ambiguous)
+            .map(|c| c.name)
+    }
+
     #[test]
     fn form_and_json() {
         assert_eq!(
-            scan(b"password=x&username=al%69ce+b", 100)
-                .user(&fields())
-                .unwrap(),
+            user(b"password=x&username=al%69ce+b", 100).unwrap(),
             b"alice b"
         );
         assert_eq!(
-            scan(br#" {"password":"p","email":"a\u0040b.c"}"#, 100)
-                .user(&fields())
-                .unwrap(),
+            user(br#" {"password":"p","email":"a\u0040b.c"}"#, 100).unwrap(),
             b"a@b.c"
         );
-        assert_eq!(
-            scan(br#"{"user":{"login":"bob"}}"#, 100)
-                .user(&fields())
-                .unwrap(),
-            b"bob"
-        );
-        assert_eq!(scan(b"password=only", 100).user(&fields()), None);
-        assert_eq!(scan(b"%zz=%4", 100).user(&fields()), None);
+        assert_eq!(user(b"password=only", 100), None);
+        assert_eq!(user(b"%zz=%4", 100), None);
     }
 
     #[test]
     fn priority_follows_fields_order() {
         assert_eq!(
-            scan(br#"{"email":"e@x","username":"u"}"#, 100)
-                .user(&fields())
-                .unwrap(),
+            user(br#"{"email":"e@x","username":"u"}"#, 100).unwrap(),
             b"u"
         );
+    }
+
+    #[test]
+    fn finding_a_nested_decoy_is_not_the_user_the_backend_reads() {
+        assert_eq!(user(br#"{"user":{"login":"bob"}}"#, 100), None);
+        assert_eq!(
+            user(
+                br#"{"meta":{"username":"decoy","x":[1,"]"]},"username":"alice"}"#,
+                100
+            )
+            .unwrap(),
+            b"alice"
+        );
+        assert_eq!(user(br#"[{"username":"alice"}]"#, 100), None);
+    }
+
+    #[test]
+    fn finding_a_semicolon_separated_body_never_leaks_the_next_field() {
+        assert_eq!(
+            user(b"username=alice;password=hunter2", 100).unwrap(),
+            b"alice"
+        );
+        assert_eq!(user(b"password=hunter2;username=bob", 100).unwrap(), b"bob");
+    }
+
+    #[test]
+    fn finding_duplicate_user_fields_are_marked_or_resolved_as_the_backend_does() {
+        let s = scan(b"username=alice&username=bob", 100);
+        let f = fields();
+        let a = s.user(&f, Duplicates::Ambiguous).unwrap();
+        assert_eq!((a.name.as_slice(), a.ambiguous), (&b"alice"[..], true));
+        assert_eq!(s.user(&f, Duplicates::First).unwrap().name, b"alice");
+        assert_eq!(s.user(&f, Duplicates::Last).unwrap().name, b"bob");
+        assert!(!s.user(&f, Duplicates::First).unwrap().ambiguous);
+        let same = scan(br#"{"username":"alice","username":"alice"}"#, 100);
+        assert!(!same.user(&f, Duplicates::Ambiguous).unwrap().ambiguous);
+        let json = scan(br#"{"username":"alice","username":"mallory"}"#, 100);
+        assert!(json.user(&f, Duplicates::Ambiguous).unwrap().ambiguous);
+        assert_eq!(json.user(&f, Duplicates::Last).unwrap().name, b"mallory");
+    }
+
+    #[test]
+    fn finding_a_name_cut_by_the_scan_limit_is_marked_truncated() {
+        let body = format!("username={}&password=x", "a".repeat(100));
+        let c = scan(body.as_bytes(), 40)
+            .user(&fields(), Duplicates::Ambiguous)
+            .unwrap();
+        assert!(c.truncated);
+        assert_eq!(c.name, "a".repeat(31).as_bytes());
+        let json = format!(r#"{{"username":"{}","password":"x"}}"#, "b".repeat(100));
+        let c = scan(json.as_bytes(), 40)
+            .user(&fields(), Duplicates::Ambiguous)
+            .unwrap();
+        assert!(c.truncated);
+        assert_eq!(c.name, "b".repeat(27).as_bytes());
+        // Whole names are not marked.
+        let c = scan(b"username=carol&password=xxxxxxxxxxxxxxxxxxxx", 20)
+            .user(&fields(), Duplicates::Ambiguous)
+            .unwrap();
+        assert_eq!((c.name.as_slice(), c.truncated), (&b"carol"[..], false));
     }
 
     #[test]
@@ -244,8 +413,11 @@ mod tests {
         let body = br#"{"username":"carol","password":"xxxxxxxxxxxxxxxxxxxxxxxxxxxx"}"#;
         let s = scan(body, 24);
         assert!(s.overflowed());
-        assert_eq!(s.user(&fields()).unwrap(), b"carol");
-        let s = scan(br#"{"username":"car"#, 100);
-        assert_eq!(s.user(&fields()), None);
+        assert_eq!(
+            s.user(&fields(), Duplicates::Ambiguous).unwrap().name,
+            b"carol"
+        );
+        // An unterminated name in a body that was not cut is no name.
+        assert_eq!(user(br#"{"username":"car"#, 100), None);
     }
 }

@@ -30,6 +30,7 @@
 //! | `vigil.response_code_details` | keyword | Envoy's `response.code_details`, raw |
 //! | `vigil.response_flags` | long | Envoy's `response.flags` bitmask |
 //! | `vigil.user.source`, `vigil.user.verified` | keyword, boolean | `jwt`/`basic`/`login_body`; verified only for jwt |
+//! | `vigil.user.ambiguous`, `vigil.user.truncated` | boolean | present (true) when the login body repeated the user field with different values, or the name was cut by the scan limit |
 //! | `vigil.session.fingerprint`, `vigil.session.source` | keyword | HMAC fingerprint of the session cookie or credential, and where it came from |
 //! | `vigil.source.address` | keyword | the raw peer address, only when it is not an IP |
 //! | `vigil.alert.count`, `vigil.alert.window_seconds` | long | alerts only: the count that crossed the threshold (failures, or distinct users for stuffing) and the window |
@@ -203,6 +204,12 @@ pub fn encode(e: &Event, field_max_bytes: usize) -> (String, usize) {
         w.text("source", u.source.as_str());
         w.key("verified");
         w.out.push_str(if u.verified { "true" } else { "false" });
+        for (k, on) in [("ambiguous", u.ambiguous), ("truncated", u.truncated)] {
+            if on {
+                w.key(k);
+                w.out.push_str("true");
+            }
+        }
         w.close();
     }
     if let Some((fp, src)) = &e.session {
@@ -251,11 +258,11 @@ mod tests {
             rule: "login",
             source_ip: "203.0.113.7".parse().ok(),
             source_port: Some(40001),
-            user: Some(User {
-                name: b"al\x1bice".to_vec(),
-                source: UserSource::LoginBody,
-                verified: false,
-            }),
+            user: Some(User::new(
+                b"al\x1bice".to_vec(),
+                UserSource::LoginBody,
+                false,
+            )),
             user_agent: Some(vec![b'a'; 100]),
             path: Some(b"/login".to_vec()),
             status: Some(401),

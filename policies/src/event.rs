@@ -36,6 +36,23 @@ pub struct User {
     pub source: UserSource,
     /// `vigil.user.verified`: true only when a gateway filter verified the identity (JWT).
     pub verified: bool,
+    /// `vigil.user.ambiguous`: the login body gave the field twice, with different values.
+    pub ambiguous: bool,
+    /// `vigil.user.truncated`: the name was cut by the body scan limit.
+    pub truncated: bool,
+}
+
+impl User {
+    /// A user with no marks.
+    pub fn new(name: Vec<u8>, source: UserSource, verified: bool) -> Self {
+        User {
+            name,
+            source,
+            verified,
+            ambiguous: false,
+            truncated: false,
+        }
+    }
 }
 
 /// The alert details (`vigil.alert.*`).

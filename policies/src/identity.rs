@@ -2,10 +2,16 @@
 //!
 //! Order: a verified JWT's claim (jwt_authn's `payload_in_metadata`, written only after a
 //! successful verification, so an expired or invalid token's claims never become
-//! `user.name`), then the HTTP Basic user name, then, on login routes only, the login body's
-//! user field. Only the JWT is marked verified. Passwords are never read into an event: the
-//! Basic password is discarded at the colon, and the body scanner returns only the named
-//! user fields.
+//! `user.name`), then, on login routes, the login body's user field (what the backend
+//! checks: it outranks a Basic header sent beside it), then the HTTP Basic user name. Only
+//! the JWT is marked verified. Passwords are never read into an event: the Basic password
+//! is discarded at the colon, and the body scanner returns only the named user fields.
+//!
+//! A Basic user part that looks like a credential is not a name: an API key sent as the user
+//! with an empty password (`sk_live_…:`), or with a well-known placeholder password
+//! (`<token>:x-oauth-basic`), a user part with a known token prefix, or a long, high-entropy
+//! token. It is never logged (the request's credential fingerprint, `vigil.session.*`,
+//! still correlates it).
 
 use crate::body_scan::BodyScanner;
 use crate::event::{User, UserSource};
@@ -13,7 +19,8 @@ use crate::exchange::Exchange;
 use crate::policy::{JwtIdentity, Policy};
 use base64::Engine as _;
 
-/// The user name in an `Authorization: Basic ...` value (password discarded).
+/// The user name in an `Authorization: Basic ...` value (password discarded), unless the
+/// user part looks like a credential ([`looks_like_credential`]).
 pub fn basic_user(authorization: &[u8]) -> Option<Vec<u8>> {
     let (scheme, rest) = split_scheme(authorization)?;
     if !scheme.eq_ignore_ascii_case(b"basic") {
@@ -23,8 +30,76 @@ pub fn basic_user(authorization: &[u8]) -> Option<Vec<u8>> {
         .decode(rest.trim_ascii())
         .ok()?;
     let colon = decoded.iter().position(|&b| b == b':')?;
-    let user = decoded[..colon].to_vec();
-    (!user.is_empty()).then_some(user)
+    let (user, password) = (&decoded[..colon], &decoded[colon + 1..]);
+    (!user.is_empty() && !looks_like_credential(user, password)).then(|| user.to_vec())
+}
+
+/// Password values that mark the user part as the real secret (GitHub's and others'
+/// token-as-user conventions).
+const PLACEHOLDER_PASSWORDS: [&[u8]; 4] = [b"x-oauth-basic", b"x-oauth-token", b"api_token", b"X"];
+
+/// Prefixes of well-known API tokens and keys.
+const TOKEN_PREFIXES: [&[u8]; 22] = [
+    b"sk_live_",
+    b"sk_test_",
+    b"rk_live_",
+    b"rk_test_",
+    b"pk_live_",
+    b"whsec_",
+    b"ghp_",
+    b"gho_",
+    b"ghu_",
+    b"ghs_",
+    b"ghr_",
+    b"github_pat_",
+    b"glpat-",
+    b"xoxb-",
+    b"xoxp-",
+    b"xoxa-",
+    b"AKIA",
+    b"ASIA",
+    b"AIza",
+    b"eyJ",
+    b"npm_",
+    b"shpat_",
+];
+
+/// Whether a Basic user part is a credential rather than a name: an empty or placeholder
+/// password, a known token prefix, or a long high-entropy token (20+ characters of
+/// `[A-Za-z0-9_+/=-]` with letters and digits and more than 3.5 bits of entropy per
+/// character; names and e-mail addresses have `@`, `.` or spaces, or are short).
+pub fn looks_like_credential(user: &[u8], password: &[u8]) -> bool {
+    if password.is_empty() || PLACEHOLDER_PASSWORDS.contains(&password) {
+        return true;
+    }
+    if TOKEN_PREFIXES.iter().any(|p| user.starts_with(p)) {
+        return true;
+    }
+    let token_chars = user
+        .iter()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'+' | b'/' | b'=' | b'-'));
+    token_chars
+        && user.len() >= 20
+        && user.iter().any(u8::is_ascii_digit)
+        && user.iter().any(u8::is_ascii_alphabetic)
+        && entropy_bits_per_char(user) > 3.5
+}
+
+/// Shannon entropy of the byte distribution, in bits per byte.
+fn entropy_bits_per_char(b: &[u8]) -> f64 {
+    let mut counts = [0u32; 256];
+    for &c in b {
+        counts[c as usize] += 1;
+    }
+    let n = b.len() as f64;
+    counts
+        .iter()
+        .filter(|&&c| c > 0)
+        .map(|&c| {
+            let p = f64::from(c) / n;
+            -p * p.log2()
+        })
+        .sum()
 }
 
 /// Splits `Scheme credentials` at the first space.
@@ -99,29 +174,27 @@ pub fn resolve(
     {
         let path = crate::envoy::metadata_leaf(&j.metadata_namespace, &j.payload_key, &j.claim);
         if let Some(name) = x.property(&path).filter(|n| !n.is_empty()) {
-            return Some(User {
-                name,
-                source: UserSource::Jwt,
-                verified: true,
-            });
+            return Some(User::new(name, UserSource::Jwt, true));
         }
+    }
+    let body = policy
+        .identity
+        .login_body
+        .as_ref()
+        .and_then(|lb| login_scan?.user(&lb.fields, lb.duplicates));
+    if let Some(c) = body {
+        return Some(User {
+            ambiguous: c.ambiguous,
+            truncated: c.truncated,
+            ..User::new(c.name, UserSource::LoginBody, false)
+        });
     }
     if policy.identity.basic_auth {
         if let Some(name) = authorization.and_then(basic_user) {
-            return Some(User {
-                name,
-                source: UserSource::Basic,
-                verified: false,
-            });
+            return Some(User::new(name, UserSource::Basic, false));
         }
     }
-    let lb = policy.identity.login_body.as_ref()?;
-    let name = login_scan?.user(&lb.fields)?;
-    Some(User {
-        name,
-        source: UserSource::LoginBody,
-        verified: false,
-    })
+    None
 }
 
 #[cfg(test)]
@@ -150,5 +223,36 @@ mod tests {
         assert_eq!(basic_user(b"Basic !!!"), None);
         // ":pw"
         assert_eq!(basic_user(b"Basic OnB3"), None);
+    }
+
+    fn basic(user_pass: &str) -> Vec<u8> {
+        let mut v = b"Basic ".to_vec();
+        v.extend(
+            base64::engine::general_purpose::STANDARD
+                .encode(user_pass)
+                .bytes(),
+        );
+        v
+    }
+
+    #[test]
+    fn finding_an_api_key_sent_as_the_basic_user_is_never_logged() {
+        for secret in [
+            "sk_live_51HxYzAbCdEfGhIjKlMnOpQr:",
+            "ghp_16C7e42F292c6912E7710c838347Ae178B4a:x-oauth-basic",
+            "AKIAIOSFODNN7EXAMPLE:whatever",
+            "anything-at-all:",
+            "Zm9vYmFyYmF6cXV4MTIzNDU2Nzg5MGFiY2RlZg:password1",
+        ] {
+            assert_eq!(basic_user(&basic(secret)), None, "{secret}");
+        }
+        for name in [
+            "alice:s3cret",
+            "jane.doe@example.com:pw",
+            "CORP\\alice:pw",
+            "service-account-01:pw",
+        ] {
+            assert!(basic_user(&basic(name)).is_some(), "{name}");
+        }
     }
 }

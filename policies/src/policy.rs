@@ -10,7 +10,7 @@
 //! | `version` | must be `1` |
 //! | `identity.jwt` | where jwt_authn's `payload_in_metadata` lives: `metadata_namespace` (filter name), `payload_key`, and the `claim` that names the user; where jwt_authn finds tokens (`from_headers`, `from_params`, `from_cookies`, as in its providers; default `["authorization"]`, `["access_token"]`, `[]`): the claim is read only when the request carries one; `null` disables |
 //! | `identity.basic_auth` | take the user from an HTTP Basic `Authorization` header (the password is never read into an event) |
-//! | `identity.login_body` | on login routes, scan the first `max_scan_bytes` of a form or JSON body for the first of `fields` |
+//! | `identity.login_body` | on login routes, scan the first `max_scan_bytes` of a form or JSON body for the first of `fields` (a top-level field: the value the backend uses); `duplicates`: `ambiguous` (default: the first value, marked `vigil.user.ambiguous` when a repeat differs), `first` or `last`, as the backend's framework reads a repeated field |
 //! | `login` | login routes: `methods`, exact `paths` (query ignored), `failure_statuses`; 2xx is success, any other status is outcome `unknown` |
 //! | `admin.path_prefixes` | a 2xx response under these prefixes is an `authz_admin` event |
 //! | `rate_limit` | `statuses` and Envoy `response_flags` (short names) that mean "rate limited" |
@@ -106,6 +106,26 @@ pub struct LoginBody {
     pub fields: Vec<String>,
     /// How much of the body is scanned (the request is never held back).
     pub max_scan_bytes: usize,
+    /// Which of a repeated field the backend uses (`identity.login_body.duplicates`).
+    pub duplicates: Duplicates,
+}
+
+/// A login field given twice: frameworks disagree (Flask and Spring take the first, Django
+/// and PHP the last, Express makes a list), so the policy says which the backend uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Duplicates {
+    /// The first value, marked `vigil.user.ambiguous` when a later one differs (default).
+    #[default]
+    Ambiguous,
+    /// The first value (Flask, Spring).
+    First,
+    /// The last value (Django, PHP).
+    Last,
+}
+
+impl Duplicates {
+    /// Every variant, in the order of their names in the policy.
+    pub const ALL: [Duplicates; 3] = [Duplicates::Ambiguous, Duplicates::First, Duplicates::Last];
 }
 
 /// `login`.

@@ -99,13 +99,32 @@ fn decode_unreserved(path: &[u8]) -> Vec<u8> {
 
 /// The path as logged (`url.path`): as sent, without its query, and with the values of path
 /// parameters removed (`/x;jsessionid=SECRET/y` → `/x;jsessionid/y`): servlet containers
-/// carry session ids there, and a session id is a secret.
+/// carry session ids there, and a session id is a secret. An encoded `?` (`%3F`) ends the
+/// path too (a backend that decodes it reads a query, often with a token in it), and an
+/// encoded `;` (`%3B`) starts a parameter like `;`.
 pub fn loggable(path: &[u8]) -> Vec<u8> {
     let path = crate::exchange::path_only(path);
+    let escaped = |i: usize, c: u8| {
+        path.get(i) == Some(&b'%')
+            && path.get(i + 1) == Some(&b'3')
+            && path.get(i + 2).is_some_and(|b| b.eq_ignore_ascii_case(&c))
+    };
     let mut out = Vec::with_capacity(path.len());
     let mut in_value = false;
     let mut in_param = false;
-    for &b in path {
+    let mut i = 0;
+    while i < path.len() {
+        let b = path[i];
+        if escaped(i, b'f') {
+            break;
+        }
+        if escaped(i, b'b') {
+            in_param = true;
+            in_value = false;
+            out.extend_from_slice(&path[i..i + 3]);
+            i += 3;
+            continue;
+        }
         match b {
             b'/' => {
                 in_param = false;
@@ -121,6 +140,7 @@ pub fn loggable(path: &[u8]) -> Vec<u8> {
             _ if in_value => {}
             _ => out.push(b),
         }
+        i += 1;
     }
     out
 }
@@ -187,6 +207,16 @@ mod tests {
         assert_eq!(l("/a;x=1;y=2/b;z=3?q=SECRET"), "/a;x;y/b;z");
         assert_eq!(l("/a=b/c"), "/a=b/c");
         assert_eq!(l("/%6Cogin"), "/%6Cogin");
+    }
+
+    #[test]
+    fn finding_an_encoded_query_or_parameter_never_reaches_url_path() {
+        let l = |p: &str| String::from_utf8_lossy(&loggable(p.as_bytes())).into_owned();
+        assert_eq!(l("/api/orders%3Faccess_token=SECRET"), "/api/orders");
+        assert_eq!(l("/api/orders%3faccess_token=SECRET"), "/api/orders");
+        assert_eq!(l("/login%3Bjsessionid=SECRET/x"), "/login%3Bjsessionid/x");
+        assert_eq!(l("/login%3bjsessionid=SECRET"), "/login%3bjsessionid");
+        assert_eq!(l("/a%3"), "/a%3");
     }
 
     #[test]

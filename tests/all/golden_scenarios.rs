@@ -89,6 +89,21 @@ fn golden_request_model() -> Result<()> {
     golden::check("request-model", &events)
 }
 
+/// Identity and secrets as an attacker tries them (issue 7's findings): a `;`-separated
+/// body, a repeated user field, a nested decoy, a name cut by the scan limit, a Basic header
+/// beside a login body, API keys as the Basic user, an encoded `?` in the path.
+#[test]
+fn golden_identity() -> Result<()> {
+    let plugin = Plugin::load(plugin_wasm()?)?;
+    let events = golden::replay(
+        &plugin,
+        b"",
+        &golden::dir().join("identity.traffic.jsonl"),
+        1,
+    )?;
+    golden::check("identity", &events)
+}
+
 #[test]
 fn events_below_the_host_log_level_are_counted_not_lost_silently() -> Result<()> {
     use vigil_harness::{LogLevel, MetricValue, Vm, VmOptions};

@@ -129,9 +129,16 @@ const JWT: Schema = Schema {
 
 const LOGIN_BODY: Schema = Schema {
     name: "struct LoginBody",
-    fields: &[("fields", STRINGS), ("max_scan_bytes", USIZE)],
-    required: 0b11,
+    fields: &[
+        ("fields", STRINGS),
+        ("max_scan_bytes", USIZE),
+        ("duplicates", Kind::Enum(DUPLICATES)),
+    ],
+    required: 0b011,
 };
+
+/// `identity.login_body.duplicates`, in [`super::Duplicates::ALL`] order.
+pub(super) const DUPLICATES: &[&str] = &["ambiguous", "first", "last"];
 
 const LOGIN: Schema = Schema {
     name: "struct Login",

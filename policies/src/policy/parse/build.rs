@@ -2,7 +2,7 @@
 //! here any more.
 
 use super::super::{
-    AccountBruteForce, Admin, BruteForce, Detectors, Fingerprint, Format, Identity,
+    AccountBruteForce, Admin, BruteForce, Detectors, Duplicates, Fingerprint, Format, Identity,
     InputValidation, JwtIdentity, Login, LoginBody, Output, Policy, RateLimit, Routes, Sink,
     SinkKind, Stuffing, SuccessAfterFail,
 };
@@ -99,6 +99,9 @@ pub(super) fn policy(v: &Value, base: Policy) -> Policy {
                 .map(|v| LoginBody {
                     fields: strings(get(v, "fields")),
                     max_scan_bytes: usize_(get(v, "max_scan_bytes")),
+                    duplicates: variant(get(v, "duplicates"), super::DUPLICATES)
+                        .and_then(|i| Duplicates::ALL.get(i).copied())
+                        .unwrap_or_default(),
                 }),
         }),
         login: get(v, "login").map_or(base.login, |v| Login {
