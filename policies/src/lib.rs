@@ -21,6 +21,7 @@ pub mod envoy;
 pub mod escape;
 pub mod event;
 pub mod exchange;
+pub mod explain;
 pub mod fingerprint;
 pub mod headers;
 pub mod identity;

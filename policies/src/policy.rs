@@ -329,6 +329,15 @@ impl Policy {
         parse::from_slice(bytes, start, true)
     }
 
+    /// Every problem of a policy document, each naming its JSON path (`vigil check`); empty
+    /// for a good one (an empty document is the baseline).
+    pub fn all_errors(bytes: &[u8]) -> Vec<PolicyError> {
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Vec::new();
+        }
+        parse::all_errors(bytes, crate::presets::baseline())
+    }
+
     /// Parses and validates a policy. Empty (or all-whitespace) input means the baseline.
     pub fn from_json(bytes: &[u8]) -> Result<Policy, PolicyError> {
         if bytes.iter().all(u8::is_ascii_whitespace) {

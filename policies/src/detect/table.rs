@@ -105,6 +105,16 @@ impl Shape {
         format!("vigil.det.v1.{}.{n}", self.kind.name())
     }
 
+    /// The most bytes one entry takes (`35 + 8 f + 12 u`).
+    pub fn max_entry_bytes(&self) -> usize {
+        35 + 8 * self.keep_failures + 12 * self.keep_users
+    }
+
+    /// The most bytes the whole table takes in shared data (every bucket full).
+    pub fn max_table_bytes(&self) -> usize {
+        self.slots as usize * (2 + WAYS * self.max_entry_bytes())
+    }
+
     /// The bucket of a fingerprint (multiply-shift of its high half: uniform, no modulo bias
     /// worth the name).
     pub fn bucket_of(&self, fp: u64) -> u32 {

@@ -25,13 +25,36 @@ pub(super) fn from_slice(
     complete: bool,
 ) -> Result<Policy, PolicyError> {
     let v = json::parse(bytes).map_err(|e| PolicyError::at(e.path(), e.to_string()))?;
+    let mut errs = Vec::new();
+    schema_errors(&v, complete, &mut errs);
+    match errs.into_iter().next() {
+        Some(e) => Err(e),
+        None => Ok(policy(&v, start)),
+    }
+}
+
+fn schema_errors(v: &Value, complete: bool, errs: &mut Vec<PolicyError>) {
     let required = if complete {
         SCHEMA.every()
     } else {
         SCHEMA.required
     };
-    object(&v, &SCHEMA, required, &Path::Root)?;
-    Ok(policy(&v, start))
+    object(v, &SCHEMA, required, &Path::Root, errs);
+}
+
+/// Every problem of a policy document, in document order (syntax, then types, then what
+/// the types alone cannot catch), for `vigil check`: empty when the policy is good.
+pub(super) fn all_errors(bytes: &[u8], start: Policy) -> Vec<PolicyError> {
+    let v = match json::parse(bytes) {
+        Ok(v) => v,
+        Err(e) => return vec![PolicyError::at(e.path(), e.to_string())],
+    };
+    let mut errs = Vec::new();
+    schema_errors(&v, false, &mut errs);
+    if errs.is_empty() {
+        errs = policy(&v, start).problems();
+    }
+    errs
 }
 
 /// What a value must be.
@@ -329,9 +352,9 @@ fn unknown(what: &str, got: &str, names: &[&str], p: &Path<'_>) -> PolicyError {
     p.error(s)
 }
 
-/// Checks `v` against `kind`.
-fn check(v: &Value, kind: Kind, p: &Path<'_>) -> Result<(), PolicyError> {
-    match (kind, v) {
+/// Checks `v` against `kind`, noting every problem in `errs`.
+fn check(v: &Value, kind: Kind, p: &Path<'_>, errs: &mut Vec<PolicyError>) {
+    let r = match (kind, v) {
         (Kind::Bool, Value::Bool(_)) | (Kind::Str, Value::String(_)) => Ok(()),
         (Kind::Bool, _) => Err(invalid("type", v, p, "a boolean")),
         (Kind::Str, _) => Err(invalid("type", v, p, "a string")),
@@ -346,41 +369,48 @@ fn check(v: &Value, kind: Kind, p: &Path<'_>) -> Result<(), PolicyError> {
         (Kind::Enum(names), _) => Err(invalid("type", v, p, &alternatives(names))),
         (Kind::List(item), Value::Array(items)) => {
             for (i, v) in items.iter().enumerate() {
-                check(v, *item, &Path::Child(p, Segment::Index(i)))?;
+                check(v, *item, &Path::Child(p, Segment::Index(i)), errs);
             }
             Ok(())
         }
         (Kind::List(_), _) => Err(invalid("type", v, p, "a sequence")),
         (Kind::Nullable(_), Value::Null) => Ok(()),
-        (Kind::Nullable(kind), _) => check(v, *kind, p),
-        (Kind::Object(schema), _) => object(v, schema, schema.required, p),
+        (Kind::Nullable(kind), _) => {
+            check(v, *kind, p, errs);
+            Ok(())
+        }
+        (Kind::Object(schema), _) => {
+            object(v, schema, schema.required, p, errs);
+            Ok(())
+        }
+    };
+    if let Err(e) = r {
+        errs.push(e);
     }
 }
 
 /// Checks the object `v` against `schema`, in document order; the fields in `required`
-/// (bits, by index) must be present.
-fn object(v: &Value, schema: &Schema, required: u32, p: &Path<'_>) -> Result<(), PolicyError> {
+/// (bits, by index) must be present. Every problem is noted in `errs`.
+fn object(v: &Value, schema: &Schema, required: u32, p: &Path<'_>, errs: &mut Vec<PolicyError>) {
     let Value::Object(members) = v else {
-        return Err(invalid("type", v, p, schema.name));
+        errs.push(invalid("type", v, p, schema.name));
+        return;
     };
     let mut seen = 0u32;
     for (k, v) in members {
         let at = Path::Child(p, Segment::Key(k));
         let Some((i, (_, kind))) = schema.fields.iter().enumerate().find(|(_, f)| f.0 == k) else {
             let names: Vec<&str> = schema.fields.iter().map(|f| f.0).collect();
-            return Err(unknown("field", k, &names, &at));
+            errs.push(unknown("field", k, &names, &at));
+            continue;
         };
         seen |= 1 << i;
-        check(v, *kind, &at)?;
+        check(v, *kind, &at, errs);
     }
-    match schema
-        .fields
-        .iter()
-        .enumerate()
-        .find(|&(i, _)| required & !seen & (1 << i) != 0)
-    {
-        Some((_, (name, _))) => Err(p.error(format!("missing field `{name}`"))),
-        None => Ok(()),
+    for (i, (name, _)) in schema.fields.iter().enumerate() {
+        if required & !seen & (1 << i) != 0 {
+            errs.push(p.error(format!("missing field `{name}`")));
+        }
     }
 }
 

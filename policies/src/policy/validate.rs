@@ -4,10 +4,24 @@ use super::{Policy, PolicyError};
 use crate::envoy::flag_bit;
 
 impl Policy {
-    /// Checks what the types alone cannot.
+    /// Checks what the types alone cannot: the first problem.
     pub fn validate(&self) -> Result<(), PolicyError> {
+        match self.problems().into_iter().next() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// Every problem the types alone cannot catch, in field order.
+    pub fn problems(&self) -> Vec<PolicyError> {
+        let mut errs = Vec::new();
+        self.collect_problems(&mut errs);
+        errs
+    }
+
+    fn collect_problems(&self, errs: &mut Vec<PolicyError>) {
         if self.version != 1 {
-            return Err(PolicyError::at(
+            errs.push(PolicyError::at(
                 "version",
                 format!("unsupported version {}, expected 1", self.version),
             ));
@@ -19,7 +33,7 @@ impl Policy {
                 ("claim", &j.claim),
             ] {
                 if v.is_empty() || v.contains('\0') {
-                    return Err(PolicyError::at(
+                    errs.push(PolicyError::at(
                         format!("identity.jwt.{name}"),
                         "must be a non-empty string without NUL",
                     ));
@@ -30,7 +44,7 @@ impl Policy {
                     || h.bytes()
                         .any(|b| !b.is_ascii_graphic() || b.is_ascii_uppercase())
                 {
-                    return Err(PolicyError::at(
+                    errs.push(PolicyError::at(
                         format!("identity.jwt.from_headers[{i}]"),
                         "must be a lower-case header name",
                     ));
@@ -41,7 +55,7 @@ impl Policy {
                 ("from_cookies", &j.from_cookies),
             ] {
                 if let Some(i) = names.iter().position(String::is_empty) {
-                    return Err(PolicyError::at(
+                    errs.push(PolicyError::at(
                         format!("identity.jwt.{field}[{i}]"),
                         "must not be empty",
                     ));
@@ -50,13 +64,13 @@ impl Policy {
         }
         if let Some(lb) = &self.identity.login_body {
             if lb.fields.is_empty() {
-                return Err(PolicyError::at(
+                errs.push(PolicyError::at(
                     "identity.login_body.fields",
                     "must name at least one field",
                 ));
             }
             if !(64..=65536).contains(&lb.max_scan_bytes) {
-                return Err(PolicyError::at(
+                errs.push(PolicyError::at(
                     "identity.login_body.max_scan_bytes",
                     "must be between 64 and 65536",
                 ));
@@ -64,29 +78,41 @@ impl Policy {
         }
         for (i, m) in self.login.methods.iter().enumerate() {
             if m.is_empty() || !m.bytes().all(|b| b.is_ascii_uppercase()) {
-                return Err(PolicyError::at(
+                errs.push(PolicyError::at(
                     format!("login.methods[{i}]"),
                     "must be an upper-case HTTP method such as \"POST\"",
                 ));
             }
         }
-        check_paths("login.paths", &self.login.paths)?;
-        check_paths("admin.path_prefixes", &self.admin.path_prefixes)?;
-        check_statuses("login.failure_statuses", &self.login.failure_statuses)?;
-        check_statuses("rate_limit.statuses", &self.rate_limit.statuses)?;
-        check_statuses("input_validation.statuses", &self.input_validation.statuses)?;
+        note(errs, check_paths("login.paths", &self.login.paths));
+        note(
+            errs,
+            check_paths("admin.path_prefixes", &self.admin.path_prefixes),
+        );
+        note(
+            errs,
+            check_statuses("login.failure_statuses", &self.login.failure_statuses),
+        );
+        note(
+            errs,
+            check_statuses("rate_limit.statuses", &self.rate_limit.statuses),
+        );
+        note(
+            errs,
+            check_statuses("input_validation.statuses", &self.input_validation.statuses),
+        );
         for (i, f) in self.rate_limit.response_flags.iter().enumerate() {
             if flag_bit(f).is_none() {
-                return Err(PolicyError::at(
+                errs.push(PolicyError::at(
                     format!("rate_limit.response_flags[{i}]"),
                     format!("unknown Envoy response flag {f:?}"),
                 ));
             }
         }
-        self.validate_detectors()?;
+        self.validate_detectors(errs);
         if let Some(k) = &self.fingerprint.key {
             if k.len() < 16 {
-                return Err(PolicyError::at(
+                errs.push(PolicyError::at(
                     "fingerprint.key",
                     "must be at least 16 bytes",
                 ));
@@ -94,89 +120,123 @@ impl Policy {
         }
         if let Some(k) = &self.fingerprint.key_env {
             if k.is_empty() {
-                return Err(PolicyError::at("fingerprint.key_env", "must not be empty"));
+                errs.push(PolicyError::at("fingerprint.key_env", "must not be empty"));
             }
         }
         if !(64..=65536).contains(&self.output.field_max_bytes) {
-            return Err(PolicyError::at(
+            errs.push(PolicyError::at(
                 "output.field_max_bytes",
                 "must be between 64 and 65536",
             ));
         }
         if self.output.sinks.is_empty() {
-            return Err(PolicyError::at(
+            errs.push(PolicyError::at(
                 "output.sinks",
                 "must name at least one sink",
             ));
         }
         for (i, s) in self.output.sinks.iter().enumerate() {
             if self.output.sinks[..i].iter().any(|o| o.kind == s.kind) {
-                return Err(PolicyError::at(
+                errs.push(PolicyError::at(
                     format!("output.sinks[{i}].type"),
                     format!("sink {:?} is listed twice", s.kind.name()),
                 ));
             }
         }
         if !(1..=3600).contains(&self.output.heartbeat_seconds) {
-            return Err(PolicyError::at(
+            errs.push(PolicyError::at(
                 "output.heartbeat_seconds",
                 "must be between 1 and 3600",
             ));
         }
-        Ok(())
     }
 
-    fn validate_detectors(&self) -> Result<(), PolicyError> {
+    fn validate_detectors(&self, errs: &mut Vec<PolicyError>) {
         let bf = &self.brute_force;
         let d = &self.detectors;
-        in_range("brute_force.max_failures", bf.max_failures, 1, 1000)?;
-        in_range("brute_force.window_seconds", bf.window_seconds, 1, 86_400)?;
-        in_range("brute_force.slots", bf.slots, 1, 65_536)?;
-        in_range(
-            "brute_force.ipv6_prefix",
-            u32::from(bf.ipv6_prefix),
-            16,
-            128,
-        )?;
-        in_range(
-            "detectors.account.max_failures",
-            d.account.max_failures,
-            1,
-            1000,
-        )?;
-        in_range(
-            "detectors.account.window_seconds",
-            d.account.window_seconds,
-            1,
-            86_400,
-        )?;
-        in_range("detectors.stuffing.max_users", d.stuffing.max_users, 1, 100)?;
-        in_range(
-            "detectors.stuffing.window_seconds",
-            d.stuffing.window_seconds,
-            1,
-            86_400,
-        )?;
-        in_range(
-            "detectors.success_after_fail.min_failures",
-            d.success_after_fail.min_failures,
-            1,
-            1000,
-        )?;
-        in_range("detectors.slots", d.slots, 1, 65_536)?;
-        in_range(
-            "detectors.alert_cap_per_window",
-            d.alert_cap_per_window,
-            1,
-            1_000_000,
-        )?;
-        in_range(
-            "detectors.alert_cap_window_seconds",
-            d.alert_cap_window_seconds,
-            1,
-            86_400,
-        )?;
-        Ok(())
+        note(
+            errs,
+            in_range("brute_force.max_failures", bf.max_failures, 1, 1000),
+        );
+        note(
+            errs,
+            in_range("brute_force.window_seconds", bf.window_seconds, 1, 86_400),
+        );
+        note(errs, in_range("brute_force.slots", bf.slots, 1, 65_536));
+        note(
+            errs,
+            in_range(
+                "brute_force.ipv6_prefix",
+                u32::from(bf.ipv6_prefix),
+                16,
+                128,
+            ),
+        );
+        note(
+            errs,
+            in_range(
+                "detectors.account.max_failures",
+                d.account.max_failures,
+                1,
+                1000,
+            ),
+        );
+        note(
+            errs,
+            in_range(
+                "detectors.account.window_seconds",
+                d.account.window_seconds,
+                1,
+                86_400,
+            ),
+        );
+        note(
+            errs,
+            in_range("detectors.stuffing.max_users", d.stuffing.max_users, 1, 100),
+        );
+        note(
+            errs,
+            in_range(
+                "detectors.stuffing.window_seconds",
+                d.stuffing.window_seconds,
+                1,
+                86_400,
+            ),
+        );
+        note(
+            errs,
+            in_range(
+                "detectors.success_after_fail.min_failures",
+                d.success_after_fail.min_failures,
+                1,
+                1000,
+            ),
+        );
+        note(errs, in_range("detectors.slots", d.slots, 1, 65_536));
+        note(
+            errs,
+            in_range(
+                "detectors.alert_cap_per_window",
+                d.alert_cap_per_window,
+                1,
+                1_000_000,
+            ),
+        );
+        note(
+            errs,
+            in_range(
+                "detectors.alert_cap_window_seconds",
+                d.alert_cap_window_seconds,
+                1,
+                86_400,
+            ),
+        );
+    }
+}
+
+fn note(errs: &mut Vec<PolicyError>, r: Result<(), PolicyError>) {
+    if let Err(e) = r {
+        errs.push(e);
     }
 }
 

@@ -58,6 +58,12 @@ enum Cmd {
         #[arg(long = "access-log-key", value_name = "KEY")]
         access_log_keys: Vec<String>,
     },
+    /// Validate a policy and explain it (routes, identity, detectors and their memory,
+    /// sinks), or name every error with its JSON path (exit 2).
+    Check {
+        /// The policy file (JSON).
+        policy: PathBuf,
+    },
     /// Run case files (traffic whose exchanges carry `expect` lists of events by field
     /// subset) and print each failing case, then `N passed, M failed`; exit 1 on a failure.
     Test {
@@ -394,6 +400,24 @@ fn bench(common: &Common, iterations: usize) -> Result<(), Failure> {
     Ok(())
 }
 
+fn check(path: &std::path::Path) -> Result<(), Failure> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let errs = Policy::all_errors(&bytes);
+    if !errs.is_empty() {
+        let mut out = std::io::stdout().lock();
+        for e in &errs {
+            writeln!(out, "{}: {e}", path.display()).context("cannot write stdout")?;
+        }
+        return Err(Failure(
+            2,
+            anyhow!("{}: {} error(s)", path.display(), errs.len()),
+        ));
+    }
+    let policy = Policy::from_json(&bytes).map_err(|e| Failure(2, anyhow!(e)))?;
+    print!("{}", vigil_policies::explain::explain(&policy));
+    Ok(())
+}
+
 fn run(cli: Cli) -> Result<(), Failure> {
     match cli.cmd {
         Cmd::Replay {
@@ -430,6 +454,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 Err(Failure(1, anyhow!("some cases failed")))
             }
         }
+        Cmd::Check { policy } => check(&policy),
         Cmd::Hostcalls { common } => hostcalls(&common),
         Cmd::Bench { common, iterations } => bench(&common, iterations),
     }
