@@ -220,6 +220,15 @@ impl HttpContext for VigilHttp {
         Action::Continue
     }
 
+    fn on_http_response_trailers(&mut self, _n: usize) -> Action {
+        if let Some(st) = self.state.as_mut() {
+            self.shared
+                .engine
+                .on_response_trailers(&mut HostExchange, st);
+        }
+        Action::Continue
+    }
+
     fn on_log(&mut self) {
         let s = &self.shared;
         let events = s.engine.on_log(

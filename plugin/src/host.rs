@@ -23,6 +23,12 @@ impl Exchange for HostExchange {
         hostcalls::header(Map::ResponseHeaders, name).ok().flatten()
     }
 
+    fn response_trailer(&mut self, name: &str) -> Option<Vec<u8>> {
+        hostcalls::header(Map::ResponseTrailers, name)
+            .ok()
+            .flatten()
+    }
+
     fn property(&mut self, path: &[&str]) -> Option<Vec<u8>> {
         hostcalls::property(path).ok().flatten()
     }

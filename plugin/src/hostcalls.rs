@@ -29,6 +29,8 @@ pub enum Map {
     RequestHeaders = 0,
     /// Response headers.
     ResponseHeaders = 2,
+    /// Response trailers.
+    ResponseTrailers = 3,
 }
 
 /// Metric kinds (`MetricType`).

@@ -25,6 +25,8 @@
 //! | 403, other | `authz_fail` | `forbidden` |
 //! | status in `input_validation.statuses` | `input_validation_fail` | `bad_request`, `payload_too_large`, `uri_too_long`, `unprocessable_content`, `header_fields_too_large`, or `rejected_input` |
 //! | 2xx under `admin.path_prefixes` | `authz_admin` | `admin_access` |
+//! | gRPC (`content-type: application/grpc…`), HTTP 2xx, `grpc-status` 16 in the trailers (or the headers of a trailers-only response) | `authn_token_invalid` (`authn_login_fail` on a login route) | `grpc_unauthenticated` |
+//! | gRPC, HTTP 2xx, `grpc-status` 7 | `authz_fail` | `grpc_permission_denied` |
 
 use crate::action::Action;
 use crate::policy::Policy;
@@ -45,6 +47,8 @@ pub struct Signals<'a> {
     pub path: &'a [u8],
     /// `response.code_details`.
     pub details: &'a [u8],
+    /// A gRPC response's `grpc-status` (gRPC fails calls with HTTP 200).
+    pub grpc_status: Option<u32>,
 }
 
 /// What classification decided.
@@ -122,6 +126,11 @@ fn reason_input(status: u16) -> &'static str {
     }
 }
 
+/// gRPC status `UNAUTHENTICATED`.
+const GRPC_UNAUTHENTICATED: u32 = 16;
+/// gRPC status `PERMISSION_DENIED`.
+const GRPC_PERMISSION_DENIED: u32 = 7;
+
 /// Classifies one request. `None`: no security event.
 pub fn classify(policy: &Policy, s: &Signals<'_>) -> Option<Classified> {
     let c = |action, reason, rule| {
@@ -138,8 +147,17 @@ pub fn classify(policy: &Policy, s: &Signals<'_>) -> Option<Classified> {
             "rate_limit",
         );
     }
+    // gRPC answers a failed call with HTTP 200 and `grpc-status` 16 (unauthenticated) or 7
+    // (permission denied): classified like 401 and 403.
+    let grpc_denied = (200..300)
+        .contains(&s.status)
+        .then_some(s.grpc_status)
+        .flatten()
+        .filter(|g| *g == GRPC_UNAUTHENTICATED || *g == GRPC_PERMISSION_DENIED);
     if is_login(policy, s.method, s.path) {
-        return if (200..300).contains(&s.status) {
+        return if grpc_denied.is_some() {
+            c(Action::AuthnLoginFail, "grpc_unauthenticated", "login")
+        } else if (200..300).contains(&s.status) {
             c(Action::AuthnLoginSuccess, "credentials_accepted", "login")
         } else if policy.login.failure_statuses.contains(&s.status) {
             c(
@@ -154,6 +172,13 @@ pub fn classify(policy: &Policy, s: &Signals<'_>) -> Option<Classified> {
         } else {
             c(Action::AuthnLoginAttempt, "outcome_not_determined", "login")
         };
+    }
+    match grpc_denied {
+        Some(g) if g == GRPC_UNAUTHENTICATED => {
+            return c(Action::AuthnTokenInvalid, "grpc_unauthenticated", "grpc")
+        }
+        Some(_) => return c(Action::AuthzFail, "grpc_permission_denied", "grpc"),
+        None => {}
     }
     match s.status {
         401 => c(
@@ -202,8 +227,36 @@ mod tests {
             method: method.as_bytes(),
             path: path.as_bytes(),
             details: details.as_bytes(),
+            grpc_status: None,
         };
         classify(&p, &s).map(|c| (c.action, c.reason))
+    }
+
+    #[test]
+    fn grpc_failures_answered_with_http_200_are_classified_like_401_and_403() {
+        let p = crate::presets::baseline();
+        let s = |grpc: u32, path: &'static str| Signals {
+            status: 200,
+            method: b"POST",
+            path: path.as_bytes(),
+            grpc_status: Some(grpc),
+            ..Signals::default()
+        };
+        let r = |sig: &Signals<'_>| classify(&p, sig).map(|c| (c.action, c.reason));
+        assert_eq!(
+            r(&s(16, "/pkg.Svc/Get")),
+            Some((Action::AuthnTokenInvalid, "grpc_unauthenticated"))
+        );
+        assert_eq!(
+            r(&s(7, "/pkg.Svc/Get")),
+            Some((Action::AuthzFail, "grpc_permission_denied"))
+        );
+        assert_eq!(r(&s(0, "/pkg.Svc/Get")), None);
+        assert_eq!(r(&s(5, "/pkg.Svc/Get")), None);
+        assert_eq!(
+            r(&s(16, "/login")),
+            Some((Action::AuthnLoginFail, "grpc_unauthenticated"))
+        );
     }
 
     #[test]

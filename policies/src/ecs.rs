@@ -31,6 +31,7 @@
 //! | `vigil.response_flags` | long | Envoy's `response.flags` bitmask |
 //! | `vigil.user.source`, `vigil.user.verified` | keyword, boolean | `jwt`/`basic`/`login_body`; verified only for jwt |
 //! | `vigil.user.ambiguous`, `vigil.user.truncated` | boolean | present (true) when the login body repeated the user field with different values, or the name was cut by the scan limit |
+//! | `vigil.grpc.status` | long | a gRPC response's `grpc-status` |
 //! | `vigil.session.fingerprint`, `vigil.session.source` | keyword | HMAC fingerprint of the session cookie or credential, and where it came from |
 //! | `vigil.source.address` | keyword | the raw peer address, only when it is not an IP |
 //! | `vigil.alert.count`, `vigil.alert.window_seconds` | long | alerts only: the count that crossed the threshold (failures, or distinct users for stuffing) and the window |
@@ -210,6 +211,11 @@ pub fn encode(e: &Event, field_max_bytes: usize) -> (String, usize) {
                 w.out.push_str("true");
             }
         }
+        w.close();
+    }
+    if let Some(g) = e.grpc_status {
+        w.open("grpc");
+        w.num("status", u64::from(g));
         w.close();
     }
     if let Some((fp, src)) = &e.session {

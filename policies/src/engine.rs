@@ -30,6 +30,16 @@ use crate::metrics::{Metric, Metrics};
 use crate::policy::Policy;
 use crate::shared::SharedStore;
 
+/// A `grpc-status` value (a decimal code, 0 to 16).
+fn grpc_code(v: &[u8]) -> Option<u32> {
+    std::str::from_utf8(v)
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+        .filter(|c| *c <= 16)
+}
+
 /// What the engine remembers of a request between its callbacks.
 #[derive(Debug, Clone, Default)]
 pub struct RequestState {
@@ -40,6 +50,10 @@ pub struct RequestState {
     time_ns: u64,
     /// `:status` of the response headers, when they were seen.
     status: Option<u16>,
+    /// A gRPC request (`content-type: application/grpc…`).
+    grpc: bool,
+    /// Its `grpc-status`, from the response headers (a trailers-only response) or trailers.
+    grpc_status: Option<u32>,
     /// The login-body scanner, when this is a login route with body scanning on.
     pub scanner: Option<BodyScanner>,
 }
@@ -137,15 +151,12 @@ impl Engine {
             time_ns: x.now_ns(),
             ..RequestState::default()
         };
+        st.grpc = self
+            .header(x, Some(&st), "content-type")
+            .is_some_and(|ct| ct.starts_with(b"application/grpc"));
         let method = self.header(x, Some(&st), ":method");
         let m = method.as_deref().unwrap_or_default();
-        if self
-            .policy
-            .login
-            .methods
-            .iter()
-            .any(|lm| lm.as_bytes() == m)
-        {
+        if self.login_method(m) {
             let path = self.header(x, Some(&st), ":path");
             st.login = is_login(
                 &self.policy,
@@ -181,12 +192,38 @@ impl Engine {
         x.request_header(name)
     }
 
-    /// Called with the response headers: remembers `:status`.
+    /// Whether `m` is a login method (compared case-insensitively).
+    fn login_method(&self, m: &[u8]) -> bool {
+        self.policy
+            .login
+            .methods
+            .iter()
+            .any(|lm| lm.as_bytes().eq_ignore_ascii_case(m))
+    }
+
+    /// Called with the response headers: remembers `:status`, and for a gRPC request a
+    /// `grpc-status` header (a trailers-only response).
     pub fn on_response_headers(&self, x: &mut impl Exchange, st: &mut RequestState) {
         st.status = x
             .response_header(":status")
             .as_deref()
             .and_then(parse_status);
+        if st.grpc {
+            st.grpc_status = x
+                .response_header("grpc-status")
+                .as_deref()
+                .and_then(grpc_code);
+        }
+    }
+
+    /// Called with the response trailers: a gRPC request's `grpc-status`.
+    pub fn on_response_trailers(&self, x: &mut impl Exchange, st: &mut RequestState) {
+        if st.grpc && st.grpc_status.is_none() {
+            st.grpc_status = x
+                .response_trailer("grpc-status")
+                .as_deref()
+                .and_then(grpc_code);
+        }
     }
 
     /// Called when the request is done: classifies it and returns its events (the event,
@@ -220,12 +257,7 @@ impl Engine {
         };
         let method = self.header(x, req, ":method");
         let m = method.as_deref().unwrap_or_default();
-        let login_method = self
-            .policy
-            .login
-            .methods
-            .iter()
-            .any(|lm| lm.as_bytes() == m);
+        let login_method = self.login_method(m);
         let want_path = login_method
             || ((200..300).contains(&status) && !self.policy.admin.path_prefixes.is_empty());
         let mut path = None;
@@ -239,12 +271,14 @@ impl Engine {
         } else {
             None
         };
+        let grpc_status = req.and_then(|r| r.grpc_status);
         let signals = Signals {
             status,
             flags,
             method: m,
             path: path_only(path.as_deref().unwrap_or_default()),
             details: details.as_deref().unwrap_or_default(),
+            grpc_status,
         };
         let Some(c) = classify(&self.policy, &signals) else {
             return Vec::new();
@@ -322,6 +356,7 @@ impl Engine {
             code_details: details,
             response_flags: flags,
             session,
+            grpc_status,
             alert: None,
         };
         self.stamp(&mut event, metrics);

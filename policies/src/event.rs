@@ -105,6 +105,8 @@ pub struct Event {
     pub code_details: Option<Vec<u8>>,
     /// `vigil.response_flags` (Envoy's bitmask)
     pub response_flags: u64,
+    /// `vigil.grpc.status`: a gRPC response's `grpc-status`, when it was read.
+    pub grpc_status: Option<u32>,
     /// `vigil.session.fingerprint` and `vigil.session.source` (`cookie:<name>` or `authorization`)
     pub session: Option<(String, String)>,
     /// `vigil.alert`

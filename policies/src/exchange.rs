@@ -16,6 +16,12 @@ pub trait Exchange {
     /// A response header's value by lower-case name (`:status`). `None` when absent or when
     /// the host has no response headers (yet).
     fn response_header(&mut self, name: &str) -> Option<Vec<u8>>;
+    /// A response trailer's value by lower-case name (`grpc-status`). `None` when absent or
+    /// when the host has no trailers (the default: hosts that never read trailers).
+    fn response_trailer(&mut self, name: &str) -> Option<Vec<u8>> {
+        let _ = name;
+        None
+    }
     /// A property by path segments (`["response", "code"]`). `None` when absent.
     fn property(&mut self, path: &[&str]) -> Option<Vec<u8>>;
     /// The host's wall clock, ns since the epoch (cheaper than the `request.time` property).

@@ -10,8 +10,9 @@
 use crate::envoy::for_each_pair;
 use crate::policy::Policy;
 
-/// The headers every event may carry or the identity rules read.
-pub const EVENT_HEADERS: [&str; 7] = [
+/// The headers every event may carry, the identity rules read, or that say a request is
+/// gRPC (`content-type`).
+pub const EVENT_HEADERS: [&str; 8] = [
     ":method",
     ":path",
     ":authority",
@@ -19,6 +20,7 @@ pub const EVENT_HEADERS: [&str; 7] = [
     "x-request-id",
     "authorization",
     "cookie",
+    "content-type",
 ];
 
 /// The kept request headers, in the order of the engine's names ([`Snapshot::names_for`]):

@@ -104,6 +104,15 @@ fn golden_identity() -> Result<()> {
     golden::check("identity", &events)
 }
 
+/// gRPC fails calls with HTTP 200: `grpc-status` 16 or 7 in the trailers, or in the headers
+/// of a trailers-only response, is an authentication or authorization failure.
+#[test]
+fn golden_grpc() -> Result<()> {
+    let plugin = Plugin::load(plugin_wasm()?)?;
+    let events = golden::replay(&plugin, b"", &golden::dir().join("grpc.traffic.jsonl"), 1)?;
+    golden::check("grpc", &events)
+}
+
 #[test]
 fn events_below_the_host_log_level_are_counted_not_lost_silently() -> Result<()> {
     use vigil_harness::{LogLevel, MetricValue, Vm, VmOptions};
