@@ -235,23 +235,39 @@ fn hostcalls_with_a_missing_traffic_file_is_a_one_line_error() {
 
 #[test]
 fn test_passes_the_shipped_cases_and_fails_with_a_readable_diff() {
-    let cases = root().join("tests/cases/baseline.cases.jsonl");
-    let out = vigil(&[
-        "test",
-        "--plugin",
-        plugin().to_str().unwrap(),
-        "--env",
-        "VIGIL_FINGERPRINT_KEY=k",
-        cases.to_str().unwrap(),
-    ]);
-    let stdout = String::from_utf8(out.stdout).unwrap();
-    assert!(out.status.success(), "{stdout}");
+    // Every preset passes its own cases.
+    for preset in vigil_policies::presets::NAMES {
+        let config = root().join(format!("policies/presets/{preset}.json"));
+        let cases = root().join(format!("policies/presets/{preset}.cases.jsonl"));
+        let out = vigil(&[
+            "test",
+            "--plugin",
+            plugin().to_str().unwrap(),
+            "--config",
+            config.to_str().unwrap(),
+            "--env",
+            "VIGIL_FINGERPRINT_KEY=k",
+            cases.to_str().unwrap(),
+        ]);
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        assert!(out.status.success(), "{preset}: {stdout}");
+        let n = std::fs::read_to_string(&cases)
+            .unwrap()
+            .lines()
+            .filter(|l| l.contains("\"expect\""))
+            .count();
+        assert_eq!(
+            stdout.trim_end(),
+            format!("{n} passed, 0 failed"),
+            "{preset}"
+        );
+    }
+    let cases = root().join("policies/presets/owasp-baseline.cases.jsonl");
     let n = std::fs::read_to_string(&cases)
         .unwrap()
         .lines()
         .filter(|l| l.contains("\"expect\""))
         .count();
-    assert_eq!(stdout.trim_end(), format!("{n} passed, 0 failed"));
 
     let good = std::fs::read_to_string(&cases).unwrap();
     let bad = tmp(

@@ -69,6 +69,8 @@ pub struct Engine {
     seq: std::cell::Cell<u64>,
     /// The detectors' secret, agreed with the other workers ([`Engine::init_shared`]).
     secret: std::cell::Cell<Key>,
+    /// Per action, events seen so far on this worker (for `output.sample`).
+    sampled: [std::cell::Cell<u64>; Action::ALL.len()],
 }
 
 impl Engine {
@@ -102,6 +104,7 @@ impl Engine {
                 id_seed,
                 seq: std::cell::Cell::new(0),
                 secret: std::cell::Cell::new(Key::default()),
+                sampled: Default::default(),
             },
             warnings,
         )
@@ -359,7 +362,23 @@ impl Engine {
             grpc_status,
             alert: None,
         };
-        self.stamp(&mut event, metrics);
+        // `output.sample`: 1 in N of this action's events (the first one kept) on this
+        // worker; the rest are counted, and the detectors still see the outcome.
+        let keep = match self.policy.output.sample_rate(c.action) {
+            1 => true,
+            0 => false,
+            n => {
+                let seq = &self.sampled[c.action as usize];
+                let k = seq.get();
+                seq.set(k.wrapping_add(1));
+                k.is_multiple_of(u64::from(n))
+            }
+        };
+        if keep {
+            self.stamp(&mut event, metrics);
+        } else {
+            metrics.add(Metric::SampledOut(c.action), 1);
+        }
         let found = match c.action {
             Action::AuthnLoginFail | Action::AuthnLoginSuccess => {
                 let now_ms = match x.now_ns() {
@@ -409,6 +428,9 @@ impl Engine {
             }
             let alert = self.alert(&events[0], f, metrics);
             events.push(alert);
+        }
+        if !keep {
+            events.remove(0);
         }
         events
     }

@@ -148,6 +148,18 @@ pub fn explain(p: &Policy) -> String {
         };
         let _ = writeln!(o, "  {} ({}): {how}", s.kind.name(), s.format.name());
     }
+    for (a, n) in &p.output.sample {
+        let what = match n {
+            0 => "none kept".to_string(),
+            1 => "every one kept".to_string(),
+            n => format!("1 in {n} kept"),
+        };
+        let _ = writeln!(
+            o,
+            "  {}: {what} (the rest counted; detectors see all)",
+            a.name()
+        );
+    }
     let _ = writeln!(
         o,
         "  liveness heartbeat every {} s",

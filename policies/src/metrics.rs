@@ -105,6 +105,9 @@ pub enum Metric {
     SinkWritten(SinkKind),
     /// `vigil.sink.<sink>.dropped.<reason>`: records a sink could not hand to the host.
     SinkDropped(SinkKind, DropReason),
+    /// `vigil.sampled_out.<action>`: events the policy's `output.sample` left out (the
+    /// detectors still counted them).
+    SampledOut(Action),
 }
 
 const FIXED: usize = 7;
@@ -113,6 +116,8 @@ const PER_TABLE: usize = 2;
 /// Everything before the sinks' metrics.
 const BEFORE_SINKS: usize =
     Action::ALL.len() + FIXED + Suppressed::ALL.len() + TableKind::ALL.len() * PER_TABLE;
+/// Everything up to the end of the sinks' metrics.
+const AFTER_SINKS: usize = BEFORE_SINKS + SinkKind::ALL.len() * (1 + DropReason::ALL.len());
 
 impl Metric {
     /// Every metric, in index order, for definition at start.
@@ -136,6 +141,7 @@ impl Metric {
             v.push(Metric::SinkWritten(k));
             v.extend(DropReason::ALL.iter().map(|r| Metric::SinkDropped(k, *r)));
         }
+        v.extend(Action::ALL.iter().map(|a| Metric::SampledOut(*a)));
         v
     }
 
@@ -149,7 +155,7 @@ impl Metric {
     }
 
     /// How many metrics there are.
-    pub const COUNT: usize = BEFORE_SINKS + SinkKind::ALL.len() * (1 + DropReason::ALL.len());
+    pub const COUNT: usize = AFTER_SINKS + Action::ALL.len();
 
     /// A dense index in `0..COUNT` (for an adapter's id table).
     pub fn index(self) -> usize {
@@ -173,6 +179,7 @@ impl Metric {
             }
             Metric::SinkWritten(k) => BEFORE_SINKS + k as usize * per_sink,
             Metric::SinkDropped(k, r) => BEFORE_SINKS + k as usize * per_sink + 1 + r as usize,
+            Metric::SampledOut(x) => AFTER_SINKS + x as usize,
         }
     }
 
@@ -194,6 +201,7 @@ impl Metric {
             Metric::SinkDropped(k, r) => {
                 format!("vigil.sink.{}.dropped.{}", k.name(), r.name())
             }
+            Metric::SampledOut(a) => format!("vigil.sampled_out.{}", a.name()),
         }
     }
 }

@@ -246,6 +246,19 @@ pub struct Output {
     pub sinks: Vec<Sink>,
     /// How often each worker refreshes its liveness gauges and flushes its counters.
     pub heartbeat_seconds: u32,
+    /// Per action, keep 1 event in N (`output.sample`): 1 keeps every one (the default for
+    /// an action not listed), 0 none. Detectors see every outcome regardless.
+    pub sample: Vec<(crate::action::Action, u32)>,
+}
+
+impl Output {
+    /// The 1-in-N rate for `a` (1: every event).
+    pub fn sample_rate(&self, a: crate::action::Action) -> u32 {
+        self.sample
+            .iter()
+            .find(|(x, _)| *x == a)
+            .map_or(1, |(_, n)| *n)
+    }
 }
 
 /// `output.sinks[]`: one destination of events.
@@ -327,6 +340,12 @@ impl Policy {
     /// it: the presets.
     pub(crate) fn from_complete_json(bytes: &[u8], start: Policy) -> Result<Policy, PolicyError> {
         parse::from_slice(bytes, start, true)
+    }
+
+    /// Parses a policy whose sections replace `start`'s, without validating it: the presets
+    /// other than the baseline.
+    pub(crate) fn from_json_over(bytes: &[u8], start: Policy) -> Result<Policy, PolicyError> {
+        parse::from_slice(bytes, start, false)
     }
 
     /// Every problem of a policy document, each naming its JSON path (`vigil check`); empty

@@ -3,12 +3,43 @@
 //! `owasp-baseline.json` is the default when the plugin has no configuration. It is the
 //! reference for every field: copy it, change what you need, and load it as the plugin's
 //! configuration. The detectors' default thresholds and why they are where they are:
-//! [`crate::detect`].
+//! [`crate::detect`]. The other presets are what they change of the baseline:
+//! - `lean`: failures and alerts only, for high-traffic edges (successful logins, logins
+//!   of unknown outcome and admin access are counted by the detectors, not logged);
+//! - `oauth-jwt-api`: an OAuth 2.0 / JWT API behind jwt_authn (token endpoints as the login
+//!   routes, client credentials in a Basic header, no admin area).
+//!
+//! A policy names the preset it starts from with `"preset": "<name>"`; its sections then
+//! replace the preset's. Each preset has test cases beside it (`<name>.cases.jsonl`, run
+//! with `vigil test`).
 
 use crate::policy::Policy;
 
 /// The OWASP baseline policy, verbatim.
 pub const OWASP_BASELINE: &str = include_str!("../presets/owasp-baseline.json");
+/// The lean preset (over the baseline), verbatim.
+pub const LEAN: &str = include_str!("../presets/lean.json");
+/// The OAuth/JWT API preset (over the baseline), verbatim.
+pub const OAUTH_JWT_API: &str = include_str!("../presets/oauth-jwt-api.json");
+
+/// The presets' names, as a policy's `preset` names them.
+pub const NAMES: &[&str] = &["owasp-baseline", "lean", "oauth-jwt-api"];
+
+/// A preset by name (`None`: no such preset). A preset that fails to parse (tests prevent
+/// it) falls back to the baseline.
+pub fn by_name(name: &str) -> Option<Policy> {
+    let doc = match name {
+        "owasp-baseline" => return Some(baseline()),
+        "lean" => LEAN,
+        "oauth-jwt-api" => OAUTH_JWT_API,
+        _ => return None,
+    };
+    Some(
+        Policy::from_json_over(doc.as_bytes(), baseline())
+            .map(Policy::with_normalized_routes)
+            .unwrap_or_else(|_| baseline()),
+    )
+}
 
 /// The parsed baseline policy.
 ///
@@ -82,6 +113,7 @@ fn fallback() -> Policy {
                 format: Format::Ecs,
             }],
             heartbeat_seconds: 1,
+            sample: Vec::new(),
         },
         routes: Routes {
             case_insensitive: false,

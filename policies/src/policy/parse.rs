@@ -29,13 +29,21 @@ pub(super) fn from_slice(
     schema_errors(&v, complete, &mut errs);
     match errs.into_iter().next() {
         Some(e) => Err(e),
-        None => Ok(policy(&v, start)),
+        None => Ok(policy(&v, preset_start(&v, start))),
+    }
+}
+
+/// The policy a document's sections replace: the preset it names, else `start`.
+fn preset_start(v: &Value, start: Policy) -> Policy {
+    match build::get(v, "preset") {
+        Some(Value::String(name)) => crate::presets::by_name(name).unwrap_or(start),
+        _ => start,
     }
 }
 
 fn schema_errors(v: &Value, complete: bool, errs: &mut Vec<PolicyError>) {
     let required = if complete {
-        SCHEMA.every()
+        SCHEMA.every() & !PRESET_BIT
     } else {
         SCHEMA.required
     };
@@ -52,7 +60,7 @@ pub(super) fn all_errors(bytes: &[u8], start: Policy) -> Vec<PolicyError> {
     let mut errs = Vec::new();
     schema_errors(&v, false, &mut errs);
     if errs.is_empty() {
-        errs = policy(&v, start).problems();
+        errs = policy(&v, preset_start(&v, start)).problems();
     }
     errs
 }
@@ -71,6 +79,8 @@ enum Kind {
     /// `null`, or the kind.
     Nullable(&'static Kind),
     Object(&'static Schema),
+    /// An object whose keys are among these names, each value of the kind.
+    Map(&'static [&'static str], &'static Kind),
 }
 
 /// What an object must be.
@@ -117,9 +127,13 @@ const SCHEMA: Schema = Schema {
         ("output", Kind::Object(&OUTPUT)),
         ("routes", Kind::Object(&ROUTES)),
         ("detectors", Kind::Object(&DETECTORS)),
+        ("preset", Kind::Enum(crate::presets::NAMES)),
     ],
     required: 0b1,
 };
+
+/// The root field a complete document (a preset) does not name: `preset`.
+const PRESET_BIT: u32 = 1 << 11;
 
 const ROUTES: Schema = Schema {
     name: "struct Routes",
@@ -258,9 +272,25 @@ const OUTPUT: Schema = Schema {
         ("field_max_bytes", USIZE),
         ("sinks", Kind::List(&Kind::Object(&SINK))),
         ("heartbeat_seconds", U32),
+        ("sample", Kind::Map(ACTIONS, &U32)),
     ],
     required: 0,
 };
+
+/// Every action's name, in [`crate::action::Action::ALL`] order (a test keeps them equal).
+pub(super) const ACTIONS: &[&str] = &[
+    "authn_login_success",
+    "authn_login_fail",
+    "authn_login_attempt",
+    "authn_login_fail_max",
+    "authn_token_invalid",
+    "authz_fail",
+    "authz_admin",
+    "excess_rate_limit_exceeded",
+    "input_validation_fail",
+    "authn_login_stuffing",
+    "authn_login_successafterfail",
+];
 
 const SINK: Schema = Schema {
     name: "struct Sink",
@@ -383,6 +413,18 @@ fn check(v: &Value, kind: Kind, p: &Path<'_>, errs: &mut Vec<PolicyError>) {
             object(v, schema, schema.required, p, errs);
             Ok(())
         }
+        (Kind::Map(keys, kind), Value::Object(members)) => {
+            for (k, v) in members {
+                let at = Path::Child(p, Segment::Key(k));
+                if keys.contains(&k.as_str()) {
+                    check(v, *kind, &at, errs);
+                } else {
+                    errs.push(unknown("key", k, keys, &at));
+                }
+            }
+            Ok(())
+        }
+        (Kind::Map(..), _) => Err(invalid("type", v, p, "a map")),
     };
     if let Err(e) = r {
         errs.push(e);

@@ -14,7 +14,7 @@ use crate::json::{Number, Value};
 
 /// The member `key` of an object.
 #[inline(never)]
-fn get<'v>(v: &'v Value, key: &str) -> Option<&'v Value> {
+pub(super) fn get<'v>(v: &'v Value, key: &str) -> Option<&'v Value> {
     match v {
         Value::Object(members) => members.iter().find(|(k, _)| k == key).map(|(_, v)| v),
         _ => None,
@@ -153,6 +153,16 @@ fn output(v: &Value) -> Output {
             }],
         },
         heartbeat_seconds: get(v, "heartbeat_seconds").map_or(1, |v| u32_(Some(v))),
+        sample: match get(v, "sample") {
+            Some(Value::Object(members)) => members
+                .iter()
+                .filter_map(|(k, n)| {
+                    let i = super::ACTIONS.iter().position(|a| a == k)?;
+                    Some((*crate::action::Action::ALL.get(i)?, u32_(Some(n))))
+                })
+                .collect(),
+            _ => Vec::new(),
+        },
     }
 }
 

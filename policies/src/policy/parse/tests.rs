@@ -85,7 +85,7 @@ fn messages_follow_the_deserializer_wording() {
         ("{}", ".", "missing field `version`"),
         ("[]", ".", "invalid type: sequence, expected struct Policy"),
         ("null", ".", "invalid type: null, expected struct Policy"),
-        (r#"{"version":1,"nope":true}"#, "nope", "unknown field `nope`, expected one of `version`, `identity`, `login`, `admin`, `rate_limit`, `input_validation`, `brute_force`, `fingerprint`, `output`, `routes`, `detectors`"),
+        (r#"{"version":1,"nope":true}"#, "nope", "unknown field `nope`, expected one of `version`, `identity`, `login`, `admin`, `rate_limit`, `input_validation`, `brute_force`, `fingerprint`, `output`, `routes`, `detectors`, `preset`"),
         (r#"{"version":1,"admin":{"a":1}}"#, "admin.a", "unknown field `a`, expected `path_prefixes`"),
         (r#"{"version":1,"output":{"sinks":[{"type":"envoy_log","x":1}]}}"#, "output.sinks[0].x", "unknown field `x`, expected `type` or `format`"),
         (r#"{"version":1,"login":{"methods":["POST"],"paths":5,"failure_statuses":[]}}"#, "login.paths", "invalid type: integer `5`, expected a sequence"),
@@ -117,7 +117,7 @@ fn messages_follow_the_deserializer_wording() {
         ("{\"version\":1} x", ".", "trailing characters at line 1 column 15"),
         ("{", ".", "EOF while parsing an object at line 1 column 2"),
         // Keys are echoed on one line.
-        ("{\"version\":1,\"a\\nb\":1}", "a\\u{a}b", "unknown field `a\\u{a}b`, expected one of `version`, `identity`, `login`, `admin`, `rate_limit`, `input_validation`, `brute_force`, `fingerprint`, `output`, `routes`, `detectors`"),
+        ("{\"version\":1,\"a\\nb\":1}", "a\\u{a}b", "unknown field `a\\u{a}b`, expected one of `version`, `identity`, `login`, `admin`, `rate_limit`, `input_validation`, `brute_force`, `fingerprint`, `output`, `routes`, `detectors`, `preset`"),
     ];
     for (doc, path, problem) in cases {
         assert_eq!(err(doc), (path.to_owned(), problem.to_owned()), "{doc}");
@@ -432,4 +432,58 @@ fn integers_are_bounded_by_their_type() {
             .max_scan_bytes,
         4294967295
     );
+}
+
+#[test]
+fn the_action_names_of_output_sample_are_the_actions() {
+    let names: Vec<&str> = crate::action::Action::ALL
+        .iter()
+        .map(|a| a.name())
+        .collect();
+    assert_eq!(names, super::ACTIONS);
+}
+
+#[test]
+fn output_sample_keys_are_actions_and_values_rates() {
+    let p = Policy::from_json(
+        br#"{"version":1,"output":{"sample":{"authn_login_success":10,"authz_admin":0}}}"#,
+    )
+    .unwrap();
+    assert_eq!(
+        p.output
+            .sample_rate(crate::action::Action::AuthnLoginSuccess),
+        10
+    );
+    assert_eq!(p.output.sample_rate(crate::action::Action::AuthzAdmin), 0);
+    assert_eq!(
+        p.output.sample_rate(crate::action::Action::AuthnLoginFail),
+        1
+    );
+    let e = Policy::from_json(br#"{"version":1,"output":{"sample":{"authn_login_sucess":10}}}"#)
+        .unwrap_err();
+    assert_eq!(e.path, "output.sample.authn_login_sucess");
+    let e =
+        Policy::from_json(br#"{"version":1,"output":{"sample":{"authz_admin":-1}}}"#).unwrap_err();
+    assert_eq!(e.path, "output.sample.authz_admin");
+}
+
+#[test]
+fn a_policy_starts_from_the_preset_it_names() {
+    use crate::action::Action;
+    let lean = Policy::from_json(br#"{"version":1,"preset":"lean"}"#).unwrap();
+    assert_eq!(lean.output.sample_rate(Action::AuthnLoginSuccess), 0);
+    assert_eq!(lean.output.sample_rate(Action::AuthnLoginFail), 1);
+    // Its own sections replace the preset's.
+    let p = Policy::from_json(
+        br#"{"version":1,"preset":"oauth-jwt-api","admin":{"path_prefixes":["/ops"]}}"#,
+    )
+    .unwrap();
+    assert!(p.login.paths.iter().any(|x| x == "/oauth/token"));
+    assert_eq!(p.admin.path_prefixes, ["/ops"]);
+    let e = Policy::from_json(br#"{"version":1,"preset":"strict"}"#).unwrap_err();
+    assert_eq!(e.path, "preset");
+    for name in crate::presets::NAMES {
+        let p = crate::presets::by_name(name).unwrap();
+        p.validate().unwrap();
+    }
 }
