@@ -52,14 +52,18 @@ pub struct Signals<'a> {
 }
 
 /// What classification decided.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Classified {
     /// The event's action.
     pub action: Action,
-    /// The fixed `event.reason` code.
-    pub reason: &'static str,
+    /// The `event.reason` code.
+    pub reason: std::borrow::Cow<'static, str>,
     /// The policy rule that fired (`vigil.rule`).
-    pub rule: &'static str,
+    pub rule: std::borrow::Cow<'static, str>,
+    /// `log.level`, when a policy rule sets it.
+    pub level: Option<crate::rules::Level>,
+    /// Whether one of the policy's own rules decided ([`crate::rules`]).
+    pub by_rule: bool,
 }
 
 /// Whether a request is on a login route: its method is a login method (compared
@@ -133,11 +137,13 @@ const GRPC_PERMISSION_DENIED: u32 = 7;
 
 /// Classifies one request. `None`: no security event.
 pub fn classify(policy: &Policy, s: &Signals<'_>) -> Option<Classified> {
-    let c = |action, reason, rule| {
+    let c = |action, reason: &'static str, rule: &'static str| {
         Some(Classified {
             action,
-            reason,
-            rule,
+            reason: reason.into(),
+            rule: rule.into(),
+            level: None,
+            by_rule: false,
         })
     };
     if policy.rate_limit.statuses.contains(&s.status) || s.flags & policy.rate_limit_mask() != 0 {
@@ -229,7 +235,39 @@ mod tests {
             details: details.as_bytes(),
             grpc_status: None,
         };
-        classify(&p, &s).map(|c| (c.action, c.reason))
+        classify(&p, &s).map(|c| (c.action, reason_str(&c.reason)))
+    }
+
+    /// The built-in reasons are static: back from the `Cow`.
+    fn reason_str(r: &str) -> &'static str {
+        [
+            "rate_limited",
+            "credentials_accepted",
+            "invalid_grant",
+            "bad_credentials",
+            "outcome_not_determined",
+            "token_missing",
+            "token_expired",
+            "token_not_yet_valid",
+            "token_signature_invalid",
+            "token_invalid",
+            "ext_authz_denied",
+            "unauthorized",
+            "rbac_denied",
+            "forbidden",
+            "bad_request",
+            "payload_too_large",
+            "uri_too_long",
+            "unprocessable_content",
+            "header_fields_too_large",
+            "rejected_input",
+            "admin_access",
+            "grpc_unauthenticated",
+            "grpc_permission_denied",
+        ]
+        .into_iter()
+        .find(|x| *x == r)
+        .unwrap_or("?")
     }
 
     #[test]
@@ -242,7 +280,7 @@ mod tests {
             grpc_status: Some(grpc),
             ..Signals::default()
         };
-        let r = |sig: &Signals<'_>| classify(&p, sig).map(|c| (c.action, c.reason));
+        let r = |sig: &Signals<'_>| classify(&p, sig).map(|c| (c.action, reason_str(&c.reason)));
         assert_eq!(
             r(&s(16, "/pkg.Svc/Get")),
             Some((Action::AuthnTokenInvalid, "grpc_unauthenticated"))

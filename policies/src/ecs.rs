@@ -129,12 +129,12 @@ pub fn encode(e: &Event, field_max_bytes: usize) -> (String, usize) {
     w.list("type", m.types);
     w.text("action", action.name());
     w.text("outcome", m.outcome.as_str());
-    w.text("reason", e.reason);
+    w.text("reason", &e.reason);
     w.text("dataset", "vigil.security");
     w.text("module", "vigil");
     w.close();
     w.open("log");
-    w.text("level", m.level);
+    w.text("level", e.level.map_or(m.level, crate::rules::Level::name));
     w.text("logger", "vigil");
     w.close();
     if e.source_ip.is_some() || e.source_port.is_some() {
@@ -193,7 +193,7 @@ pub fn encode(e: &Event, field_max_bytes: usize) -> (String, usize) {
     w.text("version", AGENT_VERSION);
     w.close();
     w.open("vigil");
-    w.text("rule", e.rule);
+    w.text("rule", &e.rule);
     w.opt_bytes(
         "response_code_details",
         "vigil.response_code_details",
@@ -260,8 +260,8 @@ mod tests {
             time_ns: 1_795_424_401_000_000_000,
             id: "abc".into(),
             action: Some(Action::AuthnLoginFail),
-            reason: "bad_credentials",
-            rule: "login",
+            reason: "bad_credentials".into(),
+            rule: "login".into(),
             source_ip: "203.0.113.7".parse().ok(),
             source_port: Some(40001),
             user: Some(User::new(

@@ -19,7 +19,7 @@
 
 use crate::action::Action;
 use crate::body_scan::BodyScanner;
-use crate::classify::{classify, is_login, Signals};
+use crate::classify::{classify, is_login, Classified, Signals};
 use crate::detect::{self, siphash::Key, AlertKey, Detector, Found};
 use crate::envoy::{self, le_u64, parse_status, split_address};
 use crate::event::{AlertInfo, Event, User};
@@ -28,6 +28,7 @@ use crate::fingerprint::{find_cookie, Fingerprinter};
 use crate::headers::Snapshot;
 use crate::metrics::{Metric, Metrics};
 use crate::policy::Policy;
+use crate::rules::{self, Facts};
 use crate::shared::SharedStore;
 
 /// A `grpc-status` value (a decimal code, 0 to 16).
@@ -54,6 +55,8 @@ pub struct RequestState {
     grpc: bool,
     /// Its `grpc-status`, from the response headers (a trailers-only response) or trailers.
     grpc_status: Option<u32>,
+    /// The response headers the policy's rules match, read when a rule could still hold.
+    rule_headers: Vec<(String, Option<Vec<u8>>)>,
     /// The login-body scanner, when this is a login route with body scanning on.
     pub scanner: Option<BodyScanner>,
 }
@@ -71,6 +74,24 @@ pub struct Engine {
     secret: std::cell::Cell<Key>,
     /// Per action, events seen so far on this worker (for `output.sample`).
     sampled: [std::cell::Cell<u64>; Action::ALL.len()],
+}
+
+/// The request facts the rules read, from the engine's view of a request.
+fn facts<'a>(
+    policy: &Policy,
+    method: &'a [u8],
+    norm_path: &'a [u8],
+    authority: &'a [u8],
+    status: u16,
+) -> Facts<'a> {
+    let _ = policy;
+    Facts {
+        method,
+        path: norm_path,
+        host: host_only(authority),
+        status,
+        ..Facts::default()
+    }
 }
 
 impl Engine {
@@ -159,13 +180,21 @@ impl Engine {
             .is_some_and(|ct| ct.starts_with(b"application/grpc"));
         let method = self.header(x, Some(&st), ":method");
         let m = method.as_deref().unwrap_or_default();
-        if self.login_method(m) {
+        if self.login_method(m) || !self.policy.rules.is_empty() {
             let path = self.header(x, Some(&st), ":path");
-            st.login = is_login(
-                &self.policy,
-                m,
-                path_only(path.as_deref().unwrap_or_default()),
-            );
+            let path = path_only(path.as_deref().unwrap_or_default());
+            st.login = self.login_method(m) && is_login(&self.policy, m, path);
+            if !st.login && !self.policy.rules.is_empty() {
+                // A rule that yields a login outcome makes its route a login route.
+                let norm = crate::route::normalize(path, self.policy.routes.case_insensitive);
+                let authority = self.header(x, Some(&st), ":authority").unwrap_or_default();
+                let f = facts(&self.policy, m, &norm, &authority, 0);
+                let mut hdr = |n: &str| self.header(x, Some(&st), n);
+                st.login =
+                    self.policy.rules.iter().any(|r| {
+                        rules::is_login_action(r.event) && r.when.request_holds(&f, &mut hdr)
+                    });
+            }
             if st.login {
                 st.scanner = self
                     .policy
@@ -217,6 +246,54 @@ impl Engine {
                 .as_deref()
                 .and_then(grpc_code);
         }
+        self.read_rule_headers(x, st);
+    }
+
+    /// Reads the response headers of the rules that could still hold (their request and
+    /// status conditions do), once each.
+    fn read_rule_headers(&self, x: &mut impl Exchange, st: &mut RequestState) {
+        if !self
+            .policy
+            .rules
+            .iter()
+            .any(|r| !r.when.response_headers.is_empty())
+        {
+            return;
+        }
+        let method = self.header(x, Some(st), ":method").unwrap_or_default();
+        let path = self.header(x, Some(st), ":path").unwrap_or_default();
+        let norm = crate::route::normalize(path_only(&path), self.policy.routes.case_insensitive);
+        let authority = self.header(x, Some(st), ":authority").unwrap_or_default();
+        let f = facts(
+            &self.policy,
+            &method,
+            &norm,
+            &authority,
+            st.status.unwrap_or(0),
+        );
+        let mut wanted: Vec<String> = Vec::new();
+        for r in &self.policy.rules {
+            let status_ok =
+                r.when.status.is_empty() || r.when.status.iter().any(|s| s.matches(f.status));
+            if r.when.response_headers.is_empty() || !status_ok {
+                continue;
+            }
+            let mut hdr = |n: &str| self.header(x, Some(st), n);
+            if r.when.request_holds(&f, &mut hdr) {
+                for (n, _) in &r.when.response_headers {
+                    if !wanted.contains(n) {
+                        wanted.push(n.clone());
+                    }
+                }
+            }
+        }
+        st.rule_headers = wanted
+            .into_iter()
+            .map(|n| {
+                let v = x.response_header(&n);
+                (n, v)
+            })
+            .collect();
     }
 
     /// Called with the response trailers: a gRPC request's `grpc-status`.
@@ -283,7 +360,11 @@ impl Engine {
             details: details.as_deref().unwrap_or_default(),
             grpc_status,
         };
-        let Some(c) = classify(&self.policy, &signals) else {
+        let c = match self.apply_rules(x, req, &signals, flags, details.as_deref()) {
+            Some(c) => Some(c),
+            None => classify(&self.policy, &signals),
+        };
+        let Some(c) = c else {
             return Vec::new();
         };
 
@@ -318,7 +399,7 @@ impl Engine {
         } else {
             None
         };
-        let on_login = c.rule == "login";
+        let on_login = c.rule == "login" || (c.by_rule && rules::is_login_action(c.action));
         let scan = if on_login {
             req.and_then(|r| r.scanner.as_ref())
         } else {
@@ -340,6 +421,7 @@ impl Engine {
             action: Some(c.action),
             reason: c.reason,
             rule: c.rule,
+            level: c.level,
             source_ip,
             source_port,
             source_address_raw: if source_ip.is_none() && !addr.is_empty() {
@@ -435,6 +517,64 @@ impl Engine {
         events
     }
 
+    /// The first of the policy's rules that holds for this request, as a classification.
+    fn apply_rules(
+        &self,
+        x: &mut impl Exchange,
+        req: Option<&RequestState>,
+        s: &Signals<'_>,
+        flags_read: u64,
+        details_read: Option<&[u8]>,
+    ) -> Option<Classified> {
+        if self.policy.rules.is_empty() {
+            return None;
+        }
+        let uses = |f: fn(&rules::When) -> bool| self.policy.rules.iter().any(|r| f(&r.when));
+        // What the built-in path did not read (it reads flags from 400 up, details for 401
+        // and 403), read only when a rule matches on it.
+        let flags = if s.status < 400 && s.status != 0 && uses(|w| w.response_flags != 0) {
+            x.property(envoy::RESPONSE_FLAGS_PROPERTY)
+                .as_deref()
+                .and_then(le_u64)
+                .unwrap_or(0)
+        } else {
+            flags_read
+        };
+        let details = match details_read {
+            Some(d) => Some(d.to_vec()),
+            None if uses(|w| w.code_details.is_some()) => x.property(envoy::RESPONSE_CODE_DETAILS),
+            None => None,
+        };
+        let method = self.header(x, req, ":method").unwrap_or_default();
+        let path = self.header(x, req, ":path").unwrap_or_default();
+        let norm = crate::route::normalize(path_only(&path), self.policy.routes.case_insensitive);
+        let authority = self.header(x, req, ":authority").unwrap_or_default();
+        let mut f = facts(&self.policy, &method, &norm, &authority, s.status);
+        f.flags = flags;
+        f.details = details.as_deref().unwrap_or_default();
+        f.grpc_status = s.grpc_status;
+        let read: &[(String, Option<Vec<u8>>)] = req.map_or(&[], |r| &r.rule_headers);
+        let mut request_header = |n: &str| self.header(x, req, n);
+        let mut response_header = |n: &str| {
+            read.iter()
+                .find(|(k, _)| k == n)
+                .and_then(|(_, v)| v.clone())
+        };
+        let r = rules::first(
+            &self.policy.rules,
+            &f,
+            &mut request_header,
+            &mut response_header,
+        )?;
+        Some(Classified {
+            action: r.event,
+            reason: r.reason.clone().into(),
+            rule: r.name.clone().into(),
+            level: r.level,
+            by_rule: true,
+        })
+    }
+
     /// The alert event for a detector's finding, on the request that raised it.
     fn alert(&self, request: &Event, f: Found, metrics: &mut impl Metrics) -> Event {
         let (action, reason, rule) = match f.detector {
@@ -461,8 +601,8 @@ impl Engine {
         };
         let mut alert = request.clone();
         alert.action = Some(action);
-        alert.reason = reason;
-        alert.rule = rule;
+        alert.reason = reason.into();
+        alert.rule = rule.into();
         // A user-keyed alert names the targeted user (its key); a source-keyed one names no
         // user: whoever the crossing request claimed to be is not what was counted.
         alert.user = match &f.key {

@@ -78,9 +78,11 @@ pub struct Event {
     /// `event.action`; `None` only in a default value.
     pub action: Option<Action>,
     /// `event.reason`
-    pub reason: &'static str,
+    pub reason: std::borrow::Cow<'static, str>,
     /// `vigil.rule`
-    pub rule: &'static str,
+    pub rule: std::borrow::Cow<'static, str>,
+    /// `log.level`, when a policy rule sets it (else the action's).
+    pub level: Option<crate::rules::Level>,
     /// `source.ip` (validated)
     pub source_ip: Option<std::net::IpAddr>,
     /// `source.port`

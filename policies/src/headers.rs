@@ -33,8 +33,8 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
-    /// The names a policy needs: [`EVENT_HEADERS`] and the headers its jwt_authn reads tokens
-    /// from.
+    /// The names a policy needs: [`EVENT_HEADERS`], the headers its jwt_authn reads tokens
+    /// from, and the request headers its rules match.
     pub fn names_for(policy: &Policy) -> Vec<String> {
         let mut names: Vec<String> = EVENT_HEADERS.iter().map(|s| s.to_string()).collect();
         if let Some(j) = &policy.identity.jwt {
@@ -42,6 +42,11 @@ impl Snapshot {
                 if !names.contains(h) {
                     names.push(h.clone());
                 }
+            }
+        }
+        for h in crate::rules::header_names(&policy.rules).0 {
+            if !names.contains(&h) {
+                names.push(h);
             }
         }
         names

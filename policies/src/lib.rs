@@ -27,9 +27,11 @@ pub mod headers;
 pub mod identity;
 mod json;
 pub mod metrics;
+pub mod pattern;
 pub mod policy;
 pub mod presets;
 pub mod route;
+pub mod rules;
 pub mod shared;
 pub mod time;
 

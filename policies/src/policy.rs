@@ -57,6 +57,8 @@ pub struct Policy {
     pub output: Output,
     /// How request paths are matched against route lists.
     pub routes: Routes,
+    /// The policy's own classification rules, before the built-in one ([`crate::rules`]).
+    pub rules: Vec<crate::rules::Rule>,
 }
 
 /// `routes`: how request paths are compared with `login.paths` and `admin.path_prefixes`

@@ -118,6 +118,7 @@ fn fallback() -> Policy {
         routes: Routes {
             case_insensitive: false,
         },
+        rules: Vec::new(),
     }
 }
 

@@ -113,6 +113,22 @@ fn golden_grpc() -> Result<()> {
     golden::check("grpc", &events)
 }
 
+/// The policy's own rules (issue 7): a login that answers with a redirect, a 200 error page,
+/// a path glob with a request header, `code_details`; a path variant still matches; the
+/// rest falls through to the built-in classification.
+#[test]
+fn golden_rules() -> Result<()> {
+    let plugin = Plugin::load(plugin_wasm()?)?;
+    let policy = std::fs::read(golden::dir().join("rules.policy.json"))?;
+    let events = golden::replay(
+        &plugin,
+        &policy,
+        &golden::dir().join("rules.traffic.jsonl"),
+        1,
+    )?;
+    golden::check("rules", &events)
+}
+
 #[test]
 fn events_below_the_host_log_level_are_counted_not_lost_silently() -> Result<()> {
     use vigil_harness::{LogLevel, MetricValue, Vm, VmOptions};

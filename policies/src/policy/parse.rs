@@ -79,8 +79,15 @@ enum Kind {
     /// `null`, or the kind.
     Nullable(&'static Kind),
     Object(&'static Schema),
-    /// An object whose keys are among these names, each value of the kind.
+    /// An object whose keys are among these names (any key when there are none), each
+    /// value of the kind.
     Map(&'static [&'static str], &'static Kind),
+    /// A pattern ([`crate::pattern`]): a string (exact), or one of `{"exact": s}`,
+    /// `{"prefix": s}`, `{"glob": s}`, `{"regex": s}` (compiled here, so a bad one is an
+    /// error at its path).
+    Pattern,
+    /// A status: a code (`401`) or a class (`"4xx"`).
+    Status,
 }
 
 /// What an object must be.
@@ -128,9 +135,82 @@ const SCHEMA: Schema = Schema {
         ("routes", Kind::Object(&ROUTES)),
         ("detectors", Kind::Object(&DETECTORS)),
         ("preset", Kind::Enum(crate::presets::NAMES)),
+        ("rules", Kind::List(&Kind::Object(&RULE))),
     ],
     required: 0b1,
 };
+
+const RULE: Schema = Schema {
+    name: "struct Rule",
+    fields: &[
+        ("name", STR),
+        ("when", Kind::Object(&WHEN)),
+        ("event", Kind::Enum(RULE_EVENTS)),
+        ("reason", STR),
+        ("level", Kind::Enum(crate::rules::Level::NAMES)),
+    ],
+    required: 0b01111,
+};
+
+const WHEN: Schema = Schema {
+    name: "struct When",
+    fields: &[
+        ("methods", STRINGS),
+        ("path", Kind::Pattern),
+        ("host", Kind::Pattern),
+        ("status", Kind::List(&Kind::Status)),
+        ("request_headers", Kind::Map(&[], &Kind::Pattern)),
+        ("response_headers", Kind::Map(&[], &Kind::Pattern)),
+        ("response_flags", Kind::List(&Kind::Enum(FLAG_NAMES))),
+        ("code_details", Kind::Pattern),
+        ("grpc_status", Kind::List(&U32)),
+    ],
+    required: 0,
+};
+
+/// The actions a rule may yield: every event action but the detectors' alerts.
+pub(super) const RULE_EVENTS: &[&str] = &[
+    "authn_login_success",
+    "authn_login_fail",
+    "authn_login_attempt",
+    "authn_token_invalid",
+    "authz_fail",
+    "authz_admin",
+    "excess_rate_limit_exceeded",
+    "input_validation_fail",
+];
+
+/// Envoy's short response flag names ([`crate::envoy::RESPONSE_FLAGS`] order; a test keeps
+/// them equal).
+pub(super) const FLAG_NAMES: &[&str] = &[
+    "LH", "UH", "UT", "LR", "UR", "UF", "UC", "UO", "NR", "DI", "FI", "RL", "UAEX", "RLSE", "DC",
+    "URX", "SI", "IH", "DPE", "UMSDR", "RFCF", "NFCF", "DT", "UPE", "NC", "OM", "DF", "DO", "DR",
+    "UDO",
+];
+
+/// The kinds of pattern, as a pattern object names them.
+const PATTERN_KINDS: &[&str] = &["exact", "prefix", "glob", "regex"];
+
+/// Compiles a checked pattern value (a string, or a one-member object).
+pub(super) fn pattern(v: &Value) -> Result<crate::pattern::Pattern, (String, String)> {
+    use crate::pattern::Pattern;
+    match v {
+        Value::String(s) => Ok(Pattern::exact(s)),
+        Value::Object(members) => match members.as_slice() {
+            [(k, Value::String(s))] => match k.as_str() {
+                "exact" => Ok(Pattern::exact(s)),
+                "prefix" => Ok(Pattern::prefix(s)),
+                "glob" => Pattern::glob(s).map_err(|e| (k.clone(), format!("invalid glob: {e}"))),
+                "regex" => {
+                    Pattern::regex(s).map_err(|e| (k.clone(), format!("invalid regex: {e}")))
+                }
+                _ => Err((k.clone(), String::new())),
+            },
+            _ => Err((String::new(), String::new())),
+        },
+        _ => Err((String::new(), String::new())),
+    }
+}
 
 /// The root field a complete document (a preset) does not name: `preset`.
 const PRESET_BIT: u32 = 1 << 11;
@@ -413,10 +493,42 @@ fn check(v: &Value, kind: Kind, p: &Path<'_>, errs: &mut Vec<PolicyError>) {
             object(v, schema, schema.required, p, errs);
             Ok(())
         }
+        (Kind::Pattern, Value::String(_)) => Ok(()),
+        (Kind::Pattern, Value::Object(members)) => match members.as_slice() {
+            [(k, val)] if PATTERN_KINDS.contains(&k.as_str()) => {
+                let at = Path::Child(p, Segment::Key(k));
+                match val {
+                    Value::String(_) => match pattern(v) {
+                        Ok(_) => Ok(()),
+                        Err((_, msg)) => Err(at.error(msg)),
+                    },
+                    _ => Err(invalid("type", val, &at, "a string")),
+                }
+            }
+            [(k, _)] => Err(unknown(
+                "pattern kind",
+                k,
+                PATTERN_KINDS,
+                &Path::Child(p, Segment::Key(k)),
+            )),
+            _ => Err(p.error(
+                "a pattern object has exactly one of `exact`, `prefix`, `glob`, `regex`"
+                    .to_string(),
+            )),
+        },
+        (Kind::Pattern, _) => Err(invalid("type", v, p, "a string or a pattern object")),
+        (Kind::Status, Value::Number(Number::Uint(n))) if (100..=599).contains(n) => Ok(()),
+        (Kind::Status, Value::String(s)) if crate::rules::StatusMatch::parse(s).is_some() => Ok(()),
+        (Kind::Status, _) => Err(invalid(
+            "value",
+            v,
+            p,
+            "a status code (`401`) or class (`\"4xx\"`)",
+        )),
         (Kind::Map(keys, kind), Value::Object(members)) => {
             for (k, v) in members {
                 let at = Path::Child(p, Segment::Key(k));
-                if keys.contains(&k.as_str()) {
+                if keys.is_empty() || keys.contains(&k.as_str()) {
                     check(v, *kind, &at, errs);
                 } else {
                     errs.push(unknown("key", k, keys, &at));

@@ -110,6 +110,7 @@ impl Policy {
             }
         }
         self.validate_detectors(errs);
+        self.validate_rules(errs);
         if let Some(k) = &self.fingerprint.key {
             if k.len() < 16 {
                 errs.push(PolicyError::at(
@@ -148,6 +149,49 @@ impl Policy {
                 "output.heartbeat_seconds",
                 "must be between 1 and 3600",
             ));
+        }
+    }
+
+    fn validate_rules(&self, errs: &mut Vec<PolicyError>) {
+        for (i, r) in self.rules.iter().enumerate() {
+            let at = |f: &str| format!("rules[{i}].{f}");
+            if r.name.is_empty() || r.name.len() > 64 {
+                errs.push(PolicyError::at(at("name"), "must be 1 to 64 characters"));
+            } else if self.rules[..i].iter().any(|o| o.name == r.name) {
+                errs.push(PolicyError::at(
+                    at("name"),
+                    format!("rule {:?} is named twice", r.name),
+                ));
+            }
+            let code = |c: u8| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'_';
+            if r.reason.is_empty() || r.reason.len() > 64 || !r.reason.bytes().all(code) {
+                errs.push(PolicyError::at(
+                    at("reason"),
+                    "must be 1 to 64 of [a-z0-9_] (an event.reason code)",
+                ));
+            }
+            for (field, names) in [
+                ("request_headers", &r.when.request_headers),
+                ("response_headers", &r.when.response_headers),
+            ] {
+                for (n, _) in names {
+                    if n.is_empty()
+                        || n.bytes()
+                            .any(|b| !b.is_ascii_graphic() || b.is_ascii_uppercase())
+                    {
+                        errs.push(PolicyError::at(
+                            format!("rules[{i}].when.{field}.{n}"),
+                            "must be a lower-case header name",
+                        ));
+                    }
+                }
+            }
+            if let Some(m) = r.when.methods.iter().position(String::is_empty) {
+                errs.push(PolicyError::at(
+                    format!("rules[{i}].when.methods[{m}]"),
+                    "must not be empty",
+                ));
+            }
         }
     }
 

@@ -139,6 +139,64 @@ pub(super) fn policy(v: &Value, base: Policy) -> Policy {
         routes: get(v, "routes").map_or(base.routes, |v| Routes {
             case_insensitive: boolean(get(v, "case_insensitive")),
         }),
+        rules: match get(v, "rules") {
+            Some(r) => items(Some(r)).map(rule).collect(),
+            None => base.rules,
+        },
+    }
+}
+
+fn pattern(v: Option<&Value>) -> Option<crate::pattern::Pattern> {
+    v.and_then(|v| super::pattern(v).ok())
+}
+
+fn header_patterns(v: Option<&Value>) -> Vec<(String, crate::pattern::Pattern)> {
+    match v {
+        Some(Value::Object(members)) => members
+            .iter()
+            .filter_map(|(k, p)| Some((k.clone(), super::pattern(p).ok()?)))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn rule(v: &Value) -> crate::rules::Rule {
+    use crate::rules::{Level, Rule, StatusMatch, When};
+    let w = get(v, "when");
+    let at = |k: &str| w.and_then(|w| get(w, k));
+    Rule {
+        name: string(get(v, "name")).unwrap_or_default(),
+        when: When {
+            methods: strings(at("methods")),
+            path: pattern(at("path")),
+            host: pattern(at("host")),
+            status: items(at("status"))
+                .filter_map(|s| match s {
+                    Value::String(s) => StatusMatch::parse(s),
+                    Value::Number(Number::Uint(n)) => u16::try_from(*n).ok().map(StatusMatch::Code),
+                    _ => None,
+                })
+                .collect(),
+            request_headers: header_patterns(at("request_headers")),
+            response_headers: header_patterns(at("response_headers")),
+            response_flags: strings(at("response_flags"))
+                .iter()
+                .filter_map(|f| crate::envoy::flag_bit(f))
+                .fold(0, |a, b| a | b),
+            code_details: pattern(at("code_details")),
+            grpc_status: items(at("grpc_status")).map(|n| u32_(Some(n))).collect(),
+        },
+        event: variant(get(v, "event"), super::RULE_EVENTS)
+            .and_then(|i| super::RULE_EVENTS.get(i))
+            .and_then(|name| {
+                crate::action::Action::ALL
+                    .iter()
+                    .find(|a| a.name() == *name)
+                    .copied()
+            })
+            .unwrap_or(crate::action::Action::AuthnLoginAttempt),
+        reason: string(get(v, "reason")).unwrap_or_default(),
+        level: variant(get(v, "level"), Level::NAMES).and_then(|i| Level::ALL.get(i).copied()),
     }
 }
 

@@ -85,7 +85,7 @@ fn messages_follow_the_deserializer_wording() {
         ("{}", ".", "missing field `version`"),
         ("[]", ".", "invalid type: sequence, expected struct Policy"),
         ("null", ".", "invalid type: null, expected struct Policy"),
-        (r#"{"version":1,"nope":true}"#, "nope", "unknown field `nope`, expected one of `version`, `identity`, `login`, `admin`, `rate_limit`, `input_validation`, `brute_force`, `fingerprint`, `output`, `routes`, `detectors`, `preset`"),
+        (r#"{"version":1,"nope":true}"#, "nope", "unknown field `nope`, expected one of `version`, `identity`, `login`, `admin`, `rate_limit`, `input_validation`, `brute_force`, `fingerprint`, `output`, `routes`, `detectors`, `preset`, `rules`"),
         (r#"{"version":1,"admin":{"a":1}}"#, "admin.a", "unknown field `a`, expected `path_prefixes`"),
         (r#"{"version":1,"output":{"sinks":[{"type":"envoy_log","x":1}]}}"#, "output.sinks[0].x", "unknown field `x`, expected `type` or `format`"),
         (r#"{"version":1,"login":{"methods":["POST"],"paths":5,"failure_statuses":[]}}"#, "login.paths", "invalid type: integer `5`, expected a sequence"),
@@ -117,7 +117,7 @@ fn messages_follow_the_deserializer_wording() {
         ("{\"version\":1} x", ".", "trailing characters at line 1 column 15"),
         ("{", ".", "EOF while parsing an object at line 1 column 2"),
         // Keys are echoed on one line.
-        ("{\"version\":1,\"a\\nb\":1}", "a\\u{a}b", "unknown field `a\\u{a}b`, expected one of `version`, `identity`, `login`, `admin`, `rate_limit`, `input_validation`, `brute_force`, `fingerprint`, `output`, `routes`, `detectors`, `preset`"),
+        ("{\"version\":1,\"a\\nb\":1}", "a\\u{a}b", "unknown field `a\\u{a}b`, expected one of `version`, `identity`, `login`, `admin`, `rate_limit`, `input_validation`, `brute_force`, `fingerprint`, `output`, `routes`, `detectors`, `preset`, `rules`"),
     ];
     for (doc, path, problem) in cases {
         assert_eq!(err(doc), (path.to_owned(), problem.to_owned()), "{doc}");
@@ -313,6 +313,7 @@ fn to_json(p: &Policy) -> J {
             "heartbeat_seconds": p.output.heartbeat_seconds,
         },
         "routes": {"case_insensitive": p.routes.case_insensitive},
+        "rules": p.rules.iter().map(|r| json!({"name": r.name})).collect::<Vec<_>>(),
     })
 }
 
@@ -348,8 +349,14 @@ fn every_field_is_read_from_its_name() {
             "heartbeat_seconds": 9,
         },
         "routes": {"case_insensitive": true},
+        "rules": [{"name": "r1"}, {"name": "r2"}],
     });
-    assert_eq!(to_json(&parse(&doc.to_string()).unwrap()), doc);
+    let mut with_rules = doc.clone();
+    with_rules["rules"] = json!([
+        {"name": "r1", "when": {}, "event": "authz_fail", "reason": "x"},
+        {"name": "r2", "when": {}, "event": "authz_fail", "reason": "y"},
+    ]);
+    assert_eq!(to_json(&parse(&with_rules.to_string()).unwrap()), doc);
     assert_eq!(SinkKind::ALL.map(SinkKind::name), SINK_KINDS);
     assert_eq!(Format::ALL.map(Format::name), FORMATS);
 }
@@ -486,4 +493,58 @@ fn a_policy_starts_from_the_preset_it_names() {
         let p = crate::presets::by_name(name).unwrap();
         p.validate().unwrap();
     }
+}
+
+#[test]
+fn the_flag_names_of_rules_are_envoys() {
+    let names: Vec<&str> = crate::envoy::RESPONSE_FLAGS
+        .iter()
+        .map(|(n, _)| *n)
+        .collect();
+    assert_eq!(names, super::FLAG_NAMES);
+}
+
+#[test]
+fn rules_parse_and_bad_patterns_name_their_path() {
+    use crate::rules::StatusMatch;
+    let p = Policy::from_json(
+        br#"{"version":1,"rules":[{"name":"legacy","when":{"methods":["POST"],"path":{"glob":"/legacy/*"},"status":["3xx",401],"response_headers":{"location":{"regex":"error"}},"response_flags":["UAEX"]},"event":"authn_login_fail","reason":"redirect_to_error","level":"critical"}]}"#,
+    )
+    .unwrap();
+    let r = &p.rules[0];
+    assert_eq!(
+        r.when.status,
+        [StatusMatch::Class(3), StatusMatch::Code(401)]
+    );
+    assert!(r.when.path.as_ref().unwrap().is_match(b"/legacy/login"));
+    assert_eq!(r.when.response_flags, crate::envoy::FLAG_UAEX);
+    let err = |doc: &str| Policy::from_json(doc.as_bytes()).unwrap_err();
+    let e = err(
+        r#"{"version":1,"rules":[{"name":"x","when":{"path":{"regex":"(a"}},"event":"authz_fail","reason":"r"}]}"#,
+    );
+    assert_eq!(e.path, "rules[0].when.path.regex", "{e}");
+    let e = err(
+        r#"{"version":1,"rules":[{"name":"x","when":{"path":{"wildcard":"*"}},"event":"authz_fail","reason":"r"}]}"#,
+    );
+    assert_eq!(e.path, "rules[0].when.path.wildcard", "{e}");
+    let e = err(
+        r#"{"version":1,"rules":[{"name":"x","when":{"status":["6xx"]},"event":"authz_fail","reason":"r"}]}"#,
+    );
+    assert_eq!(e.path, "rules[0].when.status[0]", "{e}");
+    let e = err(
+        r#"{"version":1,"rules":[{"name":"x","when":{},"event":"authn_login_fail_max","reason":"r"}]}"#,
+    );
+    assert_eq!(e.path, "rules[0].event", "{e}");
+    let e = err(
+        r#"{"version":1,"rules":[{"name":"x","when":{},"event":"authz_fail","reason":"Bad Reason"}]}"#,
+    );
+    assert_eq!(e.path, "rules[0].reason", "{e}");
+    let e = err(
+        r#"{"version":1,"rules":[{"name":"x","when":{"request_headers":{"X-Api":"a"}},"event":"authz_fail","reason":"r"}]}"#,
+    );
+    assert_eq!(e.path, "rules[0].when.request_headers.X-Api", "{e}");
+    let e = err(
+        r#"{"version":1,"rules":[{"name":"x","when":{},"event":"authz_fail","reason":"r"},{"name":"x","when":{},"event":"authz_fail","reason":"r"}]}"#,
+    );
+    assert_eq!(e.path, "rules[1].name", "{e}");
 }
