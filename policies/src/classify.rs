@@ -64,6 +64,8 @@ pub struct Classified {
     pub level: Option<crate::rules::Level>,
     /// Whether one of the policy's own rules decided ([`crate::rules`]).
     pub by_rule: bool,
+    /// Which of the policy's rules decided (its index), when one did.
+    pub rule_index: Option<usize>,
 }
 
 /// Whether a request is on a login route: its method is a login method (compared
@@ -144,6 +146,7 @@ pub fn classify(policy: &Policy, s: &Signals<'_>) -> Option<Classified> {
             rule: rule.into(),
             level: None,
             by_rule: false,
+            rule_index: None,
         })
     };
     if policy.rate_limit.statuses.contains(&s.status) || s.flags & policy.rate_limit_mask() != 0 {

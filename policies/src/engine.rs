@@ -256,7 +256,7 @@ impl Engine {
             .policy
             .rules
             .iter()
-            .any(|r| !r.when.response_headers.is_empty())
+            .any(|r| !r.when.response_headers.is_empty() || !r.capture.response_headers.is_empty())
         {
             return;
         }
@@ -275,12 +275,18 @@ impl Engine {
         for r in &self.policy.rules {
             let status_ok =
                 r.when.status.is_empty() || r.when.status.iter().any(|s| s.matches(f.status));
-            if r.when.response_headers.is_empty() || !status_ok {
+            let names = r
+                .when
+                .response_headers
+                .iter()
+                .map(|(n, _)| n)
+                .chain(&r.capture.response_headers);
+            if names.clone().next().is_none() || !status_ok {
                 continue;
             }
             let mut hdr = |n: &str| self.header(x, Some(st), n);
             if r.when.request_holds(&f, &mut hdr) {
-                for (n, _) in &r.when.response_headers {
+                for n in names {
                     if !wanted.contains(n) {
                         wanted.push(n.clone());
                     }
@@ -443,7 +449,16 @@ impl Engine {
             session,
             grpc_status,
             alert: None,
+            captured: Vec::new(),
         };
+        let mut redacted = 0;
+        if let Some(rule) = c.rule_index.and_then(|i| self.policy.rules.get(i)) {
+            redacted += self.capture(x, req, rule, &mut event);
+        }
+        redacted += self.redact(&mut event);
+        if redacted > 0 {
+            metrics.add(Metric::Redactions, redacted);
+        }
         // `output.sample`: 1 in N of this action's events (the first one kept) on this
         // worker; the rest are counted, and the detectors still see the outcome.
         let keep = match self.policy.output.sample_rate(c.action) {
@@ -517,6 +532,82 @@ impl Engine {
         events
     }
 
+    /// What the rule that decided captures, each value redacted by name and by value;
+    /// returns how many redactions it made.
+    fn capture(
+        &self,
+        x: &mut impl Exchange,
+        req: Option<&RequestState>,
+        rule: &rules::Rule,
+        event: &mut Event,
+    ) -> u64 {
+        use crate::redact::{by_name, header_mode, param_mode};
+        let r = &self.policy.redaction;
+        let fp = self.fingerprinter.as_ref();
+        let mut n = 0;
+        for name in &rule.capture.request_headers {
+            if let Some(v) = self.header(x, req, name) {
+                if let Some(v) = by_name(r, fp, header_mode(r, name), name, &v, &mut n) {
+                    event.captured.push(("request_headers", name.clone(), v));
+                }
+            }
+        }
+        let read: &[(String, Option<Vec<u8>>)] = req.map_or(&[], |r| &r.rule_headers);
+        for name in &rule.capture.response_headers {
+            if let Some((_, Some(v))) = read.iter().find(|(k, _)| k == name) {
+                if let Some(v) = by_name(r, fp, header_mode(r, name), name, v, &mut n) {
+                    event.captured.push(("response_headers", name.clone(), v));
+                }
+            }
+        }
+        if !rule.capture.query.is_empty() {
+            let path = self.header(x, req, ":path").unwrap_or_default();
+            let query = path
+                .iter()
+                .position(|b| *b == b'?')
+                .map_or(&[][..], |i| &path[i + 1..]);
+            for name in &rule.capture.query {
+                let v = query.split(|b| *b == b'&').find_map(|kv| {
+                    let (k, v) = match kv.iter().position(|b| *b == b'=') {
+                        Some(i) => (&kv[..i], &kv[i + 1..]),
+                        None => (kv, &[][..]),
+                    };
+                    (crate::body_scan::percent_decode(k) == name.as_bytes())
+                        .then(|| crate::body_scan::percent_decode(v))
+                });
+                if let Some(v) = v {
+                    if let Some(v) = by_name(r, fp, param_mode(r, name), name, &v, &mut n) {
+                        event.captured.push(("query", name.clone(), v));
+                    }
+                }
+            }
+        }
+        n
+    }
+
+    /// Redacts the event's free-text fields by value ([`crate::redact`]); returns how many
+    /// redactions it made (captured values were redacted as they were captured).
+    fn redact(&self, event: &mut Event) -> u64 {
+        use crate::redact::scrub;
+        let r = &self.policy.redaction;
+        let fp = self.fingerprinter.as_ref();
+        let mut n = 0;
+        let mut field = |v: &mut Option<Vec<u8>>| {
+            if let Some(x) = v.as_deref() {
+                *v = scrub(r, fp, x, &mut n);
+            }
+        };
+        field(&mut event.path);
+        field(&mut event.user_agent);
+        if let Some(u) = event.user.as_mut() {
+            match scrub(r, fp, &u.name, &mut n) {
+                Some(name) => u.name = name,
+                None => event.user = None,
+            }
+        }
+        n
+    }
+
     /// The first of the policy's rules that holds for this request, as a classification.
     fn apply_rules(
         &self,
@@ -572,6 +663,7 @@ impl Engine {
             rule: r.name.clone().into(),
             level: r.level,
             by_rule: true,
+            rule_index: self.policy.rules.iter().position(|x| std::ptr::eq(x, r)),
         })
     }
 

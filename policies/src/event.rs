@@ -113,4 +113,7 @@ pub struct Event {
     pub session: Option<(String, String)>,
     /// `vigil.alert`
     pub alert: Option<AlertInfo>,
+    /// `vigil.captured.<kind>.<name>`: what a policy rule captured (redacted), with `kind`
+    /// `request_headers`, `response_headers` or `query`.
+    pub captured: Vec<(&'static str, String, Vec<u8>)>,
 }

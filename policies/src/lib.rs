@@ -30,6 +30,7 @@ pub mod metrics;
 pub mod pattern;
 pub mod policy;
 pub mod presets;
+pub mod redact;
 pub mod route;
 pub mod rules;
 pub mod shared;

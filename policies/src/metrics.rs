@@ -108,6 +108,9 @@ pub enum Metric {
     /// `vigil.sampled_out.<action>`: events the policy's `output.sample` left out (the
     /// detectors still counted them).
     SampledOut(Action),
+    /// `vigil.redactions`: values masked, fingerprinted or dropped from events
+    /// ([`crate::redact`]).
+    Redactions,
 }
 
 const FIXED: usize = 7;
@@ -142,6 +145,7 @@ impl Metric {
             v.extend(DropReason::ALL.iter().map(|r| Metric::SinkDropped(k, *r)));
         }
         v.extend(Action::ALL.iter().map(|a| Metric::SampledOut(*a)));
+        v.push(Metric::Redactions);
         v
     }
 
@@ -155,7 +159,7 @@ impl Metric {
     }
 
     /// How many metrics there are.
-    pub const COUNT: usize = AFTER_SINKS + Action::ALL.len();
+    pub const COUNT: usize = AFTER_SINKS + Action::ALL.len() + 1;
 
     /// A dense index in `0..COUNT` (for an adapter's id table).
     pub fn index(self) -> usize {
@@ -180,6 +184,7 @@ impl Metric {
             Metric::SinkWritten(k) => BEFORE_SINKS + k as usize * per_sink,
             Metric::SinkDropped(k, r) => BEFORE_SINKS + k as usize * per_sink + 1 + r as usize,
             Metric::SampledOut(x) => AFTER_SINKS + x as usize,
+            Metric::Redactions => AFTER_SINKS + Action::ALL.len(),
         }
     }
 
@@ -202,6 +207,7 @@ impl Metric {
                 format!("vigil.sink.{}.dropped.{}", k.name(), r.name())
             }
             Metric::SampledOut(a) => format!("vigil.sampled_out.{}", a.name()),
+            Metric::Redactions => "vigil.redactions".into(),
         }
     }
 }

@@ -59,6 +59,8 @@ pub struct Policy {
     pub routes: Routes,
     /// The policy's own classification rules, before the built-in one ([`crate::rules`]).
     pub rules: Vec<crate::rules::Rule>,
+    /// What never reaches an event ([`crate::redact`]).
+    pub redaction: crate::redact::Redaction,
 }
 
 /// `routes`: how request paths are compared with `login.paths` and `admin.path_prefixes`

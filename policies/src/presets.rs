@@ -119,6 +119,7 @@ fn fallback() -> Policy {
             case_insensitive: false,
         },
         rules: Vec::new(),
+        redaction: crate::redact::Redaction::default(),
     }
 }
 

@@ -88,6 +88,20 @@ pub struct Rule {
     pub reason: String,
     /// `log.level`, when not the action's.
     pub level: Option<Level>,
+    /// What the event carries beyond the usual fields (`vigil.captured.*`), redacted
+    /// ([`crate::redact`]).
+    pub capture: Capture,
+}
+
+/// `capture`: request and response headers and query parameters, by name.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Capture {
+    /// Request headers (lower-case names).
+    pub request_headers: Vec<String>,
+    /// Response headers (lower-case names).
+    pub response_headers: Vec<String>,
+    /// Query parameters.
+    pub query: Vec<String>,
 }
 
 /// An event's `log.level`.
@@ -193,17 +207,30 @@ pub fn first<'r>(
     })
 }
 
-/// The header names rules read from the request, and from the response.
+/// The header names rules read (to match or to capture) from the request, and from the
+/// response.
 pub fn header_names(rules: &[Rule]) -> (Vec<String>, Vec<String>) {
-    let mut req = Vec::new();
-    let mut resp = Vec::new();
+    let mut req: Vec<String> = Vec::new();
+    let mut resp: Vec<String> = Vec::new();
     for r in rules {
-        for (n, _) in &r.when.request_headers {
+        let reqs = r
+            .when
+            .request_headers
+            .iter()
+            .map(|(n, _)| n)
+            .chain(&r.capture.request_headers);
+        for n in reqs {
             if !req.contains(n) {
                 req.push(n.clone());
             }
         }
-        for (n, _) in &r.when.response_headers {
+        let resps = r
+            .when
+            .response_headers
+            .iter()
+            .map(|(n, _)| n)
+            .chain(&r.capture.response_headers);
+        for n in resps {
             if !resp.contains(n) {
                 resp.push(n.clone());
             }

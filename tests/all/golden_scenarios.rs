@@ -129,6 +129,23 @@ fn golden_rules() -> Result<()> {
     golden::check("rules", &events)
 }
 
+/// Redaction (issue 7): captured headers and query parameters redacted by name (a
+/// credential header and a token parameter dropped, an e-mail header fingerprinted) and by
+/// value (a card number in the path, a bearer token in the user agent), and an e-mail login
+/// name fingerprinted when the policy keeps PII out.
+#[test]
+fn golden_redaction() -> Result<()> {
+    let plugin = Plugin::load(plugin_wasm()?)?;
+    let policy = std::fs::read(golden::dir().join("redaction.policy.json"))?;
+    let events = golden::replay(
+        &plugin,
+        &policy,
+        &golden::dir().join("redaction.traffic.jsonl"),
+        1,
+    )?;
+    golden::check("redaction", &events)
+}
+
 #[test]
 fn events_below_the_host_log_level_are_counted_not_lost_silently() -> Result<()> {
     use vigil_harness::{LogLevel, MetricValue, Vm, VmOptions};

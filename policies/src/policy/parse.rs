@@ -43,7 +43,7 @@ fn preset_start(v: &Value, start: Policy) -> Policy {
 
 fn schema_errors(v: &Value, complete: bool, errs: &mut Vec<PolicyError>) {
     let required = if complete {
-        SCHEMA.every() & !PRESET_BIT
+        SCHEMA.every() & !OPTIONAL_IN_PRESETS
     } else {
         SCHEMA.required
     };
@@ -136,8 +136,39 @@ const SCHEMA: Schema = Schema {
         ("detectors", Kind::Object(&DETECTORS)),
         ("preset", Kind::Enum(crate::presets::NAMES)),
         ("rules", Kind::List(&Kind::Object(&RULE))),
+        ("redaction", Kind::Object(&REDACTION)),
     ],
     required: 0b1,
+};
+
+/// The root fields a complete document (a preset) need not name: `preset`, `redaction`.
+const OPTIONAL_IN_PRESETS: u32 = PRESET_BIT | (1 << 13);
+
+const MODE: Kind = Kind::Enum(crate::redact::Mode::NAMES);
+
+const REDACTION: Schema = Schema {
+    name: "struct Redaction",
+    fields: &[
+        ("pii", Kind::Bool),
+        ("jwt", MODE),
+        ("bearer", MODE),
+        ("card_number", MODE),
+        ("email", MODE),
+        ("headers", Kind::Map(&[], &MODE)),
+        ("query", Kind::Map(&[], &MODE)),
+        ("key_id", STR),
+    ],
+    required: 0,
+};
+
+const CAPTURE: Schema = Schema {
+    name: "struct Capture",
+    fields: &[
+        ("request_headers", STRINGS),
+        ("response_headers", STRINGS),
+        ("query", STRINGS),
+    ],
+    required: 0,
 };
 
 const RULE: Schema = Schema {
@@ -148,8 +179,9 @@ const RULE: Schema = Schema {
         ("event", Kind::Enum(RULE_EVENTS)),
         ("reason", STR),
         ("level", Kind::Enum(crate::rules::Level::NAMES)),
+        ("capture", Kind::Object(&CAPTURE)),
     ],
-    required: 0b01111,
+    required: 0b001111,
 };
 
 const WHEN: Schema = Schema {

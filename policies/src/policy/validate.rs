@@ -111,6 +111,7 @@ impl Policy {
         }
         self.validate_detectors(errs);
         self.validate_rules(errs);
+        self.validate_redaction(errs);
         if let Some(k) = &self.fingerprint.key {
             if k.len() < 16 {
                 errs.push(PolicyError::at(
@@ -186,10 +187,62 @@ impl Policy {
                     }
                 }
             }
+            // Captured names become JSON keys: plain tokens only.
+            let token = |n: &str, upper_ok: bool| {
+                !n.is_empty()
+                    && n.len() <= 64
+                    && n.bytes().all(|b| {
+                        b.is_ascii_digit()
+                            || b.is_ascii_lowercase()
+                            || (upper_ok && b.is_ascii_uppercase())
+                            || matches!(b, b'-' | b'_' | b'.')
+                    })
+            };
+            for (field, names, upper_ok) in [
+                ("request_headers", &r.capture.request_headers, false),
+                ("response_headers", &r.capture.response_headers, false),
+                ("query", &r.capture.query, true),
+            ] {
+                for (k, n) in names.iter().enumerate() {
+                    if !token(n, upper_ok) {
+                        errs.push(PolicyError::at(
+                            format!("rules[{i}].capture.{field}[{k}]"),
+                            "must be a name of [a-z0-9._-] (query: also A-Z), 1 to 64 characters",
+                        ));
+                    }
+                }
+            }
             if let Some(m) = r.when.methods.iter().position(String::is_empty) {
                 errs.push(PolicyError::at(
                     format!("rules[{i}].when.methods[{m}]"),
                     "must not be empty",
+                ));
+            }
+        }
+    }
+
+    fn validate_redaction(&self, errs: &mut Vec<PolicyError>) {
+        let r = &self.redaction;
+        if r.key_id.is_empty()
+            || r.key_id.len() > 32
+            || !r
+                .key_id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        {
+            errs.push(PolicyError::at(
+                "redaction.key_id",
+                "must be 1 to 32 of [A-Za-z0-9._-]",
+            ));
+        }
+        for (n, _) in &r.headers {
+            if n.is_empty()
+                || n.bytes()
+                    .any(|b| !b.is_ascii_graphic() || b.is_ascii_uppercase())
+            {
+                errs.push(PolicyError::at(
+                    format!("redaction.headers.{n}"),
+                    "must be a lower-case header name",
                 ));
             }
         }

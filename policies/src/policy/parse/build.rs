@@ -143,6 +143,38 @@ pub(super) fn policy(v: &Value, base: Policy) -> Policy {
             Some(r) => items(Some(r)).map(rule).collect(),
             None => base.rules,
         },
+        redaction: get(v, "redaction")
+            .map_or(base.redaction.clone(), |v| redaction(v, base.redaction)),
+    }
+}
+
+fn mode(v: Option<&Value>, default: crate::redact::Mode) -> crate::redact::Mode {
+    use crate::redact::Mode;
+    variant(v, Mode::NAMES)
+        .and_then(|i| Mode::ALL.get(i).copied())
+        .unwrap_or(default)
+}
+
+fn modes(v: Option<&Value>) -> Vec<(String, crate::redact::Mode)> {
+    match v {
+        Some(Value::Object(members)) => members
+            .iter()
+            .map(|(k, m)| (k.clone(), mode(Some(m), crate::redact::Mode::Keep)))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn redaction(v: &Value, base: crate::redact::Redaction) -> crate::redact::Redaction {
+    crate::redact::Redaction {
+        pii: get(v, "pii").map_or(base.pii, |b| boolean(Some(b))),
+        jwt: mode(get(v, "jwt"), base.jwt),
+        bearer: mode(get(v, "bearer"), base.bearer),
+        card_number: mode(get(v, "card_number"), base.card_number),
+        email: mode(get(v, "email"), base.email),
+        headers: get(v, "headers").map_or(base.headers, |h| modes(Some(h))),
+        query: get(v, "query").map_or(base.query, |q| modes(Some(q))),
+        key_id: string(get(v, "key_id")).unwrap_or(base.key_id),
     }
 }
 
@@ -197,6 +229,15 @@ fn rule(v: &Value) -> crate::rules::Rule {
             .unwrap_or(crate::action::Action::AuthnLoginAttempt),
         reason: string(get(v, "reason")).unwrap_or_default(),
         level: variant(get(v, "level"), Level::NAMES).and_then(|i| Level::ALL.get(i).copied()),
+        capture: {
+            let c = get(v, "capture");
+            let at = |k: &str| c.and_then(|c| get(c, k));
+            crate::rules::Capture {
+                request_headers: strings(at("request_headers")),
+                response_headers: strings(at("response_headers")),
+                query: strings(at("query")),
+            }
+        },
     }
 }
 

@@ -85,7 +85,7 @@ fn messages_follow_the_deserializer_wording() {
         ("{}", ".", "missing field `version`"),
         ("[]", ".", "invalid type: sequence, expected struct Policy"),
         ("null", ".", "invalid type: null, expected struct Policy"),
-        (r#"{"version":1,"nope":true}"#, "nope", "unknown field `nope`, expected one of `version`, `identity`, `login`, `admin`, `rate_limit`, `input_validation`, `brute_force`, `fingerprint`, `output`, `routes`, `detectors`, `preset`, `rules`"),
+        (r#"{"version":1,"nope":true}"#, "nope", "unknown field `nope`, expected one of `version`, `identity`, `login`, `admin`, `rate_limit`, `input_validation`, `brute_force`, `fingerprint`, `output`, `routes`, `detectors`, `preset`, `rules`, `redaction`"),
         (r#"{"version":1,"admin":{"a":1}}"#, "admin.a", "unknown field `a`, expected `path_prefixes`"),
         (r#"{"version":1,"output":{"sinks":[{"type":"envoy_log","x":1}]}}"#, "output.sinks[0].x", "unknown field `x`, expected `type` or `format`"),
         (r#"{"version":1,"login":{"methods":["POST"],"paths":5,"failure_statuses":[]}}"#, "login.paths", "invalid type: integer `5`, expected a sequence"),
@@ -117,7 +117,7 @@ fn messages_follow_the_deserializer_wording() {
         ("{\"version\":1} x", ".", "trailing characters at line 1 column 15"),
         ("{", ".", "EOF while parsing an object at line 1 column 2"),
         // Keys are echoed on one line.
-        ("{\"version\":1,\"a\\nb\":1}", "a\\u{a}b", "unknown field `a\\u{a}b`, expected one of `version`, `identity`, `login`, `admin`, `rate_limit`, `input_validation`, `brute_force`, `fingerprint`, `output`, `routes`, `detectors`, `preset`, `rules`"),
+        ("{\"version\":1,\"a\\nb\":1}", "a\\u{a}b", "unknown field `a\\u{a}b`, expected one of `version`, `identity`, `login`, `admin`, `rate_limit`, `input_validation`, `brute_force`, `fingerprint`, `output`, `routes`, `detectors`, `preset`, `rules`, `redaction`"),
     ];
     for (doc, path, problem) in cases {
         assert_eq!(err(doc), (path.to_owned(), problem.to_owned()), "{doc}");
@@ -547,4 +547,35 @@ fn rules_parse_and_bad_patterns_name_their_path() {
         r#"{"version":1,"rules":[{"name":"x","when":{},"event":"authz_fail","reason":"r"},{"name":"x","when":{},"event":"authz_fail","reason":"r"}]}"#,
     );
     assert_eq!(e.path, "rules[1].name", "{e}");
+}
+
+#[test]
+fn redaction_parses_and_names_its_errors() {
+    use crate::redact::Mode;
+    let p = Policy::from_json(br#"{"version":1,"redaction":{"pii":false,"card_number":"drop","headers":{"x-tenant":"fingerprint"},"query":{"order":"mask"},"key_id":"k2"}}"#).unwrap();
+    assert!(!p.redaction.pii);
+    assert_eq!(p.redaction.card_number, Mode::Drop);
+    assert_eq!(
+        p.redaction.jwt,
+        Mode::Mask,
+        "unnamed members keep the baseline's"
+    );
+    assert_eq!(
+        p.redaction.headers,
+        [("x-tenant".to_string(), Mode::Fingerprint)]
+    );
+    assert_eq!(p.redaction.key_id, "k2");
+    let err = |d: &str| Policy::from_json(d.as_bytes()).unwrap_err();
+    assert_eq!(
+        err(r#"{"version":1,"redaction":{"jwt":"erase"}}"#).path,
+        "redaction.jwt"
+    );
+    assert_eq!(
+        err(r#"{"version":1,"redaction":{"key_id":"a b"}}"#).path,
+        "redaction.key_id"
+    );
+    assert_eq!(
+        err(r#"{"version":1,"rules":[{"name":"x","when":{},"event":"authz_fail","reason":"r","capture":{"query":["a\"b"]}}]}"#).path,
+        "rules[0].capture.query[0]"
+    );
 }
