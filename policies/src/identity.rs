@@ -17,7 +17,6 @@ use crate::body_scan::BodyScanner;
 use crate::event::{User, UserSource};
 use crate::exchange::Exchange;
 use crate::policy::{JwtIdentity, Policy};
-use base64::Engine as _;
 
 /// The user name in an `Authorization: Basic ...` value (password discarded), unless the
 /// user part looks like a credential ([`looks_like_credential`]).
@@ -26,12 +25,43 @@ pub fn basic_user(authorization: &[u8]) -> Option<Vec<u8>> {
     if !scheme.eq_ignore_ascii_case(b"basic") {
         return None;
     }
-    let decoded = base64::engine::general_purpose::STANDARD
-        .decode(rest.trim_ascii())
-        .ok()?;
+    let decoded = base64_decode(rest.trim_ascii())?;
     let colon = decoded.iter().position(|&b| b == b':')?;
     let (user, password) = (&decoded[..colon], &decoded[colon + 1..]);
     (!user.is_empty() && !looks_like_credential(user, password)).then(|| user.to_vec())
+}
+
+/// Decodes standard base64 (RFC 4648 §4, padding optional, no whitespace inside); `None`
+/// for anything else. Small on purpose: the `.wasm` budget.
+pub fn base64_decode(s: &[u8]) -> Option<Vec<u8>> {
+    let s = match s {
+        [rest @ .., b'=', b'='] => rest,
+        [rest @ .., b'='] => rest,
+        _ => s,
+    };
+    if s.len() % 4 == 1 {
+        return None;
+    }
+    let val = |c: u8| -> Option<u32> {
+        Some(u32::from(match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        }))
+    };
+    let mut out = Vec::with_capacity(s.len() * 3 / 4);
+    for chunk in s.chunks(4) {
+        let mut n = 0u32;
+        for (i, c) in chunk.iter().enumerate() {
+            n |= val(*c)? << (18 - 6 * i);
+        }
+        let bytes = n.to_be_bytes();
+        out.extend_from_slice(&bytes[1..chunk.len()]);
+    }
+    Some(out)
 }
 
 /// Password values that mark the user part as the real secret (GitHub's and others'
@@ -225,7 +255,38 @@ mod tests {
         assert_eq!(basic_user(b"Basic OnB3"), None);
     }
 
+    #[test]
+    fn base64_decodes_as_the_standard_says() {
+        use base64::Engine as _;
+        let e = base64::engine::general_purpose::STANDARD;
+        for s in [
+            "",
+            "a",
+            "ab",
+            "abc",
+            "alice:s3cret",
+            "\u{1F600}:x",
+            "CORP\\alice:pw",
+        ] {
+            assert_eq!(
+                base64_decode(e.encode(s).as_bytes()).unwrap(),
+                s.as_bytes(),
+                "{s}"
+            );
+            let nopad = e.encode(s).trim_end_matches('=').to_string();
+            assert_eq!(
+                base64_decode(nopad.as_bytes()).unwrap(),
+                s.as_bytes(),
+                "{s}"
+            );
+        }
+        assert_eq!(base64_decode(b"!!!!"), None);
+        assert_eq!(base64_decode(b"abcde"), None);
+        assert_eq!(base64_decode(b"ab=c"), None);
+    }
+
     fn basic(user_pass: &str) -> Vec<u8> {
+        use base64::Engine as _;
         let mut v = b"Basic ".to_vec();
         v.extend(
             base64::engine::general_purpose::STANDARD
