@@ -16,6 +16,10 @@
 //! | `authz_admin` | OWASP | event | api, iam | admin | success | info |
 //! | `excess_rate_limit_exceeded` | OWASP | event | api | denied | failure | warn |
 //! | `input_validation_fail` | OWASP | event | web | error | failure | warn |
+//! | `malicious_excess_404` | OWASP (as an alert): many 404s from one source | alert | web, intrusion_detection | info | failure | warn |
+//! | `authz_fail_max` | *Vigil* (as an alert): many access-control failures from one source | alert | api, intrusion_detection | denied | failure | critical |
+//! | `excess_rate_limit_storm` | *Vigil* (as an alert): many rate-limited requests from one source | alert | api, intrusion_detection | denied | failure | warn |
+//! | `malicious_attack_tool` | OWASP (as an alert, low confidence: a user agent is trivially changed) | alert | intrusion_detection | info | unknown | warn |
 
 /// An event action (the `event.action` value).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -43,6 +47,14 @@ pub enum Action {
     AuthnLoginStuffing = 9,
     /// A login success right after many failures (an alert).
     AuthnLoginSuccessAfterFail = 10,
+    /// Many 404s from one source: scanning for content (an alert).
+    MaliciousExcess404 = 11,
+    /// Many access-control failures from one source (an alert).
+    AuthzFailMax = 12,
+    /// Many rate-limited requests from one source (an alert).
+    ExcessRateLimitStorm = 13,
+    /// A known attack tool's user agent (an alert, low confidence).
+    MaliciousAttackTool = 14,
 }
 
 /// `event.outcome` values.
@@ -84,7 +96,7 @@ pub struct Mapping {
 
 impl Action {
     /// Every action, in discriminant order.
-    pub const ALL: [Action; 11] = [
+    pub const ALL: [Action; 15] = [
         Action::AuthnLoginSuccess,
         Action::AuthnLoginFail,
         Action::AuthnLoginAttempt,
@@ -96,6 +108,10 @@ impl Action {
         Action::InputValidationFail,
         Action::AuthnLoginStuffing,
         Action::AuthnLoginSuccessAfterFail,
+        Action::MaliciousExcess404,
+        Action::AuthzFailMax,
+        Action::ExcessRateLimitStorm,
+        Action::MaliciousAttackTool,
     ];
 
     /// The `event.action` name.
@@ -112,6 +128,10 @@ impl Action {
             Action::InputValidationFail => "input_validation_fail",
             Action::AuthnLoginStuffing => "authn_login_stuffing",
             Action::AuthnLoginSuccessAfterFail => "authn_login_successafterfail",
+            Action::MaliciousExcess404 => "malicious_excess_404",
+            Action::AuthzFailMax => "authz_fail_max",
+            Action::ExcessRateLimitStorm => "excess_rate_limit_storm",
+            Action::MaliciousAttackTool => "malicious_attack_tool",
         }
     }
 
@@ -119,7 +139,11 @@ impl Action {
     pub fn is_vigil_extension(self) -> bool {
         matches!(
             self,
-            Action::AuthnLoginAttempt | Action::AuthnTokenInvalid | Action::AuthnLoginStuffing
+            Action::AuthnLoginAttempt
+                | Action::AuthnTokenInvalid
+                | Action::AuthnLoginStuffing
+                | Action::AuthzFailMax
+                | Action::ExcessRateLimitStorm
         )
     }
 
@@ -148,6 +172,34 @@ impl Action {
             Action::AuthzAdmin => m("event", &["api", "iam"], &["admin"], Success, "info"),
             Action::ExcessRateLimitExceeded => m("event", &["api"], &["denied"], Failure, "warn"),
             Action::InputValidationFail => m("event", &["web"], &["error"], Failure, "warn"),
+            Action::MaliciousExcess404 => m(
+                "alert",
+                &["web", "intrusion_detection"],
+                &["info"],
+                Failure,
+                "warn",
+            ),
+            Action::AuthzFailMax => m(
+                "alert",
+                &["api", "intrusion_detection"],
+                &["denied"],
+                Failure,
+                "critical",
+            ),
+            Action::ExcessRateLimitStorm => m(
+                "alert",
+                &["api", "intrusion_detection"],
+                &["denied"],
+                Failure,
+                "warn",
+            ),
+            Action::MaliciousAttackTool => m(
+                "alert",
+                &["intrusion_detection"],
+                &["info"],
+                Unknown,
+                "warn",
+            ),
         }
     }
 }

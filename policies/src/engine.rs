@@ -9,8 +9,9 @@
 //! `on_log` reads `response.flags` only for statuses of 400 and above (a rate-limit flag
 //! only ever comes with one); a benign request stops there, having cost two header-map reads
 //! (the request map and `:status`) and a clock read. Only a
-//! request that yields an event pays for the rest, and only a login outcome touches shared
-//! data (a failure updates the detectors' entries, a success only reads them). Encoding is
+//! request that yields an event or a detector signal (a 404, an attack tool's user agent)
+//! pays for the rest, and only login outcomes and signals touch shared data (a failure or a
+//! signal updates the detectors' entries, a success only reads them). Encoding is
 //! the sinks' business ([`crate::encode`]).
 //!
 //! Login failures and successes go to the detectors ([`crate::detect`]) with the engine's
@@ -153,6 +154,7 @@ impl Engine {
     pub fn refresh_shared(&self, store: &mut impl SharedStore) -> Option<String> {
         if detect::source_shape(&self.policy).is_none()
             && detect::account_shape(&self.policy).is_none()
+            && detect::signal_shape(&self.policy).is_none()
         {
             return None;
         }
@@ -370,7 +372,40 @@ impl Engine {
             Some(c) => Some(c),
             None => classify(&self.policy, &signals),
         };
-        let Some(c) = c else {
+        // The other signals detectors count, on every request (an attack tool's user agent
+        // comes from the request snapshot: no hostcall).
+        let sig = &self.policy.detectors.signals;
+        let mut counted: Vec<detect::Signal> = Vec::new();
+        match c.as_ref().map(|c| c.action) {
+            _ if status == 404 && sig.excess_404 > 0 => counted.push(detect::Signal::NotFound),
+            Some(Action::AuthzFail) if sig.authz_failures > 0 => {
+                counted.push(detect::Signal::AuthzFailure)
+            }
+            Some(Action::ExcessRateLimitExceeded) if sig.rate_limit_storm > 0 => {
+                counted.push(detect::Signal::RateLimited)
+            }
+            _ => {}
+        }
+        if sig.attack_tool
+            && self
+                .header(x, req, "user-agent")
+                .is_some_and(|ua| detect::is_attack_tool(&ua))
+        {
+            counted.push(detect::Signal::AttackTool);
+        }
+        // No event of its own, but a signal to count: the event is built (alerts are made
+        // from it) and not emitted.
+        let emit = c.is_some();
+        let Some(c) = c.or_else(|| {
+            (!counted.is_empty()).then(|| Classified {
+                action: Action::AuthnLoginAttempt,
+                reason: "".into(),
+                rule: "signal".into(),
+                level: None,
+                by_rule: false,
+                rule_index: None,
+            })
+        }) else {
             return Vec::new();
         };
 
@@ -462,6 +497,7 @@ impl Engine {
         // `output.sample`: 1 in N of this action's events (the first one kept) on this
         // worker; the rest are counted, and the detectors still see the outcome.
         let keep = match self.policy.output.sample_rate(c.action) {
+            _ if !emit => false,
             1 => true,
             0 => false,
             n => {
@@ -473,7 +509,7 @@ impl Engine {
         };
         if keep {
             self.stamp(&mut event, metrics);
-        } else {
+        } else if emit {
             metrics.add(Metric::SampledOut(c.action), 1);
         }
         let found = match c.action {
@@ -511,6 +547,26 @@ impl Engine {
             }
             _ => Vec::new(),
         };
+        let mut found = found;
+        if !counted.is_empty() {
+            let now_ms = match x.now_ns() {
+                0 => time_ns,
+                t => t,
+            } / 1_000_000;
+            match source_ip {
+                Some(ip) => {
+                    let secret = self.secret.get();
+                    for s in counted {
+                        if let Some(f) =
+                            detect::on_signal(&self.policy, &secret, store, metrics, s, ip, now_ms)
+                        {
+                            found.push((f, now_ms));
+                        }
+                    }
+                }
+                None => metrics.add(Metric::DetectorNoSourceIp, 1),
+            }
+        }
         let mut events = vec![event];
         for (f, now_ms) in found {
             if events.len() >= envoy::MAX_RECORDS {
@@ -690,6 +746,26 @@ impl Engine {
                 "success_after_failures",
                 "success_after_fail",
             ),
+            Detector::Excess404 => (
+                Action::MaliciousExcess404,
+                "too_many_not_found",
+                "excess_404",
+            ),
+            Detector::AuthzFailures => (
+                Action::AuthzFailMax,
+                "too_many_access_denied",
+                "authz_failures",
+            ),
+            Detector::RateLimitStorm => (
+                Action::ExcessRateLimitStorm,
+                "too_many_rate_limited",
+                "rate_limit_storm",
+            ),
+            Detector::AttackTool => (
+                Action::MaliciousAttackTool,
+                "attack_tool_user_agent",
+                "attack_tool",
+            ),
         };
         let mut alert = request.clone();
         alert.action = Some(action);
@@ -705,6 +781,7 @@ impl Engine {
             _ => None,
         };
         alert.alert = Some(AlertInfo {
+            confidence: (f.detector == Detector::AttackTool).then_some("low"),
             count: f.count,
             window_seconds: f.window_seconds,
             key: f.key.kind(),

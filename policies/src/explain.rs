@@ -121,12 +121,33 @@ pub fn explain(p: &Policy) -> String {
         on(d.success_after_fail.enabled),
         d.success_after_fail.min_failures
     );
+    let sg = &d.signals;
+    let off = |n: u32| {
+        if n == 0 {
+            " (off)".to_string()
+        } else {
+            format!(": more than {n}")
+        }
+    };
+    let _ = writeln!(
+        o,
+        "  per source in {} s, on every request: malicious_excess_404{} 404s; authz_fail_max{} access-control failures; excess_rate_limit_storm{} rate-limited requests; malicious_attack_tool{} (a known tool's user agent, low confidence)",
+        sg.window_seconds,
+        off(sg.excess_404),
+        off(sg.authz_failures),
+        off(sg.rate_limit_storm),
+        on(sg.attack_tool)
+    );
     let _ = writeln!(
         o,
         "  at most {} alerts per {} s in all (the rest counted, not sent)",
         d.alert_cap_per_window, d.alert_cap_window_seconds
     );
-    for (name, shape) in [("source", source_shape(p)), ("account", account_shape(p))] {
+    for (name, shape) in [
+        ("source", source_shape(p)),
+        ("account", account_shape(p)),
+        ("signal", crate::detect::signal_shape(p)),
+    ] {
         if let Some(s) = shape {
             let _ = writeln!(
                 o,

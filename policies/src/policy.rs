@@ -197,6 +197,36 @@ pub struct Detectors {
     pub alert_cap_per_window: u32,
     /// The cap's window.
     pub alert_cap_window_seconds: u32,
+    /// Detectors of other signals per source, on every request ([`crate::detect`]).
+    pub signals: Signals,
+}
+
+/// `detectors.signals`: per-source counts of outcomes that give no login signal of their
+/// own (0 turns a count off).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Signals {
+    /// Their window.
+    pub window_seconds: u32,
+    /// More 404s than this in the window: `malicious_excess_404`.
+    pub excess_404: u32,
+    /// More access-control failures (`authz_fail`) than this: `authz_fail_max`.
+    pub authz_failures: u32,
+    /// More rate-limited requests than this: `excess_rate_limit_storm`.
+    pub rate_limit_storm: u32,
+    /// Alert once per window on a known attack tool's user agent: `malicious_attack_tool`.
+    pub attack_tool: bool,
+    /// Buckets of the shared signal table (4 tracked keys each).
+    pub slots: u32,
+}
+
+impl Signals {
+    /// Whether any of them runs.
+    pub fn any(&self) -> bool {
+        self.excess_404 > 0
+            || self.authz_failures > 0
+            || self.rate_limit_storm > 0
+            || self.attack_tool
+    }
 }
 
 /// `detectors.account`.

@@ -100,6 +100,14 @@ fn fallback() -> Policy {
             slots: 1,
             alert_cap_per_window: 100,
             alert_cap_window_seconds: 60,
+            signals: Signals {
+                window_seconds: 60,
+                excess_404: 0,
+                authz_failures: 0,
+                rate_limit_storm: 0,
+                attack_tool: false,
+                slots: 1,
+            },
         },
         fingerprint: Fingerprint {
             key: None,

@@ -17,11 +17,18 @@ fn benign_request_reads_the_request_map_and_the_status() {
     );
     assert!(r.go(&mut f, None).is_empty());
     assert_eq!(f.reads, vec!["request pairs", "response :status"]);
+    // A 404 has no event, but the excess-404 detector counts it per source.
     let mut f = fake("GET", "/products", 404, &[]);
     assert!(r.go(&mut f, None).is_empty());
     assert_eq!(
         f.reads,
-        vec!["request pairs", "response :status", "response.flags"]
+        vec![
+            "request pairs",
+            "response :status",
+            "response.flags",
+            "response.code_details",
+            "source.address"
+        ]
     );
 }
 

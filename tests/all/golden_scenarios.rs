@@ -146,6 +146,21 @@ fn golden_redaction() -> Result<()> {
     golden::check("redaction", &events)
 }
 
+/// Detectors of requests that give no login signal (issue 7): a content scan's 404s, a run
+/// of access-control failures, an attack tool's user agent (low confidence, once per
+/// window); a browser raises nothing.
+#[test]
+fn golden_signals() -> Result<()> {
+    let plugin = Plugin::load(plugin_wasm()?)?;
+    let events = golden::replay(
+        &plugin,
+        b"",
+        &golden::dir().join("signals.traffic.jsonl"),
+        2,
+    )?;
+    golden::check("signals", &events)
+}
+
 #[test]
 fn events_below_the_host_log_level_are_counted_not_lost_silently() -> Result<()> {
     use vigil_harness::{LogLevel, MetricValue, Vm, VmOptions};
@@ -183,7 +198,15 @@ fn events_below_the_host_log_level_are_counted_not_lost_silently() -> Result<()>
 #[test]
 fn every_action_is_covered_and_conforms_to_ecs() -> Result<()> {
     let schema = ecs::schema()?;
-    let events = baseline_events()?;
+    let mut events = baseline_events()?;
+    // The signal detectors' alerts have their own scenario.
+    let plugin = Plugin::load(plugin_wasm()?)?;
+    events.extend(golden::replay(
+        &plugin,
+        b"",
+        &golden::dir().join("signals.traffic.jsonl"),
+        2,
+    )?);
     let mut seen = BTreeSet::new();
     for line in &events {
         let e = Event::parse(line)?;

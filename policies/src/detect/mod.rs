@@ -10,6 +10,10 @@
 //! | brute force per account | `authn_login_fail_max` | the claimed user name ([`account`]: case folded) | failures, from any source | `detectors.account` |
 //! | credential stuffing (*Vigil*) | `authn_login_stuffing` | source | distinct user names failing | `detectors.stuffing` |
 //! | success after failures | `authn_login_successafterfail` | source, and account | failures before the success | `detectors.success_after_fail` |
+//! | content scanning | `malicious_excess_404` | source | 404s (on every request, also those with no event) | `detectors.signals.excess_404` |
+//! | access-control failures (*Vigil*) | `authz_fail_max` | source | `authz_fail` events | `detectors.signals.authz_failures` |
+//! | rate-limit storm (*Vigil*) | `excess_rate_limit_storm` | source | rate-limited requests | `detectors.signals.rate_limit_storm` |
+//! | attack tool | `malicious_attack_tool` | source | a known tool's user agent (sqlmap, nikto, nuclei, …); once per window, `vigil.alert.confidence: low` (a user agent is trivially changed) | `detectors.signals.attack_tool` |
 //!
 //! State is two fixed tables in shared data ([`table`]): one keyed by source (failures and
 //! the distinct users failing from it), one by account. Keys are fingerprinted with SipHash
@@ -36,6 +40,11 @@
 //! - success after failures, a success for a source or account with 5 or more failures in
 //!   its window: a user who mistypes two or three times and then gets in raises nothing; a
 //!   guess that finally works after a run of failures does.
+//! - signals, per source in 60 s: more than 30 404s (a browsing person with broken links
+//!   sees a handful; a content scanner thousands a minute), more than 20 access-control
+//!   failures (a user without a role retries a few times), more than 50 rate-limited
+//!   requests (a client that ignores 429s); an attack tool's user agent on its first
+//!   request (a hint, not proof).
 //! - the global cap, 100 detector alerts per 60 s: far above a real incident's distinct
 //!   keys, and a bound on what minted user names can cost the log pipeline.
 //!
@@ -80,6 +89,62 @@ pub enum Detector {
     SourceSuccessAfterFail,
     /// A success for an account that just failed many times.
     AccountSuccessAfterFail,
+    /// Many 404s from one source.
+    Excess404,
+    /// Many access-control failures from one source.
+    AuthzFailures,
+    /// Many rate-limited requests from one source.
+    RateLimitStorm,
+    /// A known attack tool's user agent from a source (once per window).
+    AttackTool,
+}
+
+/// A request's other signal, counted per source ([`on_signal`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Signal {
+    /// A 404.
+    NotFound = 1,
+    /// An access-control failure (`authz_fail`).
+    AuthzFailure = 2,
+    /// A rate-limited request.
+    RateLimited = 3,
+    /// A known attack tool's user agent.
+    AttackTool = 4,
+}
+
+/// Lower-case user-agent fragments of well-known attack and scanning tools.
+pub const ATTACK_TOOLS: [&str; 22] = [
+    "sqlmap",
+    "nikto",
+    "nmap",
+    "masscan",
+    "zgrab",
+    "gobuster",
+    "dirbuster",
+    "dirb/",
+    "wpscan",
+    "nuclei",
+    "hydra",
+    "ffuf",
+    "feroxbuster",
+    "acunetix",
+    "nessus",
+    "openvas",
+    "w3af",
+    "arachni",
+    "skipfish",
+    "commix",
+    "havij",
+    "netsparker",
+];
+
+/// Whether a user agent names a known attack tool (ASCII case-insensitive).
+pub fn is_attack_tool(ua: &[u8]) -> bool {
+    ATTACK_TOOLS.iter().any(|t| {
+        let t = t.as_bytes();
+        ua.len() >= t.len() && ua.windows(t.len()).any(|w| w.eq_ignore_ascii_case(t))
+    })
 }
 
 /// What an alert is keyed by.
@@ -144,6 +209,11 @@ pub fn source_key(ip: IpAddr, prefix: u8) -> AlertKey {
 
 /// Key fingerprints, each in its own domain.
 fn fingerprint(secret: &Key, key: &AlertKey) -> u64 {
+    siphash::hash(secret, &key_bytes(key))
+}
+
+/// A key's bytes, tagged by kind.
+fn key_bytes(key: &AlertKey) -> Vec<u8> {
     let mut b = Vec::with_capacity(24);
     match key {
         AlertKey::SourceIp(IpAddr::V4(a)) => {
@@ -163,7 +233,7 @@ fn fingerprint(secret: &Key, key: &AlertKey) -> u64 {
             b.extend_from_slice(u);
         }
     }
-    siphash::hash(secret, &b)
+    b
 }
 
 /// The account a claimed user name counts for: ASCII whitespace trimmed and ASCII case
@@ -199,6 +269,78 @@ pub fn source_shape(p: &Policy) -> Option<Shape> {
     })
 }
 
+/// The signal table's shape, if any signal detector runs.
+pub fn signal_shape(p: &Policy) -> Option<Shape> {
+    let s = &p.detectors.signals;
+    s.any().then(|| Shape {
+        kind: TableKind::Signal,
+        slots: s.slots,
+        window_ms: u64::from(s.window_seconds) * 1000,
+        keep_failures: s
+            .excess_404
+            .max(s.authz_failures)
+            .max(s.rate_limit_storm)
+            .max(1) as usize
+            + 1,
+        user_window_ms: 0,
+        keep_users: 0,
+    })
+}
+
+/// Counts a request's signal from `source` at `now_ms`; the alert when it crosses its
+/// threshold (once per window per source and signal).
+pub fn on_signal(
+    p: &Policy,
+    secret: &Key,
+    store: &mut impl SharedStore,
+    metrics: &mut impl Metrics,
+    signal: Signal,
+    source: IpAddr,
+    now_ms: u64,
+) -> Option<Found> {
+    let s = signal_shape(p)?;
+    let sig = &p.detectors.signals;
+    let (max, detector) = match signal {
+        Signal::NotFound => (sig.excess_404, Detector::Excess404),
+        Signal::AuthzFailure => (sig.authz_failures, Detector::AuthzFailures),
+        Signal::RateLimited => (sig.rate_limit_storm, Detector::RateLimitStorm),
+        Signal::AttackTool => (
+            u32::from(sig.attack_tool).saturating_sub(1),
+            Detector::AttackTool,
+        ),
+    };
+    let on = match signal {
+        Signal::AttackTool => sig.attack_tool,
+        _ => max > 0,
+    };
+    if !on {
+        return None;
+    }
+    let key = source_key(source, p.brute_force.ipv6_prefix);
+    let mut b = key_bytes(&key);
+    b.push(signal as u8);
+    let r = table::update(
+        &s,
+        store,
+        metrics,
+        siphash::hash(secret, &b),
+        now_ms,
+        Missing::Insert,
+        |e| {
+            e.record(&s, now_ms, None);
+            let n = e.failures_in_window(&s, now_ms);
+            let fire = n > max && e.arm_and_fire(FAIL_MAX, s.window_ms, now_ms);
+            (true, fire.then_some(n))
+        },
+    )??;
+    Some(Found {
+        detector,
+        key,
+        count: r,
+        window_seconds: seconds(s.window_ms),
+    })
+}
+
 /// The account table's shape, if any detector uses it.
 pub fn account_shape(p: &Policy) -> Option<Shape> {
     let d = &p.detectors;
@@ -217,7 +359,10 @@ pub fn account_shape(p: &Policy) -> Option<Shape> {
 /// later updates are checked writes.
 pub fn init(p: &Policy, store: &mut impl SharedStore) {
     let mut any = false;
-    for s in [source_shape(p), account_shape(p)].into_iter().flatten() {
+    for s in [source_shape(p), account_shape(p), signal_shape(p)]
+        .into_iter()
+        .flatten()
+    {
         table::init(&s, store);
         any = true;
     }

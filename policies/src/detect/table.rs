@@ -67,17 +67,21 @@ pub enum TableKind {
     Source = 0,
     /// Claimed user names.
     Account = 1,
+    /// A source's other signals (404s, access-control failures, rate limits, attack
+    /// tools), each in its own key.
+    Signal = 2,
 }
 
 impl TableKind {
     /// Every table, in index order.
-    pub const ALL: [TableKind; 2] = [TableKind::Source, TableKind::Account];
+    pub const ALL: [TableKind; 3] = [TableKind::Source, TableKind::Account, TableKind::Signal];
 
     /// The table's name in keys and metric names.
     pub fn name(self) -> &'static str {
         match self {
             TableKind::Source => "source",
             TableKind::Account => "account",
+            TableKind::Signal => "signal",
         }
     }
 }

@@ -338,6 +338,20 @@ const DETECTORS: Schema = Schema {
         ("slots", U32),
         ("alert_cap_per_window", U32),
         ("alert_cap_window_seconds", U32),
+        ("signals", Kind::Object(&SIGNALS)),
+    ],
+    required: 0,
+};
+
+const SIGNALS: Schema = Schema {
+    name: "struct Signals",
+    fields: &[
+        ("window_seconds", U32),
+        ("excess_404", U32),
+        ("authz_failures", U32),
+        ("rate_limit_storm", U32),
+        ("attack_tool", Kind::Bool),
+        ("slots", U32),
     ],
     required: 0,
 };
@@ -402,6 +416,10 @@ pub(super) const ACTIONS: &[&str] = &[
     "input_validation_fail",
     "authn_login_stuffing",
     "authn_login_successafterfail",
+    "malicious_excess_404",
+    "authz_fail_max",
+    "excess_rate_limit_storm",
+    "malicious_attack_tool",
 ];
 
 const SINK: Schema = Schema {

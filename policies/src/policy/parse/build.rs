@@ -298,5 +298,17 @@ fn detectors(v: &Value, base: Detectors) -> Detectors {
             .map_or(base.alert_cap_per_window, |v| u32_(Some(v))),
         alert_cap_window_seconds: get(v, "alert_cap_window_seconds")
             .map_or(base.alert_cap_window_seconds, |v| u32_(Some(v))),
+        signals: get(v, "signals").map_or(base.signals.clone(), |v| {
+            let b = &base.signals;
+            let n = |k: &str, d: u32| get(v, k).map_or(d, |x| u32_(Some(x)));
+            crate::policy::Signals {
+                window_seconds: n("window_seconds", b.window_seconds),
+                excess_404: n("excess_404", b.excess_404),
+                authz_failures: n("authz_failures", b.authz_failures),
+                rate_limit_storm: n("rate_limit_storm", b.rate_limit_storm),
+                attack_tool: get(v, "attack_tool").map_or(b.attack_tool, |x| boolean(Some(x))),
+                slots: n("slots", b.slots),
+            }
+        }),
     }
 }

@@ -192,7 +192,7 @@ fn unknown_fields_at_every_object() {
             "{e}"
         );
     }
-    assert_eq!(objects, 17);
+    assert_eq!(objects, 18);
 }
 
 #[test]
@@ -216,6 +216,13 @@ fn missing_fields_at_every_object() {
         "detectors.slots",
         "detectors.alert_cap_per_window",
         "detectors.alert_cap_window_seconds",
+        "detectors.signals",
+        "detectors.signals.window_seconds",
+        "detectors.signals.excess_404",
+        "detectors.signals.authz_failures",
+        "detectors.signals.rate_limit_storm",
+        "detectors.signals.attack_tool",
+        "detectors.signals.slots",
     ];
     let base = preset();
     let mut all = Vec::new();
@@ -299,6 +306,14 @@ fn to_json(p: &Policy) -> J {
             "slots": p.detectors.slots,
             "alert_cap_per_window": p.detectors.alert_cap_per_window,
             "alert_cap_window_seconds": p.detectors.alert_cap_window_seconds,
+            "signals": {
+                "window_seconds": p.detectors.signals.window_seconds,
+                "excess_404": p.detectors.signals.excess_404,
+                "authz_failures": p.detectors.signals.authz_failures,
+                "rate_limit_storm": p.detectors.signals.rate_limit_storm,
+                "attack_tool": p.detectors.signals.attack_tool,
+                "slots": p.detectors.signals.slots,
+            },
         },
         "fingerprint": {
             "key": p.fingerprint.key,
@@ -341,6 +356,8 @@ fn every_field_is_read_from_its_name() {
             "stuffing": {"enabled": false, "max_users": 13, "window_seconds": 14},
             "success_after_fail": {"enabled": false, "min_failures": 15},
             "slots": 16, "alert_cap_per_window": 17, "alert_cap_window_seconds": 18,
+            "signals": {"window_seconds": 19, "excess_404": 20, "authz_failures": 21,
+                        "rate_limit_storm": 22, "attack_tool": false, "slots": 23},
         },
         "fingerprint": {"key": "k", "key_env": "E", "session_cookies": ["s"]},
         "output": {
