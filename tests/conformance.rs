@@ -388,19 +388,10 @@ pub fn traffic_line(i: usize, c: &Case, recs: &[Value]) -> Result<Value> {
         }
     } else if !c.req.body.is_empty() {
         request["body"] = match &c.chunks {
-            Some(sizes) => {
-                let mut parts = Vec::new();
-                let mut rest = c.req.body.as_slice();
-                for n in sizes.iter().copied().chain(std::iter::once(usize::MAX)) {
-                    if rest.is_empty() {
-                        break;
-                    }
-                    let (a, b) = rest.split_at(n.min(rest.len()));
-                    parts.push(json!(String::from_utf8_lossy(a)));
-                    rest = b;
-                }
-                json!(parts)
-            }
+            Some(sizes) => json!(crate::http::chunks_of(&c.req.body, sizes)
+                .into_iter()
+                .map(String::from_utf8_lossy)
+                .collect::<Vec<_>>()),
             None => json!(String::from_utf8_lossy(&c.req.body)),
         };
     }

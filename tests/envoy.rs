@@ -502,7 +502,7 @@ fn listener_address(admin: SocketAddr) -> Result<SocketAddr> {
 
 pub use crate::event::Event;
 pub use crate::http::{
-    connect, connect_from, exchange_on, http_get, new_request_id, send_parts, send_raw,
+    chunks_of, connect, connect_from, exchange_on, http_get, new_request_id, send_parts, send_raw,
     HttpResponse, Req,
 };
 use crate::source::attach;

@@ -206,6 +206,21 @@ pub fn exchange_on(mut s: TcpStream, bytes: &[u8]) -> Result<HttpResponse> {
     parse_response(&buf)
 }
 
+/// `body` cut into chunks of the given sizes, the rest (if any) in one more chunk.
+pub fn chunks_of<'b>(body: &'b [u8], sizes: &[usize]) -> Vec<&'b [u8]> {
+    let mut parts = Vec::new();
+    let mut rest = body;
+    for n in sizes.iter().copied().chain(std::iter::once(usize::MAX)) {
+        if rest.is_empty() {
+            break;
+        }
+        let (a, b) = rest.split_at(n.min(rest.len()));
+        parts.push(a);
+        rest = b;
+    }
+    parts
+}
+
 /// Writes `parts` on a new connection with `gap` between them (so that each reaches the
 /// peer in its own read), then reads the response.
 pub fn send_parts(addr: SocketAddr, parts: &[Vec<u8>], gap: Duration) -> Result<HttpResponse> {

@@ -15,7 +15,7 @@ use std::time::Duration;
 use vigil_harness::{traffic, AccessLogger, Plugin, SharedData, Vm, VmOptions};
 use vigil_policies::envoy::{filter_state_key, MAX_RECORDS};
 use vigil_tests::envoy::{
-    new_request_id, plugin_wasm, send_parts, Envoy, HttpResponse, Options, Req, Via,
+    chunks_of, new_request_id, plugin_wasm, send_parts, Envoy, HttpResponse, Options, Req, Via,
     ACCESS_LOG_POLICY, FINGERPRINT_KEY,
 };
 
@@ -110,19 +110,10 @@ fn traffic_line(entry: &Value, sent: &Sent, resp: &HttpResponse) -> Value {
     });
     if !sent.req.body.is_empty() {
         request["body"] = match &sent.chunks {
-            Some(sizes) => {
-                let mut parts = Vec::new();
-                let mut rest = sent.req.body.as_slice();
-                for n in sizes.iter().copied().chain(std::iter::once(usize::MAX)) {
-                    if rest.is_empty() {
-                        break;
-                    }
-                    let (a, b) = rest.split_at(n.min(rest.len()));
-                    parts.push(bytes_value(a));
-                    rest = b;
-                }
-                json!(parts)
-            }
+            Some(sizes) => json!(chunks_of(&sent.req.body, sizes)
+                .into_iter()
+                .map(bytes_value)
+                .collect::<Vec<_>>()),
             None => bytes_value(&sent.req.body),
         };
     }
