@@ -644,21 +644,22 @@ impl Engine {
     /// Redacts the event's free-text fields by value ([`crate::redact`]); returns how many
     /// redactions it made (captured values were redacted as they were captured).
     fn redact(&self, event: &mut Event) -> u64 {
-        use crate::redact::scrub;
+        use crate::redact::scrub_in_place;
         let r = &self.policy.redaction;
         let fp = self.fingerprinter.as_ref();
         let mut n = 0;
         let mut field = |v: &mut Option<Vec<u8>>| {
-            if let Some(x) = v.as_deref() {
-                *v = scrub(r, fp, x, &mut n);
+            if let Some(x) = v.as_mut() {
+                if !scrub_in_place(r, fp, x, &mut n) {
+                    *v = None;
+                }
             }
         };
         field(&mut event.path);
         field(&mut event.user_agent);
         if let Some(u) = event.user.as_mut() {
-            match scrub(r, fp, &u.name, &mut n) {
-                Some(name) => u.name = name,
-                None => event.user = None,
+            if !scrub_in_place(r, fp, &mut u.name, &mut n) {
+                event.user = None;
             }
         }
         n

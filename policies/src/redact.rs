@@ -234,13 +234,16 @@ fn card_at(v: &[u8], i: usize) -> Option<usize> {
     if !v[i].is_ascii_digit() || (i > 0 && v[i - 1].is_ascii_digit()) {
         return None;
     }
-    let mut digits: Vec<u8> = Vec::with_capacity(19);
+    // No allocation: at most 20 digits are looked at (more is no card number).
+    let mut buf = [0u8; 20];
+    let mut len = 0;
     let mut j = i;
     let mut end = i;
-    while j < v.len() && digits.len() < 20 {
+    while j < v.len() && len < buf.len() {
         match v[j] {
             d @ b'0'..=b'9' => {
-                digits.push(d - b'0');
+                buf[len] = d - b'0';
+                len += 1;
                 j += 1;
                 end = j;
             }
@@ -248,6 +251,7 @@ fn card_at(v: &[u8], i: usize) -> Option<usize> {
             _ => break,
         }
     }
+    let digits = &buf[..len];
     if v.get(end).is_some_and(u8::is_ascii_digit) || !(13..=19).contains(&digits.len()) {
         return None;
     }
@@ -335,6 +339,26 @@ fn find(r: &Redaction, v: &[u8]) -> Vec<Found> {
         }
     }
     out
+}
+
+/// Redacts `v` in place (no copy when it holds nothing to redact); `false` when the field
+/// must be dropped. `count` grows by the redactions made.
+pub fn scrub_in_place(
+    r: &Redaction,
+    fp: Option<&Fingerprinter>,
+    v: &mut Vec<u8>,
+    count: &mut u64,
+) -> bool {
+    if find(r, v).is_empty() {
+        return true;
+    }
+    match scrub(r, fp, v, count) {
+        Some(out) => {
+            *v = out;
+            true
+        }
+        None => false,
+    }
 }
 
 /// `v` with every secret by value redacted; `None` when one of them says drop. `count`
