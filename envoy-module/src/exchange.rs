@@ -8,7 +8,7 @@
 use crate::ffi::{HeaderMap, Stream};
 use std::time::{SystemTime, UNIX_EPOCH};
 use vigil_policies::envoy::{
-    serialize_pairs, REQUEST_TIME, RESPONSE_CODE, RESPONSE_CODE_DETAILS, RESPONSE_FLAGS_PROPERTY,
+    REQUEST_TIME, RESPONSE_CODE, RESPONSE_CODE_DETAILS, RESPONSE_FLAGS_PROPERTY,
     SOURCE_ADDRESS,
 };
 use vigil_policies::exchange::Exchange;
@@ -57,9 +57,7 @@ impl Exchange for ModuleExchange<'_, '_> {
     }
 
     fn request_header_pairs(&mut self) -> Option<Vec<u8>> {
-        self.stream
-            .headers(HeaderMap::Request)
-            .map(|pairs| serialize_pairs(&pairs))
+        self.stream.header_pairs(HeaderMap::Request)
     }
 
     fn response_header(&mut self, name: &str) -> Option<Vec<u8>> {

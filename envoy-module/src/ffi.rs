@@ -224,10 +224,11 @@ impl Stream<'_> {
         (found && !out.ptr.is_null()).then(|| unsafe { out.to_vec() })
     }
 
-    /// Every header of a map in Envoy's order, copied; `None` when the map does not exist.
-    pub fn headers(&self, map: HeaderMap) -> Option<Vec<(Vec<u8>, Vec<u8>)>> {
-        let n =
-            unsafe { envoy_dynamic_module_callback_http_get_headers_size(self.raw, map as i32) };
+    /// Every header of a map in Envoy's order, serialized as proxy-wasm's
+    /// `get_header_map_pairs` returns them ([`vigil_policies::envoy::serialize_pairs`]): one
+    /// copy into one buffer. `None` when the map does not exist or is empty.
+    pub fn header_pairs(&self, map: HeaderMap) -> Option<Vec<u8>> {
+        let n = unsafe { envoy_dynamic_module_callback_http_get_headers_size(self.raw, map as i32) };
         if n == 0 {
             return None;
         }
@@ -244,24 +245,20 @@ impl Stream<'_> {
         if !ok {
             return None;
         }
-        let pairs = raw
+        // SAFETY: Envoy filled every entry with buffers of its header map, valid during this
+        // hook (nothing sets a header meanwhile); the slices die with this call.
+        let slice = |ptr: *const u8, len: usize| -> &[u8] {
+            if ptr.is_null() || len == 0 {
+                &[]
+            } else {
+                unsafe { std::slice::from_raw_parts(ptr, len) }
+            }
+        };
+        let pairs: Vec<(&[u8], &[u8])> = raw
             .iter()
-            .map(|h| unsafe {
-                (
-                    RawBuf {
-                        ptr: h.key_ptr,
-                        len: h.key_len,
-                    }
-                    .to_vec(),
-                    RawBuf {
-                        ptr: h.value_ptr,
-                        len: h.value_len,
-                    }
-                    .to_vec(),
-                )
-            })
+            .map(|h| (slice(h.key_ptr, h.key_len), slice(h.value_ptr, h.value_len)))
             .collect();
-        Some(pairs)
+        Some(vigil_policies::envoy::serialize_pairs(&pairs))
     }
 
     /// A string attribute (`envoy_dynamic_module_type_attribute_id`), copied.
