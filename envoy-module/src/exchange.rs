@@ -8,8 +8,7 @@
 use crate::ffi::{HeaderMap, Stream};
 use std::time::{SystemTime, UNIX_EPOCH};
 use vigil_policies::envoy::{
-    REQUEST_TIME, RESPONSE_CODE, RESPONSE_CODE_DETAILS, RESPONSE_FLAGS_PROPERTY,
-    SOURCE_ADDRESS,
+    REQUEST_TIME, RESPONSE_CODE, RESPONSE_CODE_DETAILS, RESPONSE_FLAGS_PROPERTY, SOURCE_ADDRESS,
 };
 use vigil_policies::exchange::Exchange;
 

@@ -228,7 +228,8 @@ impl Stream<'_> {
     /// `get_header_map_pairs` returns them ([`vigil_policies::envoy::serialize_pairs`]): one
     /// copy into one buffer. `None` when the map does not exist or is empty.
     pub fn header_pairs(&self, map: HeaderMap) -> Option<Vec<u8>> {
-        let n = unsafe { envoy_dynamic_module_callback_http_get_headers_size(self.raw, map as i32) };
+        let n =
+            unsafe { envoy_dynamic_module_callback_http_get_headers_size(self.raw, map as i32) };
         if n == 0 {
             return None;
         }

@@ -12,7 +12,9 @@ use crate::e2e_baseline::{baseline_cases, failed_logins, send_all, Case};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::time::Duration;
-use vigil_tests::envoy::{connect, exchange_on, new_request_id, tail, Envoy, Options, Req, Via};
+use vigil_tests::envoy::{
+    connect, exchange_on, new_request_id, send_parts, tail, Envoy, Options, Req, Via,
+};
 
 /// Fields that differ between two runs of the same traffic by design.
 const PER_RUN_FIELDS: &[&str] = &[
@@ -307,4 +309,37 @@ fn e2e_module_a_panicking_hook_never_stops_envoy() {
     );
     let log = envoy.log();
     assert!(log.contains("vigil: panic caught at"), "{}", tail(&log, 20));
+}
+
+#[test]
+fn e2e_module_login_body_is_scanned_across_chunks_and_capped() {
+    let envoy = Envoy::start(&Options::new("modbody").module().unwrap()).unwrap();
+    let form = "application/x-www-form-urlencoded";
+    // The user name spans two chunks, each its own write and its own request_body hook.
+    let id = new_request_id("mod-chunks");
+    let req = Req::new("POST", "/login")
+        .header("content-type", form)
+        .body(b"username=erin&password=y")
+        .id(&id);
+    let parts = req.to_parts_chunked(&[11, 5]);
+    let r = send_parts(envoy.listen, &parts, Duration::from_millis(150)).unwrap();
+    assert_eq!(r.status, 401);
+    let e = envoy.event_for(&id, Duration::from_secs(5)).unwrap();
+    assert_eq!(e.user_name(), Some("erin"), "{}", e.raw);
+    // A body longer than the scan window: the head is scanned, the rest only counted (the
+    // module copies at most the window), and the request passes whole.
+    let id = new_request_id("mod-long");
+    let body = format!("username=frank&password={}", "x".repeat(12_000));
+    let r = envoy
+        .send(&Req::post("/login", form, &body).id(&id))
+        .unwrap();
+    assert_eq!(r.status, 401);
+    let e = envoy.event_for(&id, Duration::from_secs(5)).unwrap();
+    assert_eq!(e.user_name(), Some("frank"), "{}", e.raw);
+    let stats = envoy.stats().unwrap();
+    assert_eq!(
+        stats.get(&format!("{STATS_PREFIX}vigil.body_scan_overflows")),
+        Some(&1),
+        "{stats:#?}"
+    );
 }
