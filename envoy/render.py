@@ -4,7 +4,7 @@
     python3 envoy/render.py TEMPLATE OUT [--listen-port N] [--admin-port N] [--upstream-port N]
         [--wasm PATH] [--policy FILE] [--fingerprint-key KEY] [--access-log PATH]
         [--event-log file|otel|fluentd ...] [--events-path PATH]
-        [--otel-endpoint URL] [--fluentd-address HOST:PORT]
+        [--otel-endpoint URL] [--fluentd-address HOST:PORT] [--module]
 
 tests/envoy.rs does the same replacements in Rust. String-valued placeholders that land in
 YAML scalars (@POLICY_JSON@, @FINGERPRINT_KEY@, @JWKS_JSON@) are written as JSON string
@@ -14,6 +14,13 @@ literals, which are valid YAML double-quoted scalars whatever they contain.
 template's first `access_log:` list (and, for otel and fluentd, the cluster of
 <sink>-cluster.yaml to its `clusters:` list), indented to match; tests/access_log.rs does the
 same in Rust. Without it the output is exactly as before.
+
+--module loads Vigil as the Envoy dynamic module instead of the wasm filter: the wasm filter
+item is replaced by envoy/module-filter.yaml.part (the same policy), the event loggers read
+the module's filter-state keys (vigil.event.<i>, not wasm.vigil.event.<i>) and the stats tags
+its counters (dynamicmodulescustom.vigil.*). Envoy then needs
+ENVOY_DYNAMIC_MODULES_SEARCH_PATH (the directory of libvigil_envoy_module.so) and
+VIGIL_FINGERPRINT_KEY in its environment (scripts/demo --module sets both).
 """
 import argparse
 import json
@@ -42,6 +49,8 @@ def main():
                     help="otel sink: the collector's OTLP/HTTP logs URL")
     ap.add_argument("--fluentd-address", default="127.0.0.1:24224",
                     help="fluentd sink: the forward input's HOST:PORT")
+    ap.add_argument("--module", action="store_true",
+                    help="load Vigil as the Envoy dynamic module, not the wasm filter")
     a = ap.parse_args()
     policy = open(a.policy, encoding="utf-8").read() if a.policy else ""
     jwks = open(os.path.join(HERE, "tokens", "jwks.json"), encoding="utf-8").read().strip()
@@ -57,8 +66,13 @@ def main():
         "@JWKS_JSON@": json.dumps(jwks),
     }.items():
         text = text.replace(key, value)
+    if a.module:
+        text = use_module(text, policy)
     for sink in a.event_log:
         text = add_event_log(text, sink, a)
+    if a.module:
+        text = text.replace("wasm.vigil.event.", "vigil.event.")
+        text = text.replace("wasmcustom\\.vigil", "dynamicmodulescustom\\.vigil")
     with open(a.out, "w", encoding="utf-8") as f:
         f.write(text)
 
@@ -66,6 +80,16 @@ def main():
 # Cluster names used by the otel / fluentd sinks.
 OTEL_CLUSTER = "vigil_otel"
 FLUENTD_CLUSTER = "vigil_fluentd"
+
+
+def use_module(text, policy):
+    """Swaps the wasm filter item for envoy/module-filter.yaml.part (tests/envoy.rs does the
+    same in Rust)."""
+    part = open(os.path.join(HERE, "module-filter.yaml.part"), encoding="utf-8").read()
+    part = part.replace("@POLICY_JSON@", json.dumps(policy))
+    start = text.index("          - name: vigil\n")
+    end = text.index("          # Disabled by default;", start)
+    return text[:start] + part + text[end:]
 
 
 def fragment(name, values):

@@ -54,6 +54,40 @@ pub fn plugin_wasm() -> Result<PathBuf> {
     Ok(path)
 }
 
+/// The dynamic module: `$VIGIL_MODULE` or `target/module/libvigil_envoy_module.so`.
+pub fn envoy_module_so() -> Result<PathBuf> {
+    let path = match std::env::var_os("VIGIL_MODULE") {
+        Some(p) => PathBuf::from(p),
+        None => workspace_root().join("target/module/libvigil_envoy_module.so"),
+    };
+    if !path.is_file() {
+        bail!(
+            "Vigil dynamic module not found at {} (set $VIGIL_MODULE or build it: \
+             `cargo build --profile module -p vigil-envoy-module`)",
+            path.display()
+        );
+    }
+    Ok(path)
+}
+
+/// Swaps the wasm filter item of a rendered `envoy/vigil.yaml.tmpl` for the dynamic module's
+/// (`envoy/module-filter.yaml.part`, the same policy JSON), as `envoy/render.py --module` does.
+pub fn use_module(config: &str, policy_json: &str) -> Result<String> {
+    let part_path = workspace_root().join("envoy/module-filter.yaml.part");
+    let part = fs::read_to_string(&part_path)
+        .with_context(|| format!("reading {}", part_path.display()))?;
+    let quote = |s: &str| serde_json::to_string(s).unwrap_or_default();
+    let part = part.replace("@POLICY_JSON@", &quote(policy_json));
+    let start = config
+        .find("          - name: vigil\n")
+        .ok_or_else(|| anyhow!("no wasm filter item in the bootstrap"))?;
+    let end = config[start..]
+        .find("          # Disabled by default;")
+        .map(|i| start + i)
+        .ok_or_else(|| anyhow!("no filter after the wasm filter item"))?;
+    Ok(format!("{}{}{}", &config[..start], part, &config[end..]))
+}
+
 /// A token from `envoy/tokens/` (`valid-user`, `valid-admin`, `expired`, `wrong-key`).
 pub fn token(name: &str) -> Result<String> {
     let path = workspace_root().join(format!("envoy/tokens/{name}.jwt"));
@@ -83,6 +117,13 @@ pub struct Options {
     /// Extra HTTP connection manager settings, YAML lines at its indentation (for example
     /// `normalize_path: true`), inserted after `codec_type`.
     pub hcm_extra: Vec<String>,
+    /// Load Vigil as this dynamic module (`.so`) instead of the wasm filter
+    /// ([`Options::module`]); filter-state keys become `vigil.event.<i>`.
+    pub module: Option<PathBuf>,
+    /// Extra route items (YAML at the routes' indentation), placed before the catch-all.
+    pub extra_routes: Vec<String>,
+    /// Extra environment variables for the Envoy process.
+    pub env: Vec<(String, String)>,
 }
 
 impl Options {
@@ -95,7 +136,16 @@ impl Options {
             wasm: None,
             via: Via::EnvoyLog,
             hcm_extra: Vec::new(),
+            module: None,
+            extra_routes: Vec::new(),
+            env: Vec::new(),
         }
+    }
+
+    /// The same, with Vigil loaded as the dynamic module ([`envoy_module_so`]).
+    pub fn module(mut self) -> Result<Self> {
+        self.module = Some(envoy_module_so()?);
+        Ok(self)
     }
 
     /// The same, with events through `via`.
@@ -213,9 +263,10 @@ struct Launched {
 
 fn launch(opts: &Options) -> Result<Launched> {
     let envoy_bin = envoy_bin()?;
-    let wasm = match &opts.wasm {
-        Some(w) => w.clone(),
-        None => plugin_wasm()?,
+    let wasm = match (&opts.wasm, &opts.module) {
+        (Some(w), _) => w.clone(),
+        (None, None) => plugin_wasm()?,
+        (None, Some(_)) => PathBuf::new(),
     };
     let dir = run_dir(&opts.name)?;
     let (upstream, upstream_port) = start_upstream(&dir)?;
@@ -255,17 +306,56 @@ fn launch(opts: &Options) -> Result<Launched> {
             config.replacen(anchor, &format!("{anchor}{extra}"), 1)
         }
     };
+    let config = match &opts.module {
+        Some(_) => use_module(
+            &config,
+            opts.policy_json.as_deref().unwrap_or(default_policy),
+        )?,
+        None => config,
+    };
+    let config = match opts.extra_routes.is_empty() {
+        true => config,
+        false => {
+            let anchor = "              - match: { prefix: / }\n";
+            anyhow::ensure!(
+                config.contains(anchor),
+                "no catch-all route in the template"
+            );
+            let extra: String = opts
+                .extra_routes
+                .iter()
+                .map(|l| format!("              {l}\n"))
+                .collect();
+            config.replacen(anchor, &format!("{extra}{anchor}"), 1)
+        }
+    };
     let (config, source) = attach(opts.via, config, &dir)?;
+    // The module sets filter state under its own key (proxy-wasm prefixes `wasm.`).
+    let config = match &opts.module {
+        Some(_) => config.replace("wasm.vigil.event.", "vigil.event."),
+        None => config,
+    };
     let config_path = dir.join("envoy.yaml");
     fs::write(&config_path, config)?;
     let log = fs::File::create(&log_path)?;
-    let child = Command::new(&envoy_bin)
+    let mut cmd = Command::new(&envoy_bin);
+    let mut levels = "wasm:info".to_string();
+    if let Some(so) = &opts.module {
+        let search = so.parent().unwrap_or(Path::new("."));
+        cmd.env("ENVOY_DYNAMIC_MODULES_SEARCH_PATH", search);
+        cmd.env("VIGIL_FINGERPRINT_KEY", FINGERPRINT_KEY);
+        levels.push_str(",dynamic_modules:info");
+    }
+    for (k, v) in &opts.env {
+        cmd.env(k, v);
+    }
+    let child = cmd
         .arg("-c")
         .arg(&config_path)
         .args(["--concurrency", &opts.concurrency.to_string()])
         .arg("--disable-hot-restart")
         .args(["--log-format", "%v"])
-        .args(["-l", "warning", "--component-log-level", "wasm:info"])
+        .args(["-l", "warning", "--component-log-level", &levels])
         .args(["--file-flush-interval-msec", "50"])
         .arg("--admin-address-path")
         .arg(&admin_addr_path)

@@ -26,8 +26,12 @@ import report
 import runs
 
 SINK_POLICY = '{"version":1,"output":{"sinks":[{"type":"access_log"}]}}'
-VARIANTS = ["none", "accesslog", "empty", "floor_log", "vigil_log", "floor_al", "vigil_al"]
+VARIANTS = ["none", "accesslog", "empty", "floor_log", "vigil_log", "floor_al", "vigil_al",
+            "module_log", "module_al"]
 VIGIL = ("vigil_log", "vigil_al")
+# Vigil as the Envoy dynamic module (envoy-module/): the same policies, counters under
+# dynamicmodulescustom.vigil.*.
+MODULES = ("module_log", "module_al")
 
 
 def say(msg):
@@ -87,8 +91,10 @@ def set_priority(a, open_loop):
 
 
 def paths():
-    rel = os.path.join(envoyctl.ROOT, "target", "wasm32-wasip1", "release")
+    target = os.environ.get("CARGO_TARGET_DIR") or os.path.join(envoyctl.ROOT, "target")
+    rel = os.path.join(target, "wasm32-wasip1", "release")
     return {
+        "module": os.environ.get("VIGIL_MODULE") or os.path.join(target, "module", "libvigil_envoy_module.so"),
         "vigil": os.environ.get("VIGIL_WASM") or os.path.join(rel, "vigil_plugin.wasm"),
         "empty": os.path.join(rel, "vigil_bench_empty_filter.wasm"),
         "probe": os.path.join(rel, "vigil_bench_hostcall_cost.wasm"),
@@ -105,6 +111,8 @@ def render_variants(a, out, p):
         "empty": ("", envoyctl.wasm_filter(p["empty"], "")),
         "vigil_log": ("", envoyctl.wasm_filter(p["vigil"], "")),
         "vigil_al": (envoyctl.access_log_sink("/dev/null"), envoyctl.wasm_filter(p["vigil"], SINK_POLICY)),
+        "module_log": ("", envoyctl.module_filter("")),
+        "module_al": (envoyctl.module_access_log_sink("/dev/null"), envoyctl.module_filter(SINK_POLICY)),
         "floor_log": ("", envoyctl.wasm_filter(p["probe"], floor.configuration("floor_log"))),
         "floor_al": (envoyctl.access_log_sink("/dev/null"),
                      envoyctl.wasm_filter(p["probe"], floor.configuration("floor_al"))),
@@ -149,8 +157,9 @@ def one_run(a, out, conf, variant, warm, load, concurrency=1, cpus="0"):
     try:
         warm()
         m = runs.measure(env, load)
-        if variant in VIGIL:
-            acc = runs.vigil_accounting(env)
+        if variant in VIGIL or variant in MODULES:
+            prefix = "dynamicmodulescustom." if variant in MODULES else "wasmcustom."
+            acc = runs.vigil_accounting(env, prefix=prefix)
             m.update(acc)
             m["check"] = runs.check_events(acc, slack=64) or "ok"
         elif variant in floor.VARIANTS:
@@ -199,6 +208,9 @@ def main(argv):
     out = os.path.join(envoyctl.ROOT, "envoy", "run", "bench")
     os.makedirs(out, exist_ok=True)
     p = paths()
+    # Every Envoy of the run can load the module (Envoy only reads these for a module filter).
+    os.environ["ENVOY_DYNAMIC_MODULES_SEARCH_PATH"] = os.path.dirname(p["module"])
+    os.environ.setdefault("VIGIL_FINGERPRINT_KEY", "vigil-bench-key")
     set_priority(a, open_loop=False)
     if a.probe:
         return probe.run(a, out, p, say)
@@ -216,7 +228,7 @@ def main(argv):
     phases = a.phases.split(",")
     if "throughput" in phases:
         throughput(a, out, p, confs, variants, skipped, results)
-    lat_variants = [v for v in ("empty",) + VIGIL if v in variants and v not in skipped]
+    lat_variants = [v for v in ("empty",) + VIGIL + MODULES if v in variants and v not in skipped]
     rate = a.latency_rate or latency_rate(results)
     if "latency" in phases and not a.no_latency and rate:
         set_priority(a, open_loop=True)

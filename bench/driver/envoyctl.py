@@ -43,6 +43,18 @@ def wasm_filter(wasm_path, configuration):
             .replace("@POLICY_JSON@", json.dumps(configuration)))
 
 
+def module_filter(configuration):
+    """The dynamic-module filter block (Vigil's native build); Envoy finds the .so through
+    ENVOY_DYNAMIC_MODULES_SEARCH_PATH, which the driver sets."""
+    return _part("module-filter.yaml.part").replace("@POLICY_JSON@", json.dumps(configuration))
+
+
+def module_access_log_sink(path="/dev/null"):
+    """access_log_sink for the module, whose filter-state keys are `vigil.event.<i>` (the wasm
+    build's carry proxy-wasm's `wasm.` prefix)."""
+    return access_log_sink(path).replace("wasm.vigil.event.", "vigil.event.")
+
+
 def render(out_path, listen_port, admin_port, access_log="", filters=""):
     """Writes one bootstrap."""
     text = (_part("bench.yaml.tmpl").replace("@LISTEN_PORT@", str(listen_port))
@@ -84,7 +96,7 @@ class Envoy:
         cmd = taskset(self.cpus) + [
             envoy_binary(), "-c", self.config, "--concurrency", str(self.concurrency),
             "--disable-hot-restart", "-l", "warning", "--component-log-level",
-            f"wasm:{self.wasm_level}", "--log-format", "%v", "--log-path", self.log_path]
+            f"wasm:{self.wasm_level},dynamic_modules:{self.wasm_level}", "--log-format", "%v", "--log-path", self.log_path]
         out = open(self.log_file, "w", encoding="utf-8")
         self.proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
         out.close()

@@ -6,7 +6,8 @@ import floor
 
 NAMES = {"none": "none", "accesslog": "native access log", "empty": "empty wasm filter",
          "floor_log": "floor, envoy_log shape", "vigil_log": "Vigil, envoy_log sink",
-         "floor_al": "floor, access_log shape", "vigil_al": "Vigil, access_log sink"}
+         "floor_al": "floor, access_log shape", "vigil_al": "Vigil, access_log sink",
+         "module_log": "Vigil module, envoy_log sink", "module_al": "Vigil module, access_log sink"}
 
 
 def _med(xs):

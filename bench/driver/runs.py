@@ -73,23 +73,23 @@ def _children():
     return t.children_user + t.children_system
 
 
-def vigil_accounting(envoy, wait=2.0):
+def vigil_accounting(envoy, wait=2.0, prefix="wasmcustom."):
     """Vigil's counters after `wait` s (its counters are flushed on a 1 s timer): events (by
-    the sum of wasmcustom.vigil.events.*), alerts, failed logins answered, lines written."""
+    the sum of <prefix>vigil.events.*; the module's prefix is dynamicmodulescustom.), alerts, failed logins answered, lines written."""
     time.sleep(wait)
     st = envoy.stats()
-    events = sum(v for k, v in st.items() if k.startswith("wasmcustom.vigil.events."))
+    events = sum(v for k, v in st.items() if k.startswith(prefix + "vigil.events."))
     return {
         "events": events,
-        "alerts": st.get("wasmcustom.vigil.alerts", 0),
+        "alerts": st.get(prefix + "vigil.alerts", 0),
         "failed_logins": st.get(RQ_4XX, 0),
         "ok_2xx": st.get(RQ_2XX, 0),
         "lines": st.get(LINES, 0),
-        "suppressed": st.get("wasmcustom.vigil.events_suppressed", 0),
-        "host_refused": st.get("wasmcustom.vigil.events_failed", 0),
-        "cas_retries": st.get("wasmcustom.vigil.cas_retries", 0),
-        "cas_gave_up": st.get("wasmcustom.vigil.cas_gave_up", 0),
-        "evictions": st.get("wasmcustom.vigil.evictions", 0),
+        "suppressed": st.get(prefix + "vigil.events_suppressed", 0),
+        "host_refused": st.get(prefix + "vigil.events_failed", 0),
+        "cas_retries": st.get(prefix + "vigil.cas_retries", 0),
+        "cas_gave_up": st.get(prefix + "vigil.cas_gave_up", 0),
+        "evictions": st.get(prefix + "vigil.evictions", 0),
     }
 
 

@@ -10,6 +10,7 @@ mod e2e_brute_force;
 mod e2e_configs;
 mod e2e_detectors;
 mod e2e_hostile;
+mod e2e_module;
 mod e2e_parity;
 mod e2e_routes;
 mod golden_scenarios;

@@ -1,0 +1,161 @@
+//! A filter config: the policy from `filter_config` (the same JSON as the wasm filter's
+//! `configuration`), its counters, and the ABI self-test `config_new` runs before accepting
+//! it. The engine itself is per worker thread ([`engine_for`]): it numbers its events with a
+//! plain cell, as each wasm VM does.
+#![forbid(unsafe_code)]
+
+use crate::ffi::{self, ConfigHandle, Level};
+use crate::store::{ProcessStore, StoreRef};
+use std::cell::RefCell;
+use std::collections::hash_map::RandomState;
+use std::hash::{BuildHasher, Hasher};
+use std::rc::Rc;
+use std::sync::{Arc, Weak};
+use vigil_policies::metrics::Metric;
+use vigil_policies::{Engine, Policy};
+
+/// The environment variable that arms the test-only panic switch ([`Config::test_panic`]).
+pub const TEST_PANIC_ENV: &str = "VIGIL_MODULE_TEST_PANIC";
+/// A request whose path contains this panics in `request_headers` when the switch is armed.
+pub const TEST_PANIC_PATH: &[u8] = b"/__vigil_test_panic";
+
+/// Why `config_new` refused a config.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The policy is not valid (the message names the JSON path).
+    #[error("vigil: invalid configuration: {0}")]
+    Policy(#[from] vigil_policies::PolicyError),
+    /// The ABI self-test failed.
+    #[error("vigil: ABI self-test failed, configuration refused (is this Envoy 1.40?): {0}")]
+    Abi(String),
+}
+
+/// Module-only counters (beside the engine's `vigil.*` ones).
+#[derive(Debug, Clone, Copy)]
+pub enum ModuleCounter {
+    /// `vigil.module.panics`: hooks whose panic was caught (the request passed).
+    Panics = 0,
+    /// `vigil.module.abi_mismatch`: live ABI checks that failed (Vigil then stands down).
+    AbiMismatch = 1,
+}
+
+const MODULE_COUNTERS: [&str; 2] = ["vigil.module.panics", "vigil.module.abi_mismatch"];
+
+/// One filter config, shared by every worker thread.
+#[derive(Debug)]
+pub struct Config {
+    policy: Policy,
+    /// Counter ids by [`Metric::index`] (`None`: not reported).
+    counters: Vec<Option<usize>>,
+    module_counters: [usize; 2],
+    /// Test-only: panic in `request_headers` on [`TEST_PANIC_PATH`].
+    pub test_panic: bool,
+}
+
+impl Config {
+    /// Parses and checks a config; logs why and returns `None` when Envoy must refuse it.
+    pub fn new(handle: &ConfigHandle<'_>, _name: &[u8], json: &[u8]) -> Option<Arc<Config>> {
+        match Config::build(handle, json) {
+            Ok(c) => Some(Arc::new(c)),
+            Err(e) => {
+                ffi::log(Level::Error, &e.to_string());
+                None
+            }
+        }
+    }
+
+    fn build(handle: &ConfigHandle<'_>, json: &[u8]) -> Result<Config, ConfigError> {
+        let policy = Policy::from_json(json)?;
+        let (engine, warnings) = Engine::new(policy.clone(), env, random_seed());
+        for w in warnings {
+            ffi::log(Level::Warn, &format!("vigil: {w}"));
+        }
+        let (counters, module_counters) = define_counters(handle).map_err(ConfigError::Abi)?;
+        engine.init_shared(&mut StoreRef(ProcessStore::global()));
+        Ok(Config {
+            policy,
+            counters,
+            module_counters,
+            test_panic: std::env::var_os(TEST_PANIC_ENV).is_some_and(|v| v == "1"),
+        })
+    }
+
+    /// The policy in force.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// The counter id of an engine metric.
+    pub fn counter(&self, m: Metric) -> Option<usize> {
+        self.counters.get(m.index()).copied().flatten()
+    }
+
+    /// The counter id of a module counter.
+    pub fn module_counter(&self, c: ModuleCounter) -> usize {
+        self.module_counters[c as usize]
+    }
+}
+
+fn env(key: &str) -> Option<String> {
+    std::env::var(key).ok()
+}
+
+fn random_seed() -> u64 {
+    let mut h = RandomState::new().build_hasher();
+    h.write_u64(crate::exchange::now_ns());
+    h.finish()
+}
+
+/// Defines every counter: the ABI self-test's first half. Each definition must succeed and
+/// give a fresh, non-zero id (1.40 numbers them from 1); anything else means the
+/// `define_counter` declaration does not match this Envoy.
+fn define_counters(h: &ConfigHandle<'_>) -> Result<(Vec<Option<usize>>, [usize; 2]), String> {
+    let mut seen = std::collections::HashSet::new();
+    let mut define = |name: &str| -> Result<usize, String> {
+        let id = h.define_counter(name).map_err(|rc| {
+            format!("define_counter({name}) returned status {rc}, not Success (0)")
+        })?;
+        if id == 0 || !seen.insert(id) {
+            return Err(format!(
+                "define_counter({name}) returned id {id}: ids must be non-zero and distinct"
+            ));
+        }
+        Ok(id)
+    };
+    let mut ids = vec![None; Metric::COUNT];
+    for m in Metric::all() {
+        if m.is_reported() {
+            if let Some(slot) = ids.get_mut(m.index()) {
+                *slot = Some(define(&m.name())?);
+            }
+        }
+    }
+    let module = [define(MODULE_COUNTERS[0])?, define(MODULE_COUNTERS[1])?];
+    Ok((ids, module))
+}
+
+thread_local! {
+    /// This worker's engines, one per live config.
+    static ENGINES: RefCell<Vec<(Weak<Config>, Rc<Engine>)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// This worker thread's engine for `config`, built on first use (the wasm build has one per
+/// worker VM). Engines of destroyed configs are dropped here.
+pub fn engine_for(config: &Arc<Config>) -> Rc<Engine> {
+    let build = || Rc::new(Engine::new(config.policy.clone(), env, random_seed()).0);
+    ENGINES.with(|cell| {
+        let Ok(mut engines) = cell.try_borrow_mut() else {
+            return build();
+        };
+        engines.retain(|(w, _)| w.strong_count() > 0);
+        if let Some((_, e)) = engines
+            .iter()
+            .find(|(w, _)| std::ptr::eq(w.as_ptr(), Arc::as_ptr(config)))
+        {
+            return e.clone();
+        }
+        let e = build();
+        engines.push((Arc::downgrade(config), e.clone()));
+        e
+    })
+}
