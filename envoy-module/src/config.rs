@@ -71,7 +71,10 @@ impl Config {
             ffi::log(Level::Warn, &format!("vigil: {w}"));
         }
         let (counters, module_counters) = define_counters(handle).map_err(ConfigError::Abi)?;
-        engine.init_shared(&mut StoreRef(ProcessStore::global()));
+        if let Some(w) = engine.init_shared(&mut StoreRef(ProcessStore::global()), random_secret())
+        {
+            ffi::log(Level::Warn, &format!("vigil: {w}"));
+        }
         Ok(Config {
             policy,
             counters,
@@ -104,6 +107,14 @@ fn random_seed() -> u64 {
     let mut h = RandomState::new().build_hasher();
     h.write_u64(crate::exchange::now_ns());
     h.finish()
+}
+
+/// 16 random bytes for the detectors' secret (stored only if none is yet).
+fn random_secret() -> [u8; 16] {
+    let mut k = [0u8; 16];
+    k[..8].copy_from_slice(&random_seed().to_le_bytes());
+    k[8..].copy_from_slice(&random_seed().to_le_bytes());
+    k
 }
 
 /// Defines every counter: the ABI self-test's first half. Each definition must succeed and
@@ -142,7 +153,13 @@ thread_local! {
 /// This worker thread's engine for `config`, built on first use (the wasm build has one per
 /// worker VM). Engines of destroyed configs are dropped here.
 pub fn engine_for(config: &Arc<Config>) -> Rc<Engine> {
-    let build = || Rc::new(Engine::new(config.policy.clone(), env, random_seed()).0);
+    let build = || {
+        let e = Engine::new(config.policy.clone(), env, random_seed()).0;
+        // Adopt the detectors' secret the configuration stored in the process store (every
+        // thread's engine must key its fingerprints alike).
+        let _ = e.init_shared(&mut StoreRef(ProcessStore::global()), random_secret());
+        Rc::new(e)
+    };
     ENGINES.with(|cell| {
         let Ok(mut engines) = cell.try_borrow_mut() else {
             return build();
