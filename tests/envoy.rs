@@ -526,6 +526,25 @@ impl Envoy {
         Ok(out)
     }
 
+    /// Opens `n` connections before any request, and waits until Envoy has accepted them all:
+    /// with the listener's exact balancer they alternate between the workers, so requests on
+    /// them are spread over every worker.
+    pub fn open_spread(&self, n: usize) -> Result<Vec<std::net::TcpStream>> {
+        let before = self
+            .stats()?
+            .get("http.vigil.downstream_cx_total")
+            .copied()
+            .unwrap_or(0);
+        let conns = (0..n)
+            .map(|_| connect(self.listen))
+            .collect::<Result<Vec<_>>>()?;
+        let want = before + n as u64;
+        self.wait_stats(Duration::from_secs(5), |s| {
+            s.get("http.vigil.downstream_cx_total") == Some(&want)
+        })?;
+        Ok(conns)
+    }
+
     /// Waits until `until` holds for admin `/stats` (Vigil flushes its counters on a 1 s
     /// tick), then returns them; after `timeout`, returns them anyway.
     pub fn wait_stats(

@@ -153,3 +153,20 @@ impl Event {
         self.get(dotted).and_then(|v| v.as_str())
     }
 }
+
+/// `v` without the fields at these dotted paths (per-run values such as `event.id`).
+pub fn without_fields(mut v: serde_json::Value, dotted: &[&str]) -> serde_json::Value {
+    for path in dotted {
+        let (parent, last) = match path.rsplit_once('.') {
+            Some((p, l)) => (format!("/{}", p.replace('.', "/")), l),
+            None => (String::new(), *path),
+        };
+        if let Some(obj) = v
+            .pointer_mut(&parent)
+            .and_then(serde_json::Value::as_object_mut)
+        {
+            obj.remove(last);
+        }
+    }
+    v
+}

@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::time::Duration;
-use vigil_tests::envoy::{connect, exchange_on, new_request_id, Envoy, Options, Req};
+use vigil_tests::envoy::{exchange_on, new_request_id, Envoy, Options, Req};
 
 const ATTEMPTS: usize = 14;
 
@@ -14,17 +14,8 @@ fn e2e_brute_force_alert_across_two_workers() {
     opts.concurrency = 2;
     let envoy = Envoy::start(&opts).unwrap();
 
-    // Open every connection first: the listener's exact connection balancer hands each new
-    // connection to the worker with the fewest, so they alternate between the two workers.
-    let conns: Vec<_> = (0..ATTEMPTS)
-        .map(|_| connect(envoy.listen).unwrap())
-        .collect();
-    // Wait (with a deadline) until Envoy has accepted every connection on some worker.
-    envoy
-        .wait_stats(Duration::from_secs(5), |s| {
-            s.get("http.vigil.downstream_cx_total") == Some(&(ATTEMPTS as u64))
-        })
-        .unwrap();
+    // Every connection first, spread over the two workers.
+    let conns = envoy.open_spread(ATTEMPTS).unwrap();
     let mut ids = Vec::new();
     for (i, conn) in conns.into_iter().enumerate() {
         let id = new_request_id("bf");

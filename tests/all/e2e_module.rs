@@ -12,9 +12,7 @@ use crate::e2e_baseline::{baseline_cases, failed_logins, send_all, Case};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::time::Duration;
-use vigil_tests::envoy::{
-    connect, exchange_on, new_request_id, send_parts, tail, Envoy, Options, Req, Via,
-};
+use vigil_tests::envoy::{exchange_on, new_request_id, send_parts, tail, Envoy, Options, Req, Via};
 
 /// Fields that differ between two runs of the same traffic by design.
 const PER_RUN_FIELDS: &[&str] = &[
@@ -30,17 +28,9 @@ const PER_RUN_FIELDS: &[&str] = &[
 /// Where the module's counters appear on `/stats` (the wasm build's are `wasmcustom.vigil.*`).
 const STATS_PREFIX: &str = "dynamicmodulescustom.";
 
-fn normalize(mut v: Value) -> Value {
-    for path in PER_RUN_FIELDS {
-        let (parent, last) = match path.rsplit_once('.') {
-            Some((p, l)) => (format!("/{}", p.replace('.', "/")), l),
-            None => (String::new(), *path),
-        };
-        if let Some(obj) = v.pointer_mut(&parent).and_then(Value::as_object_mut) {
-            obj.remove(last);
-        }
-    }
-    v
+/// Removes the per-run fields (dotted paths) from an event.
+fn normalize(v: Value) -> Value {
+    vigil_tests::event::without_fields(v, PER_RUN_FIELDS)
 }
 
 /// The one known difference, pinned: a user the wasm build took from a jwt_authn
@@ -151,15 +141,7 @@ fn e2e_module_brute_force_alert_across_two_workers() {
     let mut opts = Options::new("modbruteforce").module().unwrap();
     opts.concurrency = 2;
     let envoy = Envoy::start(&opts).unwrap();
-    // The exact connection balancer alternates new connections between the two workers.
-    let conns: Vec<_> = (0..ATTEMPTS)
-        .map(|_| connect(envoy.listen).unwrap())
-        .collect();
-    envoy
-        .wait_stats(Duration::from_secs(5), |s| {
-            s.get("http.vigil.downstream_cx_total") == Some(&(ATTEMPTS as u64))
-        })
-        .unwrap();
+    let conns = envoy.open_spread(ATTEMPTS).unwrap();
     let mut ids = Vec::new();
     for (i, conn) in conns.into_iter().enumerate() {
         let id = new_request_id("mbf");

@@ -187,17 +187,8 @@ fn bytes_value(b: &[u8]) -> Value {
 }
 
 /// Removes the per-run fields (dotted paths) from an event.
-fn normalize(mut v: Value) -> Value {
-    for path in PER_RUN_FIELDS {
-        let (parent, last) = match path.rsplit_once('.') {
-            Some((p, l)) => (format!("/{}", p.replace('.', "/")), l),
-            None => (String::new(), *path),
-        };
-        if let Some(obj) = v.pointer_mut(&parent).and_then(Value::as_object_mut) {
-            obj.remove(last);
-        }
-    }
-    v
+fn normalize(v: Value) -> Value {
+    vigil_tests::event::without_fields(v, PER_RUN_FIELDS)
 }
 
 /// The baseline, then a brute-force alert, through Envoy with events via `via`; the same
