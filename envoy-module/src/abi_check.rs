@@ -1,11 +1,13 @@
-//! The live half of the ABI check. `config_new` cannot read a stream, so the first request
-//! this process completes compares each attribute id Vigil relies on with what the same
+//! The live half of the ABI check. `config_new` cannot read a stream, so the first requests
+//! this process completes compare each attribute id Vigil relies on with what the same
 //! request's headers say (`response.code` = `:status`, `request.method` = `:method`,
 //! `request.path` = `:path`, `request.id` = `x-request-id`, `source.port` = the port of
-//! `source.address`). A renumbered attribute enum shows up as a mismatch: Vigil logs one
-//! critical line with the values, counts `vigil.module.abi_mismatch` and stands down for the
-//! life of the process (traffic passes; no event is produced from values it cannot trust).
-//! A success is logged once at info with the values compared.
+//! `source.address`). A renumbered attribute enum shows up as a mismatch. One pass ends the
+//! checking (logged once at info with the values compared). Each mismatch is logged with its
+//! values and counted (`vigil.module.abi_mismatch`); after [`FAILS_TO_STAND_DOWN`] mismatches
+//! without a pass, Vigil stands down for the life of the process (traffic passes; no event
+//! is produced from values it cannot trust). Requiring several keeps one odd request from
+//! silencing Vigil.
 #![forbid(unsafe_code)]
 
 use crate::config::{Config, ModuleCounter};
@@ -14,20 +16,23 @@ use crate::ffi::{self, HeaderMap, Level, Stream};
 use std::sync::atomic::{AtomicU8, Ordering};
 use vigil_policies::envoy::{parse_status, split_address};
 
+/// Mismatches, with no pass, after which Vigil stands down.
+pub const FAILS_TO_STAND_DOWN: u8 = 3;
+
 const UNCHECKED: u8 = 0;
-const CHECKING: u8 = 1;
-const PASSED: u8 = 2;
-const FAILED: u8 = 3;
+const PASSED: u8 = 1;
+const FAILED: u8 = 2;
 
 static STATE: AtomicU8 = AtomicU8::new(UNCHECKED);
+static FAILS: AtomicU8 = AtomicU8::new(0);
 
 /// Whether the live check failed (Vigil produces nothing more in this process).
 pub fn stood_down() -> bool {
     STATE.load(Ordering::Relaxed) == FAILED
 }
 
-/// Runs the check on this stream if no stream has been checked yet and this one can be
-/// (its request and response headers exist).
+/// Checks this stream while no check has passed yet and this one can be checked (its
+/// request and response headers exist).
 pub fn check_once(config: &Config, stream: &Stream<'_>) {
     if STATE.load(Ordering::Relaxed) != UNCHECKED {
         return;
@@ -38,30 +43,39 @@ pub fn check_once(config: &Config, stream: &Stream<'_>) {
     let Some(method) = stream.header(HeaderMap::Request, ":method") else {
         return;
     };
-    if STATE
-        .compare_exchange(UNCHECKED, CHECKING, Ordering::AcqRel, Ordering::Relaxed)
-        .is_err()
-    {
-        return;
-    }
     match compare(stream, &status, &method) {
         Ok(passed) => {
-            STATE.store(PASSED, Ordering::Release);
-            ffi::log(
-                Level::Info,
-                &format!("vigil: ABI check passed on a live request: {passed}"),
-            );
+            if STATE
+                .compare_exchange(UNCHECKED, PASSED, Ordering::AcqRel, Ordering::Relaxed)
+                .is_ok()
+            {
+                ffi::log(
+                    Level::Info,
+                    &format!("vigil: ABI check passed on a live request: {passed}"),
+                );
+            }
         }
         Err(failed) => {
-            STATE.store(FAILED, Ordering::Release);
             let _ = stream.increment_counter(config.module_counter(ModuleCounter::AbiMismatch), 1);
+            let n = FAILS.fetch_add(1, Ordering::AcqRel).saturating_add(1);
+            if n > FAILS_TO_STAND_DOWN {
+                return;
+            }
             ffi::log(
-                Level::Critical,
-                &format!(
-                    "vigil: ABI check FAILED, Vigil stands down (traffic passes, no events): {failed}. \
-                     This module is built for Envoy 1.40 (dynamic-module ABI v0.2.0)"
-                ),
+                Level::Error,
+                &format!("vigil: ABI check mismatch {n} of {FAILS_TO_STAND_DOWN}: {failed}"),
             );
+            if n == FAILS_TO_STAND_DOWN
+                && STATE
+                    .compare_exchange(UNCHECKED, FAILED, Ordering::AcqRel, Ordering::Relaxed)
+                    .is_ok()
+            {
+                ffi::log(
+                    Level::Critical,
+                    "vigil: ABI check FAILED, Vigil stands down (traffic passes, no events). \
+                     This module is built for Envoy 1.40 (dynamic-module ABI v0.2.0)",
+                );
+            }
         }
     }
 }

@@ -151,7 +151,8 @@ thread_local! {
 }
 
 /// This worker thread's engine for `config`, built on first use (the wasm build has one per
-/// worker VM). Engines of destroyed configs are dropped here.
+/// worker VM). Callers hold the `Rc` only for the hook they run, on this thread: no engine
+/// reference ever leaves its thread. Engines of destroyed configs are dropped here.
 pub fn engine_for(config: &Arc<Config>) -> Rc<Engine> {
     let build = || {
         let e = Engine::new(config.policy.clone(), env, random_seed()).0;
@@ -164,13 +165,14 @@ pub fn engine_for(config: &Arc<Config>) -> Rc<Engine> {
         let Ok(mut engines) = cell.try_borrow_mut() else {
             return build();
         };
-        engines.retain(|(w, _)| w.strong_count() > 0);
+        // A dead entry may carry the address of a new config: match live ones only.
         if let Some((_, e)) = engines
             .iter()
-            .find(|(w, _)| std::ptr::eq(w.as_ptr(), Arc::as_ptr(config)))
+            .find(|(w, _)| w.strong_count() > 0 && std::ptr::eq(w.as_ptr(), Arc::as_ptr(config)))
         {
             return e.clone();
         }
+        engines.retain(|(w, _)| w.strong_count() > 0);
         let e = build();
         engines.push((Arc::downgrade(config), e.clone()));
         e

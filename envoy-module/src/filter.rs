@@ -17,7 +17,6 @@ use vigil_policies::{Engine, RequestState};
 /// The module's per-stream object.
 pub struct Filter {
     config: Arc<Config>,
-    engine: Option<Rc<Engine>>,
     state: Option<RequestState>,
     start_ns: u64,
     /// A hook panicked: do nothing more on this stream.
@@ -43,17 +42,16 @@ impl Filter {
     pub fn new(config: Arc<Config>) -> Filter {
         Filter {
             config,
-            engine: None,
             state: None,
             start_ns: now_ns(),
             broken: false,
         }
     }
 
-    fn engine(&mut self) -> Rc<Engine> {
-        self.engine
-            .get_or_insert_with(|| engine_for(&self.config))
-            .clone()
+    /// This thread's engine, for the running hook only (the filter keeps none: it holds
+    /// nothing thread-bound, whichever thread Envoy destroys it on).
+    fn engine(&self) -> Rc<Engine> {
+        engine_for(&self.config)
     }
 
     fn skip(&self) -> bool {

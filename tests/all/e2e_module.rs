@@ -176,6 +176,16 @@ fn e2e_module_brute_force_alert_across_two_workers() {
     );
     // Both workers served requests, and Envoy's counters (atomic, no flush) agree.
     let stats = envoy.stats().unwrap();
+    for w in ["worker_0", "worker_1"] {
+        let served: u64 = stats
+            .iter()
+            .filter(|(k, _)| {
+                k.starts_with("listener.") && k.ends_with(&format!("{w}.downstream_cx_total"))
+            })
+            .map(|(_, v)| *v)
+            .sum();
+        assert!(served > 0, "{w} served no connection: {stats:#?}");
+    }
     let written = format!("{STATS_PREFIX}vigil.sink.envoy_log.written");
     assert_eq!(
         stats.get(&written),
@@ -323,5 +333,51 @@ fn e2e_module_login_body_is_scanned_across_chunks_and_capped() {
         stats.get(&format!("{STATS_PREFIX}vigil.body_scan_overflows")),
         Some(&1),
         "{stats:#?}"
+    );
+}
+
+#[test]
+fn e2e_module_rendered_bootstrap_with_every_event_logger_passes_envoy_validate() {
+    use vigil_tests::envoy::{envoy_bin, envoy_module_so, workspace_root};
+    let so = envoy_module_so().unwrap();
+    let dir = workspace_root().join("target/e2e/validate");
+    std::fs::create_dir_all(&dir).unwrap();
+    let out_path = dir.join(format!("module-{}.yaml", std::process::id()));
+    // The path scripts/demo --module takes: envoy/render.py --module.
+    let render = std::process::Command::new("python3")
+        .arg(workspace_root().join("envoy/render.py"))
+        .arg(workspace_root().join("envoy/vigil.yaml.tmpl"))
+        .arg(&out_path)
+        .args(["--module", "--policy"])
+        .arg(workspace_root().join("envoy/demo-policy.json"))
+        .args([
+            "--event-log",
+            "file",
+            "--event-log",
+            "otel",
+            "--event-log",
+            "fluentd",
+        ])
+        .output()
+        .unwrap();
+    assert!(render.status.success(), "{render:?}");
+    let config = std::fs::read_to_string(&out_path).unwrap();
+    assert!(config.contains("DynamicModuleFilter") && !config.contains("wasm.v3.Wasm"));
+    assert!(
+        !config.contains("wasm.vigil.event."),
+        "loggers still read the wasm keys"
+    );
+    assert!(config.contains("%FILTER_STATE(vigil.event.2:PLAIN)%"));
+    let out = std::process::Command::new(envoy_bin().unwrap())
+        .env("ENVOY_DYNAMIC_MODULES_SEARCH_PATH", so.parent().unwrap())
+        .args(["--mode", "validate", "-l", "error", "-c"])
+        .arg(&out_path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success() && String::from_utf8_lossy(&out.stdout).contains("OK"),
+        "envoy --mode validate failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
     );
 }
