@@ -545,6 +545,23 @@ impl Envoy {
         Ok(conns)
     }
 
+    /// `n` failed logins for `mallory` (the demo upstream answers 401), each on its own
+    /// connection, all opened first and spread over the workers ([`Envoy::open_spread`]);
+    /// returns their request ids (prefixed `id_prefix`), in order.
+    pub fn failed_logins_spread(&self, n: usize, id_prefix: &str) -> Result<Vec<String>> {
+        let conns = self.open_spread(n)?;
+        let mut ids = Vec::with_capacity(n);
+        for (i, conn) in conns.into_iter().enumerate() {
+            let id = new_request_id(id_prefix);
+            let body = format!("username=mallory&password=guess-{i}");
+            let req = Req::post("/login", "application/x-www-form-urlencoded", &body).id(&id);
+            let r = exchange_on(conn, &req.to_bytes())?;
+            anyhow::ensure!(r.status == 401, "attempt {i}: status {}", r.status);
+            ids.push(id);
+        }
+        Ok(ids)
+    }
+
     /// Waits until `until` holds for admin `/stats` (Vigil flushes its counters on a 1 s
     /// tick), then returns them; after `timeout`, returns them anyway.
     pub fn wait_stats(

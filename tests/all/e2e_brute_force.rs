@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::time::Duration;
-use vigil_tests::envoy::{exchange_on, new_request_id, Envoy, Options, Req};
+use vigil_tests::envoy::{Envoy, Options};
 
 const ATTEMPTS: usize = 14;
 
@@ -15,16 +15,7 @@ fn e2e_brute_force_alert_across_two_workers() {
     let envoy = Envoy::start(&opts).unwrap();
 
     // Every connection first, spread over the two workers.
-    let conns = envoy.open_spread(ATTEMPTS).unwrap();
-    let mut ids = Vec::new();
-    for (i, conn) in conns.into_iter().enumerate() {
-        let id = new_request_id("bf");
-        let body = format!("username=mallory&password=guess-{i}");
-        let req = Req::post("/login", "application/x-www-form-urlencoded", &body).id(&id);
-        let r = exchange_on(conn, &req.to_bytes()).unwrap();
-        assert_eq!(r.status, 401, "attempt {i}");
-        ids.push(id);
-    }
+    let ids = envoy.failed_logins_spread(ATTEMPTS, "bf").unwrap();
 
     // ATTEMPTS failure events + exactly one alert. Every exchange has completed, so a
     // missing or extra record is a real one: wait for the expected count, then for Vigil's

@@ -12,7 +12,7 @@ use crate::e2e_baseline::{baseline_cases, failed_logins, send_all, Case};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::time::Duration;
-use vigil_tests::envoy::{exchange_on, new_request_id, send_parts, tail, Envoy, Options, Req, Via};
+use vigil_tests::envoy::{new_request_id, send_parts, tail, Envoy, Options, Req, Via};
 
 /// Fields that differ between two runs of the same traffic by design.
 const PER_RUN_FIELDS: &[&str] = &[
@@ -141,15 +141,7 @@ fn e2e_module_brute_force_alert_across_two_workers() {
     let mut opts = Options::new("modbruteforce").module().unwrap();
     opts.concurrency = 2;
     let envoy = Envoy::start(&opts).unwrap();
-    let conns = envoy.open_spread(ATTEMPTS).unwrap();
-    let mut ids = Vec::new();
-    for (i, conn) in conns.into_iter().enumerate() {
-        let id = new_request_id("mbf");
-        let body = format!("username=mallory&password=guess-{i}");
-        let req = Req::post("/login", "application/x-www-form-urlencoded", &body).id(&id);
-        assert_eq!(exchange_on(conn, &req.to_bytes()).unwrap().status, 401);
-        ids.push(id);
-    }
+    let ids = envoy.failed_logins_spread(ATTEMPTS, "mbf").unwrap();
     let events = envoy
         .wait_events(ATTEMPTS + 1, Duration::from_secs(5))
         .unwrap();
