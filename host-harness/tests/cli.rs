@@ -10,7 +10,9 @@ fn root() -> PathBuf {
 }
 
 fn plugin() -> PathBuf {
-    let p = root().join("target/wasm32-wasip1/release/vigil_plugin.wasm");
+    let p = std::env::var_os("VIGIL_WASM")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target/wasm32-wasip1/release/vigil_plugin.wasm"));
     assert!(p.exists(), "{} missing: run `cargo build --release --target wasm32-wasip1 -p vigil-plugin` (scripts/test does)", p.display());
     p
 }

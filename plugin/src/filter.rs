@@ -5,11 +5,10 @@
 //! No callback ever stops or alters traffic: every one returns `Continue`, and nothing is
 //! ever sent to the client. Where events go is the policy's `output.sinks` ([`crate::sinks`]).
 
+use crate::abi::{Action, Context, HttpContext, RootContext};
 use crate::host::{Count, Counters, HostExchange, HostStore};
 use crate::hostcalls::{self, Buffer, Level};
 use crate::sinks::Sinks;
-use proxy_wasm::traits::{Context, HttpContext, RootContext};
-use proxy_wasm::types::{Action, ContextType};
 use std::cell::Cell;
 use std::hash::{BuildHasher, Hasher};
 use std::rc::Rc;
@@ -105,6 +104,8 @@ impl Context for VigilRoot {
 }
 
 impl RootContext for VigilRoot {
+    type Http = VigilHttp;
+
     fn on_configure(&mut self, size: usize) -> bool {
         let config = match hostcalls::buffer(Buffer::PluginConfiguration, 0, size) {
             Ok(Some(c)) => c,
@@ -169,21 +170,17 @@ impl RootContext for VigilRoot {
         self.heartbeat();
     }
 
-    fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
+    fn create_http_context(&self, _context_id: u32) -> Option<VigilHttp> {
         let shared = self.shared.clone()?;
-        Some(Box::new(VigilHttp {
+        Some(VigilHttp {
             shared,
             state: None,
-        }))
-    }
-
-    fn get_type(&self) -> Option<ContextType> {
-        Some(ContextType::HttpContext)
+        })
     }
 }
 
 /// One request.
-struct VigilHttp {
+pub struct VigilHttp {
     shared: Rc<Shared>,
     state: Option<RequestState>,
 }

@@ -5,10 +5,10 @@
 //! few hostcalls on its request path through this layer instead: statuses come back as
 //! plain `u32`s, so an unexpected one is an `Err`, never a trap. Everything read is bytes.
 //!
-//! This is the only module with `unsafe`: each block passes pointers to live, correctly
-//! sized locals, and takes ownership of host-allocated buffers exactly as the SDK does (the
-//! host allocates them through the SDK's `proxy_on_memory_allocate`, i.e. this module's
-//! global allocator, with length == capacity).
+//! With [`crate::dispatch`] (the exports), this is one of the two modules with `unsafe`:
+//! each block passes pointers to live, correctly sized locals, and takes ownership of
+//! host-allocated buffers, which the host allocates through `proxy_on_memory_allocate`
+//! ([`crate::dispatch`]) as boxed slices, i.e. with length == capacity.
 #![allow(unsafe_code)]
 #![allow(clashing_extern_declarations)]
 
@@ -65,6 +65,8 @@ pub enum Level {
     Warn = 3,
     /// error
     Error = 4,
+    /// critical
+    Critical = 5,
 }
 
 #[link(wasm_import_module = "env")]

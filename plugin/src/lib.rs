@@ -14,17 +14,9 @@
 //! `on_configure` return false after logging, at level error, a line naming the JSON path of
 //! the problem, so Envoy rejects the filter config.
 
+pub mod abi;
+mod dispatch;
 pub mod filter;
 pub mod host;
 pub mod hostcalls;
 pub mod sinks;
-
-#[allow(unsafe_code)]
-mod entry {
-    proxy_wasm::main! {{
-        proxy_wasm::set_log_level(proxy_wasm::types::LogLevel::Trace);
-        proxy_wasm::set_root_context(|_| -> Box<dyn proxy_wasm::traits::RootContext> {
-            Box::<crate::filter::VigilRoot>::default()
-        });
-    }}
-}
