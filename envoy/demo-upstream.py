@@ -11,6 +11,13 @@ Routes:
                                      with a dummy token, else 400 {"error":"invalid_grant"}
   POST /api/items                    JSON object with a non-empty string "name" and an integer
                                      "qty" >= 0 -> 201, anything else -> 422
+  POST /demo.<Service>/<Method>      a gRPC-shaped answer (HTTP 200, application/grpc):
+    with content-type application/grpc  `authorization: Bearer demo-opaque-token` -> one empty
+                                     message and grpc-status 0 in the trailers; a /demo.Admin/
+                                     method without it -> grpc-status 7 in the headers
+                                     (trailers-only); anything else -> one empty message and
+                                     grpc-status 16 (unauthenticated) in the trailers (chunked;
+                                     Envoy's cluster needs enable_trailers)
   GET /slow                          200 after 2 s (a slow upstream: timeouts in the tests)
   ?slow=1 on any route               answers 1.5 s late (requests that complete out of order)
   anything else                      200 {"ok":true,"path":...}
@@ -82,6 +89,29 @@ class Handler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(data)
 
+    def _grpc(self, path):
+        """A gRPC-shaped answer over HTTP/1.1: status in the trailers (chunked), or in the
+        headers for a trailers-only refusal."""
+        authorized = self.headers.get("authorization") == "Bearer demo-opaque-token"
+        self.send_response(200)
+        self.send_header("content-type", "application/grpc")
+        if not authorized and path.startswith("/demo.Admin/"):
+            self.send_header("grpc-status", "7")
+            self.send_header("grpc-message", "permission denied")
+            self.send_header("content-length", "0")
+            self.end_headers()
+            return None
+        status, message = ("0", "") if authorized else ("16", "missing credentials")
+        self.send_header("transfer-encoding", "chunked")
+        self.send_header("trailer", "grpc-status, grpc-message")
+        self.end_headers()
+        frame = b"\x00\x00\x00\x00\x00"  # one empty, uncompressed message
+        trailers = f"grpc-status: {status}\r\n"
+        if message:
+            trailers += f"grpc-message: {message}\r\n"
+        self.wfile.write(b"5\r\n" + frame + b"\r\n0\r\n" + trailers.encode() + b"\r\n")
+        return None
+
     def _fields(self, raw):
         """Form or JSON body -> dict of str -> str (first value)."""
         ctype = (self.headers.get("content-type") or "").split(";")[0].strip().lower()
@@ -128,6 +158,9 @@ class Handler(BaseHTTPRequestHandler):
             if not ok:
                 return self._send(422, {"error": "validation_failed"})
             return self._send(201, {"ok": True, "id": 1})
+        ctype = (self.headers.get("content-type") or "").lower()
+        if path.startswith("/demo.") and ctype.startswith("application/grpc"):
+            return self._grpc(path)
         if path == "/slow":
             time.sleep(2)
         return self._send(200, {"ok": True, "path": path})

@@ -63,6 +63,10 @@ impl Exchange for ModuleExchange<'_, '_> {
         self.stream.header(HeaderMap::Response, name)
     }
 
+    fn response_trailer(&mut self, name: &str) -> Option<Vec<u8>> {
+        self.stream.header(HeaderMap::ResponseTrailers, name)
+    }
+
     fn property(&mut self, path: &[&str]) -> Option<Vec<u8>> {
         let int = |id| self.stream.attr_int(id).map(|v| v.to_le_bytes().to_vec());
         match path {

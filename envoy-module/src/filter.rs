@@ -100,6 +100,22 @@ impl Filter {
         engine.on_response_headers(&mut x, st);
     }
 
+    /// Response trailers: a gRPC status sent after the messages.
+    pub fn on_response_trailers(&mut self, stream: &Stream<'_>) {
+        if self.skip() {
+            return;
+        }
+        let engine = self.engine();
+        let Some(st) = self.state.as_mut() else {
+            return;
+        };
+        let mut x = ModuleExchange {
+            stream,
+            start_ns: self.start_ns,
+        };
+        engine.on_response_trailers(&mut x, st);
+    }
+
     /// End of stream (before the access loggers): classify, count, deliver.
     pub fn on_stream_complete(&mut self, stream: &Stream<'_>) {
         if self.broken {

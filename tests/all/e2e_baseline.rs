@@ -47,6 +47,14 @@ impl Case {
     }
 }
 
+/// A unary gRPC call (one empty message) to the demo upstream's gRPC-shaped routes.
+fn grpc(path: &str) -> Req {
+    Req::new("POST", path)
+        .header("content-type", "application/grpc")
+        .header("te", "trailers")
+        .body(&[0, 0, 0, 0, 0])
+}
+
 const FORM: &str = "application/x-www-form-urlencoded";
 const JSON: &str = "application/json";
 
@@ -174,6 +182,28 @@ pub(crate) fn baseline_cases() -> Vec<Case> {
             Req::post("/api/items", JSON, &"x".repeat(20_000)).bearer(&user),
             413,
             Some("input_validation_fail"),
+        ),
+        // gRPC fails with HTTP 200: grpc-status 16 in the trailers (the demo upstream sends
+        // them chunked over HTTP/1.1), 7 in the headers of a trailers-only answer.
+        case(
+            "grpc-unauthenticated",
+            grpc("/demo.Orders/List"),
+            200,
+            Some("authn_token_invalid"),
+        )
+        .reason("grpc_unauthenticated"),
+        case(
+            "grpc-permission-denied",
+            grpc("/demo.Admin/Delete"),
+            200,
+            Some("authz_fail"),
+        )
+        .reason("grpc_permission_denied"),
+        case(
+            "grpc-ok",
+            grpc("/demo.Orders/List").bearer("demo-opaque-token"),
+            200,
+            None,
         ),
         case("plain-ok", Req::get("/hello?x=1"), 200, None),
         case(

@@ -123,6 +123,14 @@ fn traffic_line(entry: &Value, sent: &Sent, resp: &HttpResponse) -> Value {
         if !resp.body.is_empty() {
             response["body"] = bytes_value(&resp.body);
         }
+        // The client's HTTP/1.1 never sees trailers; the access log's `%TRAILER%` does.
+        let trailers: Vec<Value> = ["grpc-status", "grpc-message"]
+            .iter()
+            .filter_map(|n| field(entry, &n.replace('-', "_")).map(|v| json!([n, v])))
+            .collect();
+        if !trailers.is_empty() {
+            response["trailers"] = json!(trailers);
+        }
     }
     json!({
         "time": field(entry, "start_time").unwrap_or("1970-01-01T00:00:00.000Z"),

@@ -168,6 +168,18 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_stream_complete(
     });
 }
 
+/// Response trailers: a gRPC response's `grpc-status`.
+#[no_mangle]
+pub extern "C" fn envoy_dynamic_module_on_http_filter_response_trailers(
+    envoy_filter: *mut c_void,
+    module_filter: *mut c_void,
+) -> i32 {
+    with_filter("response_trailers", envoy_filter, module_filter, |f, s| {
+        f.on_response_trailers(s)
+    });
+    CONTINUE
+}
+
 // Hooks Envoy 1.40 requires and Vigil does not use: they do nothing and let traffic pass.
 
 /// Unused.
@@ -185,15 +197,6 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_response_body(
     _e: *mut c_void,
     _m: *mut c_void,
     _end_of_stream: bool,
-) -> i32 {
-    CONTINUE
-}
-
-/// Unused.
-#[no_mangle]
-pub extern "C" fn envoy_dynamic_module_on_http_filter_response_trailers(
-    _e: *mut c_void,
-    _m: *mut c_void,
 ) -> i32 {
     CONTINUE
 }

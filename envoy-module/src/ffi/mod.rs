@@ -76,6 +76,8 @@ pub enum HeaderMap {
     Request = 0,
     /// Response headers.
     Response = 2,
+    /// Response trailers (a gRPC response's `grpc-status`).
+    ResponseTrailers = 3,
 }
 
 /// `envoy_dynamic_module_type_log_level`.
