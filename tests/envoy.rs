@@ -124,6 +124,9 @@ pub struct Options {
     pub extra_routes: Vec<String>,
     /// Extra environment variables for the Envoy process.
     pub env: Vec<(String, String)>,
+    /// The wasm filter's `failure_policy` (`FAIL_CLOSED`, `FAIL_OPEN`, `FAIL_RELOAD`);
+    /// `None` keeps the template's (`FAIL_RELOAD`).
+    pub failure_policy: Option<String>,
 }
 
 impl Options {
@@ -139,6 +142,7 @@ impl Options {
             module: None,
             extra_routes: Vec::new(),
             env: Vec::new(),
+            failure_policy: None,
         }
     }
 
@@ -290,6 +294,14 @@ fn launch(opts: &Options) -> Result<Launched> {
         FINGERPRINT_KEY,
         &access_log_path,
     )?;
+    let config = match &opts.failure_policy {
+        None => config,
+        Some(p) => {
+            let anchor = "failure_policy: FAIL_RELOAD";
+            anyhow::ensure!(config.contains(anchor), "no `{anchor}` in the template");
+            config.replace(anchor, &format!("failure_policy: {p}"))
+        }
+    };
     let config = match opts.hcm_extra.is_empty() {
         true => config,
         false => {
@@ -603,6 +615,22 @@ impl Envoy {
     /// Stops Envoy (the upstream goes on drop).
     pub fn stop(&mut self) {
         self.envoy = None;
+    }
+
+    /// Stops Envoy as an operator does (SIGTERM), waiting up to 10 s for it to exit, so
+    /// that its shutdown (the root contexts' `on_done`/`on_delete`) is in the log.
+    pub fn terminate(&mut self) -> Result<()> {
+        if let Some(p) = self.envoy.as_mut() {
+            let pid = p.0.id().to_string();
+            Command::new("kill").args(["-TERM", &pid]).status()?;
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while p.0.try_wait()?.is_none() {
+                anyhow::ensure!(Instant::now() < deadline, "Envoy did not exit on SIGTERM");
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        self.envoy = None;
+        Ok(())
     }
 }
 

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use crate::abi::{Action, LogLevel};
 use crate::error::HarnessError;
+use crate::failure::{FailurePolicy, HostReply, RELOAD_BACKOFF_NS};
 use crate::pause::Flow;
 use crate::state::{Body, LocalResponse, LogEntry, Stage, Stream};
 use crate::stream_headers;
@@ -35,8 +36,16 @@ pub struct ExchangeOutcome {
     /// answer left in the traffic: Envoy would hold the request until a timeout or the
     /// client gives up; the harness ends it there (`on_log` without a response).
     pub stalled: bool,
-    /// Set if the VM failed (trap now or earlier); Envoy would fail the stream.
+    /// Set if the VM failed (trap now or earlier) and was not reloaded.
     pub vm_failed: Option<String>,
+    /// Envoy's own reply because the plugin failed: the 503 `wasm_fail_stream` of a stream
+    /// whose callback trapped before its response started, or of a later request under
+    /// `FAIL_CLOSED` (or within `FAIL_RELOAD`'s backoff). See [`crate::failure`].
+    pub host_reply: Option<crate::failure::HostReply>,
+    /// The request went on without the plugin (`FAIL_OPEN` after a failure).
+    pub bypassed: bool,
+    /// The failed VM was replaced by a fresh one before this request (`FAIL_RELOAD`).
+    pub reloaded: bool,
     /// Records the access loggers wrote ([`crate::VmOptions::access_loggers`]), in logger
     /// order: each the bytes of one filter-state value.
     pub access_log: Vec<Vec<u8>>,
@@ -73,6 +82,11 @@ impl Vm {
         let sc_start = self.store.data().stream_controls.len();
         let trace_start = self.trace.as_ref().map_or(0, Vec::len);
         let mut out = ExchangeOutcome::default();
+        if self.failed.is_some() {
+            self.apply_failure_policy(x.time_ns, &mut out);
+        }
+        let failed_before = self.failed.is_some();
+        let codec_rejected = x.envoy.rejected_by == Some(RejectedBy::Codec);
         if self.failed.is_none() {
             let now = self.store.data().now_ns;
             let period = u64::from(self.store.data().tick_period_ms) * 1_000_000;
@@ -92,6 +106,16 @@ impl Vm {
             if c.enabled {
                 out.hostcalls = c.snapshot();
             }
+        }
+        if !failed_before
+            && self.failed.is_some()
+            && self
+                .failed_callback
+                .as_deref()
+                .is_some_and(crate::failure::trap_gets_reply)
+            && !codec_rejected
+        {
+            out.host_reply = Some(HostReply::wasm_fail_stream());
         }
         out.vm_failed = self.failed.clone();
         let st = self.store.data();
@@ -116,6 +140,33 @@ impl Vm {
             out.trace = t[trace_start.min(t.len())..].to_vec();
         }
         Ok(out)
+    }
+
+    /// A request reaches a failed VM: Envoy's failure policy decides (see [`crate::failure`]).
+    fn apply_failure_policy(&mut self, now_ns: u64, out: &mut ExchangeOutcome) {
+        match self.opts.failure_policy {
+            FailurePolicy::FailClosed => out.host_reply = Some(HostReply::wasm_fail_stream()),
+            FailurePolicy::FailOpen => out.bypassed = true,
+            FailurePolicy::FailReload => {
+                if now_ns < self.failed_at_ns.saturating_add(RELOAD_BACKOFF_NS) {
+                    self.reload_stats.backoff += 1;
+                    out.host_reply = Some(HostReply::wasm_fail_stream());
+                    return;
+                }
+                self.store.data_mut().now_ns = now_ns;
+                if matches!(self.reload(), Ok(true)) {
+                    self.reload_stats.success += 1;
+                    out.reloaded = true;
+                } else {
+                    self.reload_stats.failure += 1;
+                    if self.failed.is_none() {
+                        self.failed = Some("reload failed".into());
+                    }
+                    self.failed_at_ns = now_ns;
+                    out.host_reply = Some(HostReply::wasm_fail_stream());
+                }
+            }
+        }
     }
 
     fn drive(&mut self, x: Arc<Exchange>, out: &mut ExchangeOutcome) -> Result<(), HarnessError> {

@@ -51,8 +51,20 @@
 //! | `wasi poll_oneoff`, `sched_yield`, `clock_res_get` | minimal | 0 events / ok / 1 ns |
 //! | any other import | module fails to load | `HarnessError::UnknownImport` naming it |
 //!
-//! Lifecycle: `_initialize` (or `_start`), `proxy_on_context_create(root, 0)`,
-//! `proxy_on_vm_start`, `proxy_on_configure` (false → rejected). Per exchange (every point
+//! VMs (verified with the conformance probe, `tests/all/conformance_lifecycle.rs`): Envoy
+//! starts a throw-away canary VM, the main thread's VM and one VM per worker, each
+//! `_initialize`, `proxy_on_context_create(root, 0)`, `proxy_on_vm_start`,
+//! `proxy_on_configure` (false → rejected; a canary's refusal rejects the configuration);
+//! the canary is destroyed without `on_done`/`on_delete`; at shutdown every live root gets
+//! `proxy_on_done` then `proxy_on_delete`. [`crate::Harness`] does the same
+//! (`Harness::start`, `Harness::shutdown`); a lone [`crate::Vm`] is one worker's VM.
+//! A trap: the stream gets Envoy's 503 `wasm_fail_stream` (no more callbacks for it), and
+//! later requests follow [`crate::VmOptions::failure_policy`]: fail closed (503), fail
+//! open (bypassed), or reload after a 1 s backoff (a fresh VM; `ExchangeOutcome::reloaded`,
+//! `Vm::reload_stats`), as measured ([`crate::failure`]).
+//!
+//! Per VM: `_initialize` (or `_start`), `proxy_on_context_create(root, 0)`,
+//! `proxy_on_vm_start`, `proxy_on_configure`. Per exchange (every point
 //! verified with the conformance probe against Envoy 1.40, `tests/all/conformance.rs`):
 //! - `on_context_create(ctx, root)`, `on_request_headers(n, eos)` (`eos` false when the
 //!   request announces a body: `content-length` above 0 or `transfer-encoding`);
@@ -96,8 +108,8 @@
 //! `request.time`/`protocol` and `response.flags` (0 before the response) come from the
 //! stream info and are always there. The traffic's `filter_metadata` is taken as written by
 //! filters behind the plugin (jwt_authn): a namespace is `NotFound` until
-//! `on_request_headers` has returned `Continue`. A trap fails the VM: later exchanges report
-//! `vm_failed` without running wasm.
+//! `on_request_headers` has returned `Continue`. A trap fails the VM (see above for what
+//! Envoy does next).
 //!
 //! Every hostcall is counted per exchange (what a request costs in host crossings; in
 //! Envoy 1.40 on V8 a property read costs about 1-1.7 µs, a header read 0.25 µs): see

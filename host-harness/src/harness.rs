@@ -1,23 +1,46 @@
-//! Several VMs ("Envoy workers") over one [`SharedData`], with round-robin dispatch.
+//! Several VMs ("Envoy workers") over one [`SharedData`], with round-robin dispatch, started
+//! the way Envoy 1.40 starts a wasm HTTP filter.
+//!
+//! Measured with the conformance probe (`tests/all/conformance_lifecycle.rs`): with
+//! `--concurrency N`, Envoy runs `on_vm_start` and `on_configure` in N + 2 VMs, in this
+//! order: a throw-away canary that validates the configuration (it is destroyed without the
+//! root's `on_done`/`on_delete`, and never sees a request), the main thread's VM (it gets
+//! ticks, never a request), then one VM per worker. At shutdown every live VM's root gets
+//! `on_done` then `on_delete` (workers first, then the main thread's; a failed VM gets
+//! neither). The harness does the same: [`Harness::start`] runs the canary (its log lines are
+//! kept in [`Harness::canary_logs`]), then the main thread's VM ([`Harness::main_vm`]), then
+//! the workers; [`Harness::shutdown`] ends them.
 
 use crate::error::HarnessError;
 use crate::shared::SharedData;
+use crate::state::LogEntry;
 use crate::traffic::SharedExchange;
 use crate::vm::{ExchangeOutcome, Plugin, Vm, VmOptions};
 
-/// N workers sharing shared data, queues and stats.
+/// Seed offsets of the VMs that are not workers (workers use `seed + index`).
+const CANARY_SEED: u64 = 0x00ca_0000;
+const MAIN_SEED: u64 = 0x0a11_0000;
+
+/// N workers sharing shared data, queues and stats, plus Envoy's canary and main-thread VMs.
 #[derive(Debug)]
 pub struct Harness {
     vms: Vec<Vm>,
+    main: Vm,
+    plugin: Plugin,
+    opts: VmOptions,
+    canary_logs: Vec<LogEntry>,
     shared: SharedData,
     next: usize,
 }
 
 impl Harness {
-    /// Creates `workers` (at least 1) VMs; `opts.shared` is used by all, seeds are
-    /// `opts.seed + worker index`.
+    /// Creates `workers` (at least 1) VMs and the main thread's; `opts.shared` is used by
+    /// all, worker seeds are `opts.seed + worker index`.
     pub fn new(plugin: &Plugin, opts: VmOptions, workers: usize) -> Result<Self, HarnessError> {
         let shared = opts.shared.clone();
+        let mut main_opts = opts.clone();
+        main_opts.seed = opts.seed.wrapping_add(MAIN_SEED);
+        let main = Vm::new(plugin, main_opts)?;
         let vms = (0..workers.max(1))
             .map(|i| {
                 let mut o = opts.clone();
@@ -27,18 +50,43 @@ impl Harness {
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Self {
             vms,
+            main,
+            plugin: plugin.clone(),
+            opts,
+            canary_logs: Vec::new(),
             shared,
             next: 0,
         })
     }
 
-    /// Starts every worker; true if all accepted their configuration.
+    /// Starts Envoy's way: the canary (a refusal there rejects the configuration, and
+    /// nothing else starts), the main thread's VM, then every worker. True if all accepted
+    /// their configuration.
     pub fn start(&mut self) -> Result<bool, HarnessError> {
-        let mut ok = true;
+        let mut canary_opts = self.opts.clone();
+        canary_opts.seed = self.opts.seed.wrapping_add(CANARY_SEED);
+        let mut canary = Vm::new(&self.plugin, canary_opts)?;
+        let accepted = canary.start()?;
+        self.canary_logs = canary.take_logs();
+        drop(canary);
+        if !accepted {
+            return Ok(false);
+        }
+        let mut ok = self.main.start()?;
         for vm in &mut self.vms {
             ok &= vm.start()?;
         }
         Ok(ok)
+    }
+
+    /// Envoy's shutdown: every live worker's root `on_done` and `on_delete`, then the main
+    /// thread's.
+    pub fn shutdown(&mut self) -> Result<(), HarnessError> {
+        for vm in &mut self.vms {
+            vm.shutdown()?;
+        }
+        self.main.shutdown()?;
+        Ok(())
     }
 
     /// Runs an exchange on the next worker (round-robin).
@@ -55,7 +103,13 @@ impl Harness {
         x: impl SharedExchange,
     ) -> Result<ExchangeOutcome, HarnessError> {
         let n = self.vms.len();
-        self.vms[i % n].run(x)
+        let out = self.vms[i % n].run(x)?;
+        // The main thread's clock is the process's: it follows the latest request.
+        let now = self.vms[i % n].time();
+        if now > self.main.time() {
+            self.main.set_time(now);
+        }
+        Ok(out)
     }
 
     /// Worker `i` (modulo the worker count).
@@ -74,6 +128,16 @@ impl Harness {
         &mut self.vms
     }
 
+    /// The main thread's VM (started and ticked like a worker's, never given a request).
+    pub fn main_vm(&mut self) -> &mut Vm {
+        &mut self.main
+    }
+
+    /// What the canary VM logged while it validated the configuration.
+    pub fn canary_logs(&self) -> &[LogEntry] {
+        &self.canary_logs
+    }
+
     /// Number of workers.
     pub fn workers(&self) -> usize {
         self.vms.len()
@@ -84,8 +148,10 @@ impl Harness {
         &self.shared
     }
 
-    /// Advances every worker's clock (each fires its own root-context ticks).
+    /// Advances every VM's clock (each fires its own root-context ticks): the main
+    /// thread's, then the workers'.
     pub fn advance_time(&mut self, delta_ns: u64) -> Result<(), HarnessError> {
+        self.main.advance_time(delta_ns)?;
         for vm in &mut self.vms {
             vm.advance_time(delta_ns)?;
         }

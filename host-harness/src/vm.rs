@@ -9,6 +9,7 @@ use crate::abi::LogLevel;
 use crate::access_log::AccessLogger;
 use crate::error::HarnessError;
 pub use crate::exchange::{is_event, ExchangeOutcome};
+use crate::failure::{FailurePolicy, ReloadStats};
 pub use crate::plugin::Plugin;
 use crate::shared::{MetricValue, SharedData};
 use crate::state::{
@@ -46,6 +47,9 @@ pub struct VmOptions {
     /// Record every callback into the plugin, with its arguments and what it returned, in
     /// [`ExchangeOutcome::trace`] (off: no cost).
     pub trace: bool,
+    /// What happens to the requests after a trap (`PluginConfig.failure_policy`; Envoy's
+    /// default is fail closed): see [`crate::failure`].
+    pub failure_policy: FailurePolicy,
 }
 
 impl Default for VmOptions {
@@ -64,6 +68,7 @@ impl Default for VmOptions {
             access_loggers: Vec::new(),
             count_hostcalls: false,
             trace: false,
+            failure_policy: FailurePolicy::default(),
         }
     }
 }
@@ -103,6 +108,15 @@ pub struct Vm {
     pub(crate) next_context: u32,
     /// Callbacks so far, when tracing ([`VmOptions::trace`]).
     pub(crate) trace: Option<Vec<crate::trace::Callback>>,
+    /// What a reload needs: the module and the options this VM was made with.
+    pub(crate) plugin: Plugin,
+    pub(crate) opts: VmOptions,
+    /// The callback that trapped, and the clock then (for the reload backoff).
+    pub(crate) failed_callback: Option<String>,
+    pub(crate) failed_at_ns: u64,
+    pub(crate) reload_stats: ReloadStats,
+    /// VM instances started so far on this "worker" (1 + reloads).
+    pub(crate) generation: u64,
 }
 
 impl std::fmt::Debug for Vm {
@@ -139,6 +153,7 @@ fn trap_message(e: &wasmtime::Error) -> String {
 impl Vm {
     /// Instantiates the plugin and runs `_initialize` / `_start`. Call [`Vm::start`] next.
     pub fn new(plugin: &Plugin, opts: VmOptions) -> Result<Self, HarnessError> {
+        let kept = opts.clone();
         let trace = opts.trace.then(Vec::new);
         let cfg = VmConfig {
             root_id: opts.root_id,
@@ -216,6 +231,12 @@ impl Vm {
             failed: None,
             next_context: 2,
             trace,
+            plugin: plugin.clone(),
+            opts: kept,
+            failed_callback: None,
+            failed_at_ns: 0,
+            reload_stats: ReloadStats::default(),
+            generation: 1,
         };
         for init in ["_initialize", "_start"] {
             if let Some(f) = typed::<(), ()>(&mut vm.store, &inst, init)? {
@@ -260,6 +281,8 @@ impl Vm {
             Err(e) => {
                 let message = trap_message(&e);
                 self.failed = Some(format!("{name}: {message}"));
+                self.failed_callback = Some(name.to_string());
+                self.failed_at_ns = self.store.data().now_ns;
                 Err(HarnessError::Trap {
                     callback: name.to_string(),
                     message,
@@ -308,6 +331,67 @@ impl Vm {
     /// Why the VM failed, if it did.
     pub fn failure(&self) -> Option<&str> {
         self.failed.as_deref()
+    }
+
+    /// The failure policy's counters (Envoy's `wasm.<plugin>.vm_reload*`).
+    pub fn reload_stats(&self) -> ReloadStats {
+        self.reload_stats
+    }
+
+    /// VM instances started on this worker so far (1, plus one per reload).
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// Replaces the failed instance with a fresh one, as `FAIL_RELOAD` does: a new instance
+    /// of the module (`_initialize`, root context, `on_vm_start`, `on_configure`) at the
+    /// current clock, with a new random seed; collected logs, access-log records and the
+    /// trace carry over. Returns whether the new VM accepted its configuration.
+    pub(crate) fn reload(&mut self) -> Result<bool, HarnessError> {
+        let now = self.store.data().now_ns;
+        let mut opts = self.opts.clone();
+        opts.seed = opts
+            .seed
+            .wrapping_add(self.generation.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+        let mut fresh = Vm::new(&self.plugin, opts)?;
+        fresh.store.data_mut().now_ns = now;
+        let old = self.store.data_mut();
+        let logs = std::mem::take(&mut old.logs);
+        let access_log = std::mem::take(&mut old.access_log);
+        let local_responses = std::mem::take(&mut old.local_responses);
+        let stream_controls = std::mem::take(&mut old.stream_controls);
+        let st = fresh.store.data_mut();
+        st.logs.splice(0..0, logs);
+        st.access_log.splice(0..0, access_log);
+        st.local_responses.splice(0..0, local_responses);
+        st.stream_controls.splice(0..0, stream_controls);
+        if let Some(mut t) = self.trace.take() {
+            t.extend(fresh.trace.take().unwrap_or_default());
+            fresh.trace = Some(t);
+        }
+        fresh.reload_stats = self.reload_stats;
+        fresh.generation = self.generation + 1;
+        *self = fresh;
+        let ok = self.start()?;
+        if !ok {
+            self.failed = Some("reload: the new VM refused its configuration".into());
+            self.failed_at_ns = now;
+        }
+        Ok(ok)
+    }
+
+    /// Envoy's shutdown (or a drain) of this VM: the root context's `on_done`, then its
+    /// `on_delete` (measured: a VM that failed gets neither). Returns `on_done`'s answer.
+    pub fn shutdown(&mut self) -> Result<bool, HarnessError> {
+        if self.failed.is_some() || !self.started {
+            return Ok(true);
+        }
+        let root = self.store.data().root_context_id;
+        let ex = Arc::clone(&self.ex);
+        let done = self.call("proxy_on_done", root, ex.on_done.as_ref(), root as i32)?;
+        self.call("proxy_on_delete", root, ex.on_delete.as_ref(), root as i32)?;
+        self.started = false;
+        Ok(done != Some(0))
     }
 
     /// Sets the clock (ns since the epoch) without firing ticks.

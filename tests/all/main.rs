@@ -2,6 +2,7 @@
 //! end-to-end tests through a real Envoy, and consistency checks.
 
 mod conformance;
+mod conformance_lifecycle;
 mod consistency;
 mod detectors;
 mod e2e_bad_policy;

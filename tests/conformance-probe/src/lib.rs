@@ -20,6 +20,11 @@
 //! resuming the request when the answer comes; `callout-timeout` does the same with `GET
 //! /slow` and a 200 ms timeout (the upstream answers after 2 s).
 //!
+//! `trap` makes the probe trap (a wasm `unreachable`) after an `action` record. The root
+//! context records its own lifecycle (`vm_start`, `configure`, `root_done`, `root_delete`)
+//! with `vm`, a nonce drawn once per VM instance, so that the records of the canary, the
+//! main thread's and each worker's VM can be told apart.
+//!
 //! Values are strings when they are UTF-8 and `{"hex": ...}` otherwise; integer properties
 //! (8 bytes little-endian) are numbers. The probe never panics: it uses raw hostcalls
 //! ([`raw`]) and records every status as it comes. Values that differ by nature (times, ids,
@@ -38,8 +43,8 @@ use std::time::Duration;
 mod entry {
     proxy_wasm::main! {{
         proxy_wasm::set_log_level(proxy_wasm::types::LogLevel::Trace);
-        proxy_wasm::set_root_context(|_| -> Box<dyn proxy_wasm::traits::RootContext> {
-            Box::new(crate::ProbeRoot)
+        proxy_wasm::set_root_context(|_id| -> Box<dyn proxy_wasm::traits::RootContext> {
+            Box::new(crate::ProbeRoot { id: _id })
         });
     }}
 }
@@ -233,13 +238,64 @@ fn record_with(
     raw::log(2, line.as_bytes());
 }
 
-/// Root context: creates a [`Probe`] per request.
-#[derive(Debug, Default)]
-pub struct ProbeRoot;
+/// This VM instance's nonce: drawn once (WASI randomness) when the VM starts, so records
+/// tell VM instances apart (the comparison numbers them by first appearance).
+fn vm_nonce() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    thread_local! {
+        static NONCE: u64 = {
+            let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+            h.write_u64(0x0070_726f_6265);
+            h.finish()
+        };
+    }
+    NONCE.with(|n| *n)
+}
 
-impl Context for ProbeRoot {}
+/// Logs a root context's lifecycle record: `{"cb", "ctx", "vm", "args"}`.
+pub fn record_root(ctx: u32, cb: &str, args: Value) {
+    let rec = json!({ "ctx": ctx, "cb": cb, "vm": format!("{:016x}", vm_nonce()), "args": args });
+    raw::log(2, format!("{PREFIX}{rec}").as_bytes());
+}
+
+/// Root context: records its lifecycle, creates a [`Probe`] per request.
+#[derive(Debug, Default)]
+pub struct ProbeRoot {
+    id: u32,
+}
+
+impl Context for ProbeRoot {
+    fn on_done(&mut self) -> bool {
+        record_root(self.id, "root_done", json!({}));
+        true
+    }
+}
+
+impl Drop for ProbeRoot {
+    fn drop(&mut self) {
+        record_root(self.id, "root_delete", json!({}));
+    }
+}
 
 impl RootContext for ProbeRoot {
+    fn on_vm_start(&mut self, vm_configuration_size: usize) -> bool {
+        record_root(
+            self.id,
+            "vm_start",
+            json!({ "size": vm_configuration_size }),
+        );
+        true
+    }
+
+    fn on_configure(&mut self, plugin_configuration_size: usize) -> bool {
+        record_root(
+            self.id,
+            "configure",
+            json!({ "size": plugin_configuration_size }),
+        );
+        true
+    }
+
     fn create_http_context(&self, context_id: u32) -> Option<Box<dyn HttpContext>> {
         record(context_id, "context_create", json!({}), None);
         Some(Box::new(Probe { ctx: context_id }))
@@ -264,6 +320,10 @@ impl Probe {
             return Action::Continue;
         }
         let (status, token) = match what.as_slice() {
+            b"trap" => {
+                record(self.ctx, "action", json!({ "what": "trap" }), None);
+                trap()
+            }
             b"reply" => {
                 let s = proxy_wasm::hostcalls::send_http_response(
                     403,
@@ -299,6 +359,19 @@ impl Probe {
         let args = json!({ "what": bytes_value(&what), "status": status, "token": token });
         record(self.ctx, "action", args, None);
         Action::Pause
+    }
+}
+
+/// Traps the VM (a wasm `unreachable`), as a plugin bug would.
+#[allow(unsafe_code)]
+fn trap() -> ! {
+    #[cfg(target_arch = "wasm32")]
+    {
+        core::arch::wasm32::unreachable()
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        std::process::abort()
     }
 }
 

@@ -171,10 +171,10 @@ fn setup(
     let started = h.start().map_err(|e| anyhow!(e))?;
     if !started {
         // One line: the plugin's own reason (the first error it logged), if any.
+        // Envoy's canary VM is the one that refuses (nothing else starts then).
         let reason = h
-            .vms_mut()
-            .iter_mut()
-            .flat_map(|vm| vm.take_logs())
+            .canary_logs()
+            .iter()
             .find(|l| l.level >= LogLevel::Error)
             .map(|l| format!(": {}", l.message))
             .unwrap_or_else(|| " (on_configure returned false)".into());
