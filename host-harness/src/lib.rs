@@ -29,6 +29,7 @@ pub mod failure;
 pub mod fidelity;
 pub mod harness;
 pub mod hostcalls;
+mod lifecycle;
 mod pause;
 pub mod plugin;
 pub mod shared;

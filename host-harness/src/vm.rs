@@ -333,67 +333,6 @@ impl Vm {
         self.failed.as_deref()
     }
 
-    /// The failure policy's counters (Envoy's `wasm.<plugin>.vm_reload*`).
-    pub fn reload_stats(&self) -> ReloadStats {
-        self.reload_stats
-    }
-
-    /// VM instances started on this worker so far (1, plus one per reload).
-    pub fn generation(&self) -> u64 {
-        self.generation
-    }
-
-    /// Replaces the failed instance with a fresh one, as `FAIL_RELOAD` does: a new instance
-    /// of the module (`_initialize`, root context, `on_vm_start`, `on_configure`) at the
-    /// current clock, with a new random seed; collected logs, access-log records and the
-    /// trace carry over. Returns whether the new VM accepted its configuration.
-    pub(crate) fn reload(&mut self) -> Result<bool, HarnessError> {
-        let now = self.store.data().now_ns;
-        let mut opts = self.opts.clone();
-        opts.seed = opts
-            .seed
-            .wrapping_add(self.generation.wrapping_mul(0x9e37_79b9_7f4a_7c15));
-        let mut fresh = Vm::new(&self.plugin, opts)?;
-        fresh.store.data_mut().now_ns = now;
-        let old = self.store.data_mut();
-        let logs = std::mem::take(&mut old.logs);
-        let access_log = std::mem::take(&mut old.access_log);
-        let local_responses = std::mem::take(&mut old.local_responses);
-        let stream_controls = std::mem::take(&mut old.stream_controls);
-        let st = fresh.store.data_mut();
-        st.logs.splice(0..0, logs);
-        st.access_log.splice(0..0, access_log);
-        st.local_responses.splice(0..0, local_responses);
-        st.stream_controls.splice(0..0, stream_controls);
-        if let Some(mut t) = self.trace.take() {
-            t.extend(fresh.trace.take().unwrap_or_default());
-            fresh.trace = Some(t);
-        }
-        fresh.reload_stats = self.reload_stats;
-        fresh.generation = self.generation + 1;
-        *self = fresh;
-        let ok = self.start()?;
-        if !ok {
-            self.failed = Some("reload: the new VM refused its configuration".into());
-            self.failed_at_ns = now;
-        }
-        Ok(ok)
-    }
-
-    /// Envoy's shutdown (or a drain) of this VM: the root context's `on_done`, then its
-    /// `on_delete` (measured: a VM that failed gets neither). Returns `on_done`'s answer.
-    pub fn shutdown(&mut self) -> Result<bool, HarnessError> {
-        if self.failed.is_some() || !self.started {
-            return Ok(true);
-        }
-        let root = self.store.data().root_context_id;
-        let ex = Arc::clone(&self.ex);
-        let done = self.call("proxy_on_done", root, ex.on_done.as_ref(), root as i32)?;
-        self.call("proxy_on_delete", root, ex.on_delete.as_ref(), root as i32)?;
-        self.started = false;
-        Ok(done != Some(0))
-    }
-
     /// Sets the clock (ns since the epoch) without firing ticks.
     pub fn set_time(&mut self, now_ns: u64) {
         let st = self.store.data_mut();
