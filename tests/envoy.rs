@@ -127,6 +127,9 @@ pub struct Options {
     /// The wasm filter's `failure_policy` (`FAIL_CLOSED`, `FAIL_OPEN`, `FAIL_RELOAD`);
     /// `None` keeps the template's (`FAIL_RELOAD`).
     pub failure_policy: Option<String>,
+    /// Top-level bootstrap YAML appended to the configuration (for example a
+    /// `bootstrap_extensions:` block).
+    pub bootstrap_extra: Vec<String>,
 }
 
 impl Options {
@@ -143,6 +146,7 @@ impl Options {
             extra_routes: Vec::new(),
             env: Vec::new(),
             failure_policy: None,
+            bootstrap_extra: Vec::new(),
         }
     }
 
@@ -294,6 +298,11 @@ fn launch(opts: &Options) -> Result<Launched> {
         FINGERPRINT_KEY,
         &access_log_path,
     )?;
+    let mut config = config;
+    for line in &opts.bootstrap_extra {
+        config.push_str(line);
+        config.push('\n');
+    }
     let config = match &opts.failure_policy {
         None => config,
         Some(p) => {

@@ -21,9 +21,9 @@
 //! | `proxy_set_property` | no stream info (root context) → `NotFound`; else filter state under `wasm.<path>` (the raw path, `\0`s kept), created with the default prototype (mutable bytes, filter-chain life span) or overwritten, `Ok` (verified: `Context::setProperty`) | same, per stream (gone with it); readable by `get_property([name])` and `get_property(["filter_state", "wasm.<name>"])`; printed by the access loggers below |
 //! | `proxy_get_shared_data` | `(value, cas)` or `NotFound`, namespaced by vm_id (cpp-host, unverified in detail) | same, [`crate::SharedData`] shared by all VMs |
 //! | `proxy_set_shared_data` | cas 0 unchecked; mismatch → `CasMismatch`; missing key always inserted; cas counter from 1 skipping 0 (cpp-host, unverified) | same; counts gets/sets/mismatches |
-//! | `proxy_register_shared_queue` | (vm_id, name) → token, idempotent | same |
-//! | `proxy_resolve_shared_queue` | by (vm_id, name) else `NotFound` | same |
-//! | `proxy_enqueue_shared_queue` | unknown → `NotFound`; schedules `on_queue_ready` on the owner | same; delivered by `Vm::deliver_queue_ready` |
+//! | `proxy_register_shared_queue` | (vm_id, name) → token, idempotent; the owner is the registering VM's root context, and the last VM to register it (verified: conformance probe) | same |
+//! | `proxy_resolve_shared_queue` | by (vm_id, name) else `NotFound`; an empty vm_id is the caller's own (verified) | same |
+//! | `proxy_enqueue_shared_queue` | unknown → `NotFound`; posts one `on_queue_ready` to the owner's thread (a bootstrap singleton's: the main thread), asynchronously (verified) | same; [`crate::Harness`] delivers after every request and tick (`Harness::deliver_queues`), a lone VM by `Vm::deliver_queue_ready` |
 //! | `proxy_dequeue_shared_queue` | unknown → `NotFound`, empty → `Empty` | same |
 //! | `proxy_define_metric` | id = per-type counter step 4, type in low 2 bits; same name → same id; stats process-wide, shown as `wasmcustom.<name>` | same, raw names in `Vm::metrics()` |
 //! | `proxy_increment_metric` | counter: offset ≤ 0 → `BadArgument`; gauge add/sub; histogram → `BadArgument` (unverified) | same |
@@ -58,6 +58,8 @@
 //! the canary is destroyed without `on_done`/`on_delete`; at shutdown every live root gets
 //! `proxy_on_done` then `proxy_on_delete`. [`crate::Harness`] does the same
 //! (`Harness::start`, `Harness::shutdown`); a lone [`crate::Vm`] is one worker's VM.
+//! A bootstrap singleton (`WasmService { singleton: true }`) runs on the main thread after
+//! its own canary (`Harness::add_service`, verified with `tests/all/conformance_queue.rs`).
 //! A trap: the stream gets Envoy's 503 `wasm_fail_stream` (no more callbacks for it), and
 //! later requests follow [`crate::VmOptions::failure_policy`]: fail closed (503), fail
 //! open (bypassed), or reload after a 1 s backoff (a fresh VM; `ExchangeOutcome::reloaded`,

@@ -10,6 +10,11 @@
 //! neither). The harness does the same: [`Harness::start`] runs the canary (its log lines are
 //! kept in [`Harness::canary_logs`]), then the main thread's VM ([`Harness::main_vm`]), then
 //! the workers; [`Harness::shutdown`] ends them.
+//!
+//! A bootstrap singleton (`envoy.bootstrap.wasm`, `WasmService { singleton: true }`): Envoy
+//! runs it on the main thread, after a canary of its own (verified: the canary also runs
+//! `on_vm_start` and `on_configure`). [`Harness::add_service`] adds one; shared-queue
+//! notifications are delivered to their owner after every request (`on_queue_ready`).
 
 use crate::error::HarnessError;
 use crate::shared::SharedData;
@@ -20,12 +25,15 @@ use crate::vm::{ExchangeOutcome, Plugin, Vm, VmOptions};
 /// Seed offsets of the VMs that are not workers (workers use `seed + index`).
 const CANARY_SEED: u64 = 0x00ca_0000;
 const MAIN_SEED: u64 = 0x0a11_0000;
+const SERVICE_SEED: u64 = 0x0005_e000;
 
 /// N workers sharing shared data, queues and stats, plus Envoy's canary and main-thread VMs.
 #[derive(Debug)]
 pub struct Harness {
     vms: Vec<Vm>,
     main: Vm,
+    services: Vec<Vm>,
+    service_canary_logs: Vec<Vec<LogEntry>>,
     plugin: Plugin,
     opts: VmOptions,
     canary_logs: Vec<LogEntry>,
@@ -51,6 +59,8 @@ impl Harness {
         Ok(Self {
             vms,
             main,
+            services: Vec::new(),
+            service_canary_logs: Vec::new(),
             plugin: plugin.clone(),
             opts,
             canary_logs: Vec::new(),
@@ -73,6 +83,16 @@ impl Harness {
             return Ok(false);
         }
         let mut ok = self.main.start()?;
+        self.service_canary_logs.clear();
+        for service in &mut self.services {
+            let mut canary_opts = service.opts.clone();
+            canary_opts.seed = canary_opts.seed.wrapping_add(CANARY_SEED);
+            let mut canary = Vm::new(&service.plugin, canary_opts)?;
+            canary.start()?;
+            self.service_canary_logs.push(canary.take_logs());
+            drop(canary);
+            ok &= service.start()?;
+        }
         for vm in &mut self.vms {
             ok &= vm.start()?;
         }
@@ -86,7 +106,53 @@ impl Harness {
             vm.shutdown()?;
         }
         self.main.shutdown()?;
+        for service in &mut self.services {
+            service.shutdown()?;
+        }
         Ok(())
+    }
+
+    /// Adds a bootstrap singleton service VM (call before [`Harness::start`]): `plugin` with
+    /// `opts` (its own `vm_id`, `root_id` and configuration; `opts.shared` is replaced by
+    /// the harness's). Returns its index for [`Harness::service`].
+    pub fn add_service(
+        &mut self,
+        plugin: &Plugin,
+        mut opts: VmOptions,
+    ) -> Result<usize, HarnessError> {
+        opts.shared = self.shared.clone();
+        opts.seed = opts
+            .seed
+            .wrapping_add(SERVICE_SEED + self.services.len() as u64);
+        self.services.push(Vm::new(plugin, opts)?);
+        Ok(self.services.len() - 1)
+    }
+
+    /// What service `i`'s canary logged (after [`Harness::start`]).
+    pub fn service_canary_logs(&self, i: usize) -> &[LogEntry] {
+        self.service_canary_logs.get(i).map_or(&[], Vec::as_slice)
+    }
+
+    /// Service VM `i` (added with [`Harness::add_service`]).
+    pub fn service(&mut self, i: usize) -> Option<&mut Vm> {
+        self.services.get_mut(i)
+    }
+
+    /// Delivers every pending shared-queue notification to its owner (services, the main
+    /// thread's VM, workers). Returns how many were delivered.
+    pub fn deliver_queues(&mut self) -> Result<u32, HarnessError> {
+        let mut n = 0;
+        for vm in self
+            .services
+            .iter_mut()
+            .chain(std::iter::once(&mut self.main))
+            .chain(self.vms.iter_mut())
+        {
+            if vm.failure().is_none() {
+                n += vm.deliver_queue_ready()?;
+            }
+        }
+        Ok(n)
     }
 
     /// Runs an exchange on the next worker (round-robin).
@@ -106,9 +172,16 @@ impl Harness {
         let out = self.vms[i % n].run(x)?;
         // The main thread's clock is the process's: it follows the latest request.
         let now = self.vms[i % n].time();
-        if now > self.main.time() {
-            self.main.set_time(now);
+        for vm in self
+            .services
+            .iter_mut()
+            .chain(std::iter::once(&mut self.main))
+        {
+            if now > vm.time() {
+                vm.set_time(now);
+            }
         }
+        self.deliver_queues()?;
         Ok(out)
     }
 
@@ -152,9 +225,10 @@ impl Harness {
     /// thread's, then the workers'.
     pub fn advance_time(&mut self, delta_ns: u64) -> Result<(), HarnessError> {
         self.main.advance_time(delta_ns)?;
-        for vm in &mut self.vms {
+        for vm in self.services.iter_mut().chain(self.vms.iter_mut()) {
             vm.advance_time(delta_ns)?;
         }
+        self.deliver_queues()?;
         Ok(())
     }
 

@@ -3,6 +3,7 @@
 
 mod conformance;
 mod conformance_lifecycle;
+mod conformance_queue;
 mod consistency;
 mod detectors;
 mod e2e_bad_policy;

@@ -1,5 +1,11 @@
 //! Shared queues: register (by this VM's vm_id), resolve (by any vm_id), enqueue, dequeue.
-//! `proxy_on_queue_ready` is delivered by `Vm::deliver_queue_ready`.
+//!
+//! As in Envoy 1.40 (verified with the conformance probe, `tests/all/conformance_queue.rs`):
+//! the queue belongs to the registering VM's root context, whatever context registers it, and
+//! to the last VM that registered it (a bootstrap singleton's canary registers first, the
+//! real service last); an empty vm_id in `resolve` means the caller's own. Each enqueue
+//! posts one `proxy_on_queue_ready` to the owner (delivered by `Vm::deliver_queue_ready`;
+//! [`crate::Harness`] delivers after every request, as the owner's thread would).
 
 use wasmtime::{Caller, Linker};
 
@@ -20,9 +26,8 @@ pub fn add_to_linker(linker: &mut Linker<HostState>) -> anyhow::Result<()> {
                     Err(s) => return Ok(s.code()),
                 };
                 let st = c.data();
-                let id =
-                    st.shared
-                        .register_queue(&st.cfg.vm_id, &name, (st.instance, st.context()));
+                let owner = (st.instance, st.root_context_id);
+                let id = st.shared.register_queue(&st.cfg.vm_id, &name, owner);
                 Ok(status(write_u32(&mut c, idp, id)))
             },
         )
@@ -47,7 +52,13 @@ pub fn add_to_linker(linker: &mut Linker<HostState>) -> anyhow::Result<()> {
                     Ok(n) => n,
                     Err(s) => return Ok(s.code()),
                 };
-                match c.data().shared.resolve_queue(&vm_id, &name) {
+                let st = c.data();
+                let vm_id = if vm_id.is_empty() {
+                    st.cfg.vm_id.clone()
+                } else {
+                    vm_id
+                };
+                match st.shared.resolve_queue(&vm_id, &name) {
                     Some(id) => Ok(status(write_u32(&mut c, idp, id))),
                     None => Ok(crate::abi::Status::NotFound.code()),
                 }

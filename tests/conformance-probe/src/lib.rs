@@ -49,6 +49,24 @@ mod entry {
     }}
 }
 
+/// The plugin configuration that makes the probe the queue service (a bootstrap singleton).
+pub const SERVICE_CONFIG: &[u8] = b"queue-service";
+
+/// The queue service's `vm_config.vm_id`.
+pub const SERVICE_VM_ID: &str = "probe_service";
+
+/// The service's queue.
+pub const QUEUE: &str = "probe_queue";
+
+/// A resolve's outcome as a status code (0 found, 1 NotFound, else the error).
+fn found(r: &Result<Option<u32>, proxy_wasm::types::Status>) -> u32 {
+    match r {
+        Ok(Some(_)) => 0,
+        Ok(None) => 1,
+        Err(e) => *e as u32,
+    }
+}
+
 /// Every record's log line starts with this.
 pub const PREFIX: &str = "PROBE ";
 
@@ -293,7 +311,31 @@ impl RootContext for ProbeRoot {
             "configure",
             json!({ "size": plugin_configuration_size }),
         );
+        let (_, config) = raw::buffer_bytes(7, 0, plugin_configuration_size);
+        if config == SERVICE_CONFIG {
+            // The queue service: register the queue, then resolve it by an empty vm_id
+            // (which means this VM's own).
+            let registered = proxy_wasm::hostcalls::register_shared_queue(QUEUE);
+            let own = proxy_wasm::hostcalls::resolve_shared_queue("", QUEUE);
+            let args = json!({
+                "status": status_code(registered.err()),
+                "resolve_own": found(&own),
+            });
+            record_root(self.id, "queue_register", args);
+        }
         true
+    }
+
+    fn on_queue_ready(&mut self, _queue_id: u32) {
+        let mut items = Vec::new();
+        let token = match proxy_wasm::hostcalls::resolve_shared_queue("", QUEUE) {
+            Ok(Some(t)) => t,
+            _ => return record_root(self.id, "queue_ready", json!({ "resolve": "failed" })),
+        };
+        while let Ok(Some(item)) = proxy_wasm::hostcalls::dequeue_shared_queue(token) {
+            items.push(bytes_value(&item));
+        }
+        record_root(self.id, "queue_ready", json!({ "items": items }));
     }
 
     fn create_http_context(&self, context_id: u32) -> Option<Box<dyn HttpContext>> {
@@ -320,6 +362,25 @@ impl Probe {
             return Action::Continue;
         }
         let (status, token) = match what.as_slice() {
+            b"enqueue" => {
+                // Resolve the service's queue (by its vm_id, and by an empty one, which means
+                // this VM's own: not found here), then enqueue this request's id.
+                let own = proxy_wasm::hostcalls::resolve_shared_queue("", QUEUE);
+                let token = proxy_wasm::hostcalls::resolve_shared_queue(SERVICE_VM_ID, QUEUE);
+                let (_, id) = raw::map_value(0, "x-request-id");
+                let enqueued = match &token {
+                    Ok(Some(t)) => status_code(
+                        proxy_wasm::hostcalls::enqueue_shared_queue(*t, Some(&id)).err(),
+                    ),
+                    _ => 1,
+                };
+                let args = json!({
+                    "what": "enqueue", "resolve_own": found(&own),
+                    "resolve": found(&token), "enqueue": enqueued,
+                });
+                record(self.ctx, "action", args, None);
+                return Action::Continue;
+            }
             b"trap" => {
                 record(self.ctx, "action", json!({ "what": "trap" }), None);
                 trap()
