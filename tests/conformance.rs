@@ -191,6 +191,21 @@ pub fn cases() -> Result<Vec<Case>> {
             "callout_timeout",
             Req::get("/hello").header("x-probe-action", "callout-timeout"),
         ),
+        // Custom metrics: ids, statuses of each use (issue 10 item 6), twice so the second
+        // run finds the metrics defined.
+        case(
+            "metrics",
+            Req::get("/hello").header("x-probe-action", "metrics"),
+        ),
+        case(
+            "metrics_again",
+            Req::get("/hello").header("x-probe-action", "metrics"),
+        ),
+        // Envoy's foreign functions with empty arguments, and an unknown one.
+        case(
+            "foreign",
+            Req::get("/hello").header("x-probe-action", "foreign"),
+        ),
         case("jwt_missing_401", Req::get("/api/private")),
         case("jwt_valid", Req::get("/api/private").bearer(&valid)),
         case("limited_1", Req::get("/api/limited")),

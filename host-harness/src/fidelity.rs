@@ -25,16 +25,16 @@
 //! | `proxy_resolve_shared_queue` | by (vm_id, name) else `NotFound`; an empty vm_id is the caller's own (verified) | same |
 //! | `proxy_enqueue_shared_queue` | unknown → `NotFound`; posts one `on_queue_ready` to the owner's thread (a bootstrap singleton's: the main thread), asynchronously (verified) | same; [`crate::Harness`] delivers after every request and tick (`Harness::deliver_queues`), a lone VM by `Vm::deliver_queue_ready` |
 //! | `proxy_dequeue_shared_queue` | unknown → `NotFound`, empty → `Empty` | same |
-//! | `proxy_define_metric` | id = per-type counter step 4, type in low 2 bits; same name → same id; stats process-wide, shown as `wasmcustom.<name>` | same, raw names in `Vm::metrics()` |
-//! | `proxy_increment_metric` | counter: offset ≤ 0 → `BadArgument`; gauge add/sub; histogram → `BadArgument` (unverified) | same |
+//! | `proxy_define_metric` | a new id per definition, counting up by 4 per type from 4 + type (counters 4, 8, …; gauges 5, 9, …; histograms 6, 10, …), the type in the low 2 bits; ids of one name share its stat; unknown type → `BadArgument`; stats process-wide, shown as `wasmcustom.<name>` (verified: conformance probe) | same, raw names in `Vm::metrics()` |
+//! | `proxy_increment_metric` | counter: offset ≤ 0 → `BadArgument`; gauge add/sub; histogram → `BadArgument`; unknown id → `NotFound` (verified) | same |
 //! | `proxy_record_metric` | counter add, gauge set, histogram record | same |
-//! | `proxy_get_metric` | histogram → `BadArgument`; unknown → `NotFound` | same |
+//! | `proxy_get_metric` | histogram → `BadArgument`; unknown → `NotFound` (verified) | same |
 //! | `proxy_http_call` | unknown cluster, negative timeout or missing `:method`/`:path`/`:authority` → `BadArgument` (verified for cluster/timeout); tokens 4, 8, 12, … (verified); the callout belongs to the root context and outlives the stream; its answer goes to the root (`proxy_on_http_call_response(root, …)`); a timeout or connection failure is answered too, with Envoy's local reply (504 `upstream request timeout`, verified) | same numbering and ownership; answered from the exchange's `callouts` while the stream is paused (then any left before the response), or by `respond_http_call`/`fail_http_call`; an unanswered callout stays pending |
 //! | `proxy_send_local_response` | ends the request: no more request callbacks, nothing upstream; the reply (`:status`, the plugin's headers, `content-length`, `content-type: text/plain`, the body in one call, `code_details` as given, no response flags) passes through the response callbacks; a paused request's headers stay readable (verified: conformance probe) | same; also recorded in `ExchangeOutcome::local_responses` |
 //! | `proxy_continue_stream`, `proxy_close_stream` | resume / reset; resuming the request clears the request header map at once (verified) | resume: the paused exchange goes on (request map cleared); reset: recorded, `Ok` |
 //! | `proxy_set_effective_context` | unknown context → `BadArgument` | same (root or the live stream) |
 //! | `proxy_done` | root context done | counted, `Ok` |
-//! | `proxy_call_foreign_function` | registered names run; unknown → `NotFound` | always `NotFound` (no foreign functions emulated) |
+//! | `proxy_call_foreign_function` | Envoy's registered functions; unknown → `NotFound` (verified for empty arguments: see [`crate::hostcalls::foreign`]) | `clear_route_cache`, `compress`/`uncompress` (zlib), `declare_property` (recorded), `set_envoy_filter_state` (`NotFound`: no object factories); CEL and signatures not emulated (`BadArgument`) |
 //! | `proxy_grpc_call`, `proxy_grpc_stream` | needs a gRPC service | `InternalFailure` (unverified) |
 //! | `proxy_grpc_send`, `_cancel`, `_close` | unknown token → `NotFound` | `NotFound` |
 //! | `proxy_get_status` | gRPC status of the callout | code 0, no message |

@@ -215,7 +215,6 @@ pub struct HostState {
     pub(crate) in_configure: bool,
     pub(crate) stream: Option<Stream>,
     pub(crate) metric_ids: HashMap<u32, (MetricType, String)>,
-    pub(crate) metric_names: HashMap<(MetricType, String), u32>,
     pub(crate) next_metric_id: [u32; 3],
     pub(crate) http_calls: BTreeMap<u32, PendingHttpCall>,
     pub(crate) next_token: u32,
@@ -224,6 +223,8 @@ pub struct HostState {
     pub(crate) rng: u64,
     pub(crate) stream_controls: Vec<String>,
     pub(crate) done_calls: u32,
+    /// Names declared through the `declare_property` foreign function.
+    pub(crate) declared_properties: Vec<String>,
     /// Access-log records written so far (one per logger whose key existed).
     pub(crate) access_log: Vec<Vec<u8>>,
     /// Hostcall counters (see [`crate::counting`]).
@@ -261,9 +262,8 @@ impl HostState {
             in_configure: false,
             stream: None,
             metric_ids: HashMap::new(),
-            metric_names: HashMap::new(),
             // Envoy: ids step by 4, the low 2 bits carry the metric type.
-            next_metric_id: [0, 1, 2],
+            next_metric_id: [4, 5, 6],
             http_calls: BTreeMap::new(),
             next_token: HTTP_CALL_TOKEN_STEP,
             callout: None,
@@ -271,6 +271,7 @@ impl HostState {
             rng: seed ^ 0x9E37_79B9_7F4A_7C15,
             stream_controls: Vec::new(),
             done_calls: 0,
+            declared_properties: Vec::new(),
             access_log: Vec::new(),
             counters: Counters::new(count_hostcalls),
             scratch: Vec::new(),

@@ -1,5 +1,5 @@
 //! Context control and the remaining ABI: `proxy_set_effective_context`, `proxy_done`,
-//! `proxy_call_foreign_function`, `proxy_continue_stream`, `proxy_close_stream`,
+//! `proxy_continue_stream`, `proxy_close_stream`,
 //! `proxy_send_local_response`, `proxy_get_status` and the gRPC calls (no gRPC service
 //! is emulated).
 
@@ -71,24 +71,6 @@ pub fn add_to_linker(linker: &mut Linker<HostState>) -> anyhow::Result<()> {
                 hit(&mut c, Hc::Done);
                 c.data_mut().done_calls += 1;
                 Ok(0)
-            },
-        )
-        .map_err(link_err)?;
-    linker
-        .func_wrap(
-            "env",
-            "proxy_call_foreign_function",
-            |mut c: Caller<'_, HostState>,
-             _np: i32,
-             _nl: i32,
-             _ap: i32,
-             _al: i32,
-             _rpp: i32,
-             _rsp: i32|
-             -> HostResult {
-                hit(&mut c, Hc::CallForeignFunction);
-                // Envoy returns NotFound for an unregistered name; none is emulated.
-                Ok(Status::NotFound.code())
             },
         )
         .map_err(link_err)?;

@@ -1,6 +1,7 @@
 //! Hostcall families linked into every VM, plus guest-memory helpers shared by them.
 
 pub mod buffers;
+pub mod foreign;
 pub mod headers;
 pub mod http_call;
 pub mod log;
@@ -27,6 +28,7 @@ pub fn add_all(linker: &mut Linker<HostState>) -> anyhow::Result<()> {
     shared_data::add_to_linker(linker)?;
     shared_queue::add_to_linker(linker)?;
     metrics::add_to_linker(linker)?;
+    foreign::add_to_linker(linker)?;
     timers::add_to_linker(linker)?;
     http_call::add_to_linker(linker)?;
     misc::add_to_linker(linker)?;

@@ -381,6 +381,14 @@ impl Probe {
                 record(self.ctx, "action", args, None);
                 return Action::Continue;
             }
+            b"metrics" => {
+                record(self.ctx, "action", metrics(), None);
+                return Action::Continue;
+            }
+            b"foreign" => {
+                record(self.ctx, "action", foreign(), None);
+                return Action::Continue;
+            }
             b"trap" => {
                 record(self.ctx, "action", json!({ "what": "trap" }), None);
                 trap()
@@ -421,6 +429,68 @@ impl Probe {
         record(self.ctx, "action", args, None);
         Action::Pause
     }
+}
+
+/// Defines one metric of each type (and names twice), then uses them: the ids and every
+/// status, for the `metrics` action.
+fn metrics() -> Value {
+    let def = |kind: u32, name: &str| {
+        let (s, id) = raw::define_metric(kind, name);
+        (
+            if s == 0 {
+                json!(id)
+            } else {
+                json!({ "err": s })
+            },
+            id,
+        )
+    };
+    let (c, ci) = def(0, "probe.counter");
+    let (g, gi) = def(1, "probe.gauge");
+    let (h, hi) = def(2, "probe.histogram");
+    let (c2, _) = def(0, "probe.counter");
+    let (gc, _) = def(0, "probe.gauge");
+    let (bad, _) = def(7, "probe.bad_type");
+    let get = |id: u32| match raw::get_metric(id) {
+        (0, v) => json!(v),
+        (s, _) => json!({ "err": s }),
+    };
+    json!({
+        "what": "metrics",
+        "ids": { "counter": c, "gauge": g, "histogram": h, "counter_again": c2,
+                 "gauge_name_as_counter": gc, "bad_type": bad },
+        "counter": { "inc1": raw::increment_metric(ci, 1), "inc0": raw::increment_metric(ci, 0),
+                     "inc_neg": raw::increment_metric(ci, -1), "record5": raw::record_metric(ci, 5) },
+        "gauge": { "record7": raw::record_metric(gi, 7), "inc_neg": raw::increment_metric(gi, -2) },
+        "histogram": { "record3": raw::record_metric(hi, 3), "inc1": raw::increment_metric(hi, 1),
+                       "get": get(hi) },
+        "unknown": { "get": get(0xfff0), "inc": raw::increment_metric(0xfff0, 1),
+                     "record": raw::record_metric(0xfff0, 1) },
+    })
+}
+
+/// Calls Envoy's foreign functions with empty arguments, and an unknown one: the statuses,
+/// for the `foreign` action.
+fn foreign() -> Value {
+    let names = [
+        "set_envoy_filter_state",
+        "declare_property",
+        "clear_route_cache",
+        "compress",
+        "uncompress",
+        "verify_signature",
+        "sign",
+        "expr_create",
+        "expr_evaluate",
+        "expr_delete",
+        "no_such_function",
+    ];
+    let mut out = Map::new();
+    for n in names {
+        let (s, r) = raw::call_foreign_function(n, b"");
+        out.insert(n.into(), json!({ "s": s, "len": r.len() }));
+    }
+    json!({ "what": "foreign", "calls": out })
 }
 
 /// Traps the VM (a wasm `unreachable`), as a plugin bug would.

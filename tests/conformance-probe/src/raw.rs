@@ -48,6 +48,18 @@ extern "C" {
         data: *mut *mut u8,
         size: *mut usize,
     ) -> u32;
+    fn proxy_define_metric(kind: u32, name: *const u8, name_size: usize, id: *mut u32) -> u32;
+    fn proxy_increment_metric(id: u32, offset: i64) -> u32;
+    fn proxy_record_metric(id: u32, value: u64) -> u32;
+    fn proxy_get_metric(id: u32, value: *mut u64) -> u32;
+    fn proxy_call_foreign_function(
+        name: *const u8,
+        name_size: usize,
+        args: *const u8,
+        args_size: usize,
+        data: *mut *mut u8,
+        size: *mut usize,
+    ) -> u32;
 }
 
 /// Native builds (unit tests, clippy) have no host: every call answers `InternalFailure`.
@@ -100,6 +112,28 @@ mod native {
         10
     }
     pub unsafe fn proxy_get_property(
+        _: *const u8,
+        _: usize,
+        _: *mut *mut u8,
+        _: *mut usize,
+    ) -> u32 {
+        10
+    }
+    pub unsafe fn proxy_define_metric(_: u32, _: *const u8, _: usize, _: *mut u32) -> u32 {
+        10
+    }
+    pub unsafe fn proxy_increment_metric(_: u32, _: i64) -> u32 {
+        10
+    }
+    pub unsafe fn proxy_record_metric(_: u32, _: u64) -> u32 {
+        10
+    }
+    pub unsafe fn proxy_get_metric(_: u32, _: *mut u64) -> u32 {
+        10
+    }
+    pub unsafe fn proxy_call_foreign_function(
+        _: *const u8,
+        _: usize,
         _: *const u8,
         _: usize,
         _: *mut *mut u8,
@@ -225,4 +259,49 @@ mod tests {
         assert_eq!(parse_pairs(&b[..10]), None);
         assert_eq!(parse_pairs(&[]), Some(Vec::new()));
     }
+}
+
+/// `proxy_define_metric(kind, name)`: status and id.
+pub fn define_metric(kind: u32, name: &str) -> (u32, u32) {
+    let mut id = 0u32;
+    // SAFETY: pointer and length of a live str; pointer to a live local.
+    let s = unsafe { proxy_define_metric(kind, name.as_ptr(), name.len(), &mut id) };
+    (s, id)
+}
+
+/// `proxy_increment_metric(id, offset)`: status.
+pub fn increment_metric(id: u32, offset: i64) -> u32 {
+    // SAFETY: no pointers.
+    unsafe { proxy_increment_metric(id, offset) }
+}
+
+/// `proxy_record_metric(id, value)`: status.
+pub fn record_metric(id: u32, value: u64) -> u32 {
+    // SAFETY: no pointers.
+    unsafe { proxy_record_metric(id, value) }
+}
+
+/// `proxy_get_metric(id)`: status and value.
+pub fn get_metric(id: u32) -> (u32, u64) {
+    let mut v = 0u64;
+    // SAFETY: pointer to a live local.
+    let s = unsafe { proxy_get_metric(id, &mut v) };
+    (s, v)
+}
+
+/// `proxy_call_foreign_function(name, args)`: status and result bytes.
+pub fn call_foreign_function(name: &str, args: &[u8]) -> (u32, Vec<u8>) {
+    let (mut data, mut size) = (null_mut(), 0usize);
+    // SAFETY: pointers and lengths of live slices; pointers to live locals.
+    let s = unsafe {
+        proxy_call_foreign_function(
+            name.as_ptr(),
+            name.len(),
+            args.as_ptr(),
+            args.len(),
+            &mut data,
+            &mut size,
+        )
+    };
+    (s, take(data, size))
 }
