@@ -30,6 +30,7 @@
 
 use crate::action::Action;
 use crate::policy::Policy;
+use crate::policy::Route;
 use crate::route::normalize;
 
 use crate::envoy::{details, FLAG_UAEX as UAEX};
@@ -79,7 +80,10 @@ pub fn is_login(policy: &Policy, method: &[u8], path: &[u8]) -> bool {
         .any(|m| m.as_bytes().eq_ignore_ascii_case(method))
         && {
             let path = normalize(path, policy.routes.case_insensitive);
-            policy.login.paths.iter().any(|p| p.as_bytes() == path)
+            policy.login.paths.iter().any(|r| match r {
+                Route::Path(p) => p.as_bytes() == path,
+                Route::Pattern(p) => p.is_match(&path),
+            })
         }
 }
 
@@ -90,11 +94,10 @@ pub fn is_admin(policy: &Policy, path: &[u8]) -> bool {
         return false;
     }
     let path = normalize(path, policy.routes.case_insensitive);
-    policy
-        .admin
-        .path_prefixes
-        .iter()
-        .any(|p| crate::route::under(&path, p.as_bytes()))
+    policy.admin.path_prefixes.iter().any(|r| match r {
+        Route::Path(p) => crate::route::under(&path, p.as_bytes()),
+        Route::Pattern(p) => p.is_match(&path),
+    })
 }
 
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
@@ -408,5 +411,66 @@ mod tests {
         assert_eq!(run(200, 0, "GET", "/administrator", ""), None);
         assert_eq!(run(200, 0, "GET", "/", ""), None);
         assert_eq!(run(500, 0, "GET", "/", ""), None);
+    }
+
+    fn routes_policy(extra: &str) -> crate::Policy {
+        let doc = format!(
+            r#"{{"version":1,"login":{{"methods":["POST"],"paths":["/login",{{"glob":"/api/v*/login"}},{{"regex":"^/auth/(signin|login)$"}},{{"exact":"/Sign%49n/"}}],"failure_statuses":[401]}},"admin":{{"path_prefixes":["/admin",{{"prefix":"/internal"}},{{"glob":"/tenants/*/admin/**"}}]}}{extra}}}"#
+        );
+        crate::Policy::from_json(doc.as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn login_paths_take_pattern_objects_matched_on_the_normalized_path() {
+        let p = routes_policy("");
+        for hit in [
+            "/login",
+            "/api/v2/login",
+            "/api/v2/login/",
+            "//api/v10/./login;jsessionid=1",
+            "/auth/signin",
+            "/%61uth/signin",
+            "/auth/login;x",
+            "/SignIn",
+            "/Sign%49n",
+        ] {
+            assert!(is_login(&p, b"POST", hit.as_bytes()), "{hit}");
+        }
+        for miss in ["/auth/signinx", "/api/login", "/xauth/signin", "/signin"] {
+            assert!(!is_login(&p, b"POST", miss.as_bytes()), "{miss}");
+        }
+        assert!(!is_login(&p, b"GET", b"/api/v2/login"));
+    }
+
+    #[test]
+    fn admin_prefixes_take_pattern_objects() {
+        let p = routes_policy("");
+        for hit in [
+            "/admin",
+            "/admin/users",
+            "/internal",
+            "/internal-tools/x",
+            "/tenants/acme/admin/users",
+            "/tenants/acme/./admin/x",
+        ] {
+            assert!(is_admin(&p, hit.as_bytes()), "{hit}");
+        }
+        for miss in ["/administrator", "/tenants/acme/users", "/intern"] {
+            assert!(!is_admin(&p, miss.as_bytes()), "{miss}");
+        }
+    }
+
+    #[test]
+    fn a_bad_route_pattern_is_an_error_at_its_json_path() {
+        let e = crate::Policy::from_json(
+            br#"{"version":1,"login":{"methods":["POST"],"paths":["/login",{"regex":"("}],"failure_statuses":[401]}}"#,
+        )
+        .unwrap_err();
+        assert_eq!(e.path, "login.paths[1].regex", "{e}");
+        let e = crate::Policy::from_json(
+            br#"{"version":1,"admin":{"path_prefixes":[{"prefix":"admin"}]}}"#,
+        )
+        .unwrap_err();
+        assert_eq!(e.path, "admin.path_prefixes[0]", "{e}");
     }
 }

@@ -36,10 +36,10 @@ pub fn explain(p: &Policy) -> String {
         o,
         "  login: {} {} -> failure on {}",
         list(&p.login.methods),
-        list(&p.login.paths),
+        routes(&p.login.paths),
         statuses(&p.login.failure_statuses)
     );
-    let _ = writeln!(o, "  admin prefixes: {}", list(&p.admin.path_prefixes));
+    let _ = writeln!(o, "  admin prefixes: {}", routes(&p.admin.path_prefixes));
     let _ = writeln!(
         o,
         "  rate limited: status {} or response flags {}",
@@ -187,6 +187,12 @@ pub fn explain(p: &Policy) -> String {
         p.output.heartbeat_seconds
     );
     o
+}
+
+/// A route list as the policy wrote it.
+fn routes(r: &[crate::policy::Route]) -> String {
+    let v: Vec<String> = r.iter().map(crate::policy::Route::describe).collect();
+    list(&v)
 }
 
 #[cfg(test)]

@@ -108,6 +108,17 @@ impl Pattern {
         compile::regex(s).map(Pattern::Regex)
     }
 
+    /// The pattern as a policy writes it: `{"glob": "/api/*"}`.
+    pub fn describe(&self) -> String {
+        let (k, v) = match self {
+            Pattern::Exact(b) => ("exact", String::from_utf8_lossy(b).into_owned()),
+            Pattern::Prefix(b) => ("prefix", String::from_utf8_lossy(b).into_owned()),
+            Pattern::Glob(p) => ("glob", p.source().to_string()),
+            Pattern::Regex(p) => ("regex", p.source().to_string()),
+        };
+        format!("{{\"{k}\": {v:?}}}")
+    }
+
     /// Whether the pattern matches `hay`.
     pub fn is_match(&self, hay: &[u8]) -> bool {
         match self {

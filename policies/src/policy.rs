@@ -11,8 +11,8 @@
 //! | `identity.jwt` | where jwt_authn's `payload_in_metadata` lives: `metadata_namespace` (filter name), `payload_key`, and the `claim` that names the user; where jwt_authn finds tokens (`from_headers`, `from_params`, `from_cookies`, as in its providers; default `["authorization"]`, `["access_token"]`, `[]`): the claim is read only when the request carries one; `null` disables |
 //! | `identity.basic_auth` | take the user from an HTTP Basic `Authorization` header (the password is never read into an event) |
 //! | `identity.login_body` | on login routes, scan the first `max_scan_bytes` of a form or JSON body for the first of `fields` (a top-level field: the value the backend uses); `duplicates`: `ambiguous` (default: the first value, marked `vigil.user.ambiguous` when a repeat differs), `first` or `last`, as the backend's framework reads a repeated field |
-//! | `login` | login routes: `methods`, exact `paths` (query ignored), `failure_statuses`; 2xx is success, any other status is outcome `unknown` |
-//! | `admin.path_prefixes` | a 2xx response under these prefixes is an `authz_admin` event |
+//! | `login` | login routes: `methods`, `paths` (exact paths without query, or pattern objects: [`Route`]), `failure_statuses`; 2xx is success, any other status is outcome `unknown` |
+//! | `admin.path_prefixes` | a 2xx response under these prefixes (segment-aware strings, or pattern objects: [`Route`]) is an `authz_admin` event |
 //! | `rate_limit` | `statuses` and Envoy `response_flags` (short names) that mean "rate limited" |
 //! | `input_validation.statuses` | statuses that mean the input was rejected |
 //! | `brute_force` | per source sliding window: more than `max_failures` login failures within `window_seconds` raises an alert; the source is the IP, or for IPv6 its `ipv6_prefix`-bit prefix (default 64); `slots` is the size of the shared source table (buckets of 4 entries, [`crate::detect::table`]) |
@@ -28,6 +28,7 @@
 //! | `output.heartbeat_seconds` | liveness gauges and counter flushes, per worker, in seconds (default 1) |
 
 use crate::envoy::flag_bit;
+use crate::pattern::Pattern;
 
 mod parse;
 mod validate;
@@ -137,17 +138,47 @@ impl Duplicates {
 pub struct Login {
     /// HTTP methods of login requests.
     pub methods: Vec<String>,
-    /// Exact paths (without query) of login routes.
-    pub paths: Vec<String>,
+    /// Login routes: exact paths (without query), or patterns.
+    pub paths: Vec<Route>,
     /// Statuses that mean the login failed.
     pub failure_statuses: Vec<u16>,
+}
+
+/// One entry of `login.paths` or `admin.path_prefixes`: a plain string keeps its meaning
+/// (an exact login path; a segment-aware admin prefix, `/admin` covering `/admin/x` but not
+/// `/administrator`), an object is a pattern ([`crate::pattern`]: `exact`, `prefix` (bytes),
+/// `glob`, `regex`). Both are matched against the normalized request path; `exact` and
+/// `prefix` strings are normalized like the path, globs and regexes are not (write them for
+/// the normalized, and with `routes.case_insensitive` lower-case, path).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    /// A plain string.
+    Path(String),
+    /// A pattern object.
+    Pattern(Pattern),
+}
+
+impl Route {
+    /// The entry as the policy wrote it (`/login`, `{"glob": "/api/*/login"}`).
+    pub fn describe(&self) -> String {
+        match self {
+            Route::Path(p) => p.clone(),
+            Route::Pattern(p) => p.describe(),
+        }
+    }
+}
+
+impl PartialEq<&str> for Route {
+    fn eq(&self, other: &&str) -> bool {
+        matches!(self, Route::Path(p) if p == other)
+    }
 }
 
 /// `admin`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Admin {
-    /// Path prefixes of administrative routes.
-    pub path_prefixes: Vec<String>,
+    /// Administrative routes: path prefixes (segment-aware), or patterns.
+    pub path_prefixes: Vec<Route>,
 }
 
 /// `rate_limit`.
@@ -408,8 +439,18 @@ impl Policy {
         let norm = |p: &String| {
             String::from_utf8_lossy(&crate::route::normalize(p.as_bytes(), ci)).into_owned()
         };
-        self.login.paths = self.login.paths.iter().map(norm).collect();
-        self.admin.path_prefixes = self.admin.path_prefixes.iter().map(norm).collect();
+        let norm_route = |r: &Route| match r {
+            Route::Path(p) => Route::Path(norm(p)),
+            Route::Pattern(Pattern::Exact(b)) => {
+                Route::Pattern(Pattern::Exact(crate::route::normalize(b, ci)))
+            }
+            Route::Pattern(Pattern::Prefix(b)) => {
+                Route::Pattern(Pattern::Prefix(crate::route::normalize(b, ci)))
+            }
+            other => other.clone(),
+        };
+        self.login.paths = self.login.paths.iter().map(norm_route).collect();
+        self.admin.path_prefixes = self.admin.path_prefixes.iter().map(norm_route).collect();
         self
     }
 

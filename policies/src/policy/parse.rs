@@ -109,6 +109,9 @@ impl Schema {
 
 const STR: Kind = Kind::Str;
 const STRINGS: Kind = Kind::List(&STR);
+const PATTERN: Kind = Kind::Pattern;
+/// Route lists: strings (their plain meaning) or pattern objects.
+const PATTERNS: Kind = Kind::List(&PATTERN);
 const U8: Kind = Kind::Int("u8", u8::MAX as u64);
 const U16: Kind = Kind::Int("u16", u16::MAX as u64);
 const U32: Kind = Kind::Int("u32", u32::MAX as u64);
@@ -293,7 +296,7 @@ const LOGIN: Schema = Schema {
     name: "struct Login",
     fields: &[
         ("methods", STRINGS),
-        ("paths", STRINGS),
+        ("paths", PATTERNS),
         ("failure_statuses", STATUSES),
     ],
     required: 0b111,
@@ -301,7 +304,7 @@ const LOGIN: Schema = Schema {
 
 const ADMIN: Schema = Schema {
     name: "struct Admin",
-    fields: &[("path_prefixes", STRINGS)],
+    fields: &[("path_prefixes", PATTERNS)],
     required: 0b1,
 };
 

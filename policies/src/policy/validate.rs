@@ -348,9 +348,16 @@ fn in_range(field: &str, v: u32, lo: u32, hi: u32) -> Result<(), PolicyError> {
     }
 }
 
-fn check_paths(field: &str, paths: &[String]) -> Result<(), PolicyError> {
-    for (i, p) in paths.iter().enumerate() {
-        if !p.starts_with('/') || p.contains('?') {
+fn check_paths(field: &str, paths: &[super::Route]) -> Result<(), PolicyError> {
+    use crate::pattern::Pattern;
+    for (i, r) in paths.iter().enumerate() {
+        // Plain strings and exact/prefix patterns are paths; globs and regexes are free.
+        let p = match r {
+            super::Route::Path(p) => p.as_bytes(),
+            super::Route::Pattern(Pattern::Exact(b) | Pattern::Prefix(b)) => b.as_slice(),
+            super::Route::Pattern(_) => continue,
+        };
+        if !p.starts_with(b"/") || p.contains(&b'?') {
             return Err(PolicyError::at(
                 format!("{field}[{i}]"),
                 "must start with '/' and have no query",

@@ -106,11 +106,11 @@ pub(super) fn policy(v: &Value, base: Policy) -> Policy {
         }),
         login: get(v, "login").map_or(base.login, |v| Login {
             methods: strings(get(v, "methods")),
-            paths: strings(get(v, "paths")),
+            paths: routes(get(v, "paths")),
             failure_statuses: statuses(get(v, "failure_statuses")),
         }),
         admin: get(v, "admin").map_or(base.admin, |v| Admin {
-            path_prefixes: strings(get(v, "path_prefixes")),
+            path_prefixes: routes(get(v, "path_prefixes")),
         }),
         rate_limit: get(v, "rate_limit").map_or(base.rate_limit, |v| RateLimit {
             statuses: statuses(get(v, "statuses")),
@@ -180,6 +180,21 @@ fn redaction(v: &Value, base: crate::redact::Redaction) -> crate::redact::Redact
 
 fn pattern(v: Option<&Value>) -> Option<crate::pattern::Pattern> {
     v.and_then(|v| super::pattern(v).ok())
+}
+
+/// A route list: strings as written, objects as compiled patterns (already checked).
+fn routes(v: Option<&Value>) -> Vec<crate::policy::Route> {
+    use crate::policy::Route;
+    match v {
+        Some(Value::Array(items)) => items
+            .iter()
+            .filter_map(|i| match i {
+                Value::String(s) => Some(Route::Path(s.clone())),
+                other => super::pattern(other).ok().map(Route::Pattern),
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
 }
 
 fn header_patterns(v: Option<&Value>) -> Vec<(String, crate::pattern::Pattern)> {
