@@ -6,14 +6,15 @@ Vigil's own cost in Envoy is then its CPU µs/request over the floor of the same
 `floor_al` (event as filter state `wasm.vigil.event.0`, written by the same three CEL-filtered
 file access loggers). The sequence follows `vigil hostcalls` on bench/scenarios.jsonl:
 
-  failed login (POST /login -> 401), 13 hostcalls
+  failed login (POST /login -> 401), 15 hostcalls
     on_request_headers   get_header_map_pairs(request), get_current_time_nanoseconds
     on_request_body      get_buffer_bytes(request body)
     on_response_headers  get_header_map_value(response, ":status")
     on_log               get_property response.flags, response.code_details, source.address;
                          get_current_time_nanoseconds (the detectors count by when Vigil sees
-                         the failure); get_shared_data + set_shared_data with its CAS, twice
-                         (the source and the account detector buckets);
+                         the failure); get_shared_data + set_shared_data with its CAS, three
+                         times (the source and the account detector buckets, the global
+                         login-failure rate of the distributed-stuffing detector);
                          the sink: set_property vigil.event.0, or proxy_log at info
   benign request (GET / -> 200), 3 hostcalls: the two on_request_headers calls and :status.
 
@@ -47,6 +48,9 @@ SOURCE_BUCKET_BYTES = 2 + 35 + 8 * 11 + 12 * 1
 ACCOUNT_BUCKET_BYTES = 2 + 35 + 8 * 21
 SOURCE_KEY = "vigil.det.v1.source.0"
 ACCOUNT_KEY = "vigil.det.v1.account.0"
+# The distributed-stuffing detector's state (policies/src/detect/distributed.rs): 24 bytes.
+RATE_KEY = "vigil.det.v1.rate"
+RATE_BYTES = 24
 
 SINKS = {
     "floor_log": {"call": "proxy_log", "level": 2, "size": EVENT_BYTES},
@@ -74,6 +78,7 @@ def steps(variant):
          **post},
         {"call": "cas_shared_data", "arg": ACCOUNT_KEY, "size": ACCOUNT_BUCKET_BYTES,
          "in": "on_log", **post},
+        {"call": "cas_shared_data", "arg": RATE_KEY, "size": RATE_BYTES, "in": "on_log", **post},
         dict(SINKS[variant], **{"in": "on_log"}, **post),
     ]
 

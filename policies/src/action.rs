@@ -20,6 +20,7 @@
 //! | `authz_fail_max` | *Vigil* (as an alert): many access-control failures from one source | alert | api, intrusion_detection | denied | failure | critical |
 //! | `excess_rate_limit_storm` | *Vigil* (as an alert): many rate-limited requests from one source | alert | api, intrusion_detection | denied | failure | warn |
 //! | `malicious_attack_tool` | OWASP (as an alert, low confidence: a user agent is trivially changed) | alert | intrusion_detection | info | unknown | warn |
+//! | `authn_login_stuffing_distributed` | *Vigil* (as an alert): the site's login-failure rate far above its learned baseline (many sources, many users, few tries each) | alert | authentication, intrusion_detection | info | failure | critical |
 
 /// An event action (the `event.action` value).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -55,6 +56,8 @@ pub enum Action {
     ExcessRateLimitStorm = 13,
     /// A known attack tool's user agent (an alert, low confidence).
     MaliciousAttackTool = 14,
+    /// The site's login-failure rate far above its baseline (an alert).
+    AuthnLoginStuffingDistributed = 15,
 }
 
 /// `event.outcome` values.
@@ -96,7 +99,7 @@ pub struct Mapping {
 
 impl Action {
     /// Every action, in discriminant order.
-    pub const ALL: [Action; 15] = [
+    pub const ALL: [Action; 16] = [
         Action::AuthnLoginSuccess,
         Action::AuthnLoginFail,
         Action::AuthnLoginAttempt,
@@ -112,6 +115,7 @@ impl Action {
         Action::AuthzFailMax,
         Action::ExcessRateLimitStorm,
         Action::MaliciousAttackTool,
+        Action::AuthnLoginStuffingDistributed,
     ];
 
     /// The `event.action` name.
@@ -132,6 +136,7 @@ impl Action {
             Action::AuthzFailMax => "authz_fail_max",
             Action::ExcessRateLimitStorm => "excess_rate_limit_storm",
             Action::MaliciousAttackTool => "malicious_attack_tool",
+            Action::AuthnLoginStuffingDistributed => "authn_login_stuffing_distributed",
         }
     }
 
@@ -142,6 +147,7 @@ impl Action {
             Action::AuthnLoginAttempt
                 | Action::AuthnTokenInvalid
                 | Action::AuthnLoginStuffing
+                | Action::AuthnLoginStuffingDistributed
                 | Action::AuthzFailMax
                 | Action::ExcessRateLimitStorm
         )
@@ -163,7 +169,9 @@ impl Action {
             Action::AuthnLoginSuccess => m("event", AUTHN, &["start"], Success, "info"),
             Action::AuthnLoginFail => m("event", AUTHN, &["start"], Failure, "warn"),
             Action::AuthnLoginAttempt => m("event", AUTHN, &["start"], Unknown, "info"),
-            Action::AuthnLoginFailMax | Action::AuthnLoginStuffing => {
+            Action::AuthnLoginFailMax
+            | Action::AuthnLoginStuffing
+            | Action::AuthnLoginStuffingDistributed => {
                 m("alert", ALERT, &["info"], Failure, "critical")
             }
             Action::AuthnLoginSuccessAfterFail => m("alert", ALERT, &["info"], Success, "warn"),

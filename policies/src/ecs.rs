@@ -36,6 +36,7 @@
 //! | `vigil.session.fingerprint`, `vigil.session.source` | keyword | HMAC fingerprint of the session cookie or credential, and where it came from |
 //! | `vigil.source.address` | keyword | the raw peer address, only when it is not an IP |
 //! | `vigil.alert.count`, `vigil.alert.window_seconds` | long | alerts only: the count that crossed the threshold (failures, or distinct users for stuffing) and the window |
+//! | `vigil.alert.baseline` | long | rate alerts only (`authn_login_stuffing_distributed`): the learned login failures per window the count was compared with |
 //! | `vigil.alert.confidence` | keyword | alerts only: `low` when the signal is trivially faked (a user agent) |
 //! | `vigil.alert.key`, `vigil.alert.value` | keyword | alerts only: what the detector counts by (`source_ip`, `source_prefix`, `user`) and its value (`198.51.100.9`, `2001:db8:1:2::/64`, the user name); a user-keyed alert's `user.name` is that user, a source-keyed alert has no `user` |
 //! | `vigil.truncated` | keyword[] | names of the fields cut at the cap |
@@ -246,6 +247,9 @@ pub fn encode(e: &Event, field_max_bytes: usize) -> (String, usize) {
     }
     if let Some(a) = &e.alert {
         w.open("alert");
+        if let Some(b) = a.baseline {
+            w.num("baseline", u64::from(b));
+        }
         w.num("count", u64::from(a.count));
         w.num("window_seconds", u64::from(a.window_seconds));
         w.text("key", a.key);

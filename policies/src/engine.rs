@@ -521,7 +521,7 @@ impl Engine {
                 let user = event.user.as_ref().map(|u| u.name.as_slice());
                 let secret = self.secret.get();
                 if c.action == Action::AuthnLoginFail {
-                    detect::on_failure(
+                    let mut f = detect::on_failure(
                         &self.policy,
                         &secret,
                         store,
@@ -529,7 +529,14 @@ impl Engine {
                         source_ip,
                         user,
                         now_ms,
-                    )
+                    );
+                    f.extend(detect::distributed::on_failure(
+                        &self.policy,
+                        store,
+                        metrics,
+                        now_ms,
+                    ));
+                    f
                 } else {
                     detect::on_success(
                         &self.policy,
@@ -767,6 +774,11 @@ impl Engine {
                 "attack_tool_user_agent",
                 "attack_tool",
             ),
+            Detector::DistributedStuffing => (
+                Action::AuthnLoginStuffingDistributed,
+                "login_failure_rate_above_baseline",
+                "distributed_stuffing",
+            ),
         };
         let mut alert = request.clone();
         alert.action = Some(action);
@@ -785,6 +797,7 @@ impl Engine {
             confidence: (f.detector == Detector::AttackTool).then_some("low"),
             count: f.count,
             window_seconds: f.window_seconds,
+            baseline: f.baseline,
             key: f.key.kind(),
             value: f.key.value(),
         });

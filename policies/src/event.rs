@@ -62,6 +62,8 @@ pub struct AlertInfo {
     pub count: u32,
     /// Window length in seconds.
     pub window_seconds: u32,
+    /// `vigil.alert.baseline`: the learned failures per window a rate alert compared with.
+    pub baseline: Option<u32>,
     /// `vigil.alert.confidence`: `low` when the signal is easily faked (a user agent).
     pub confidence: Option<&'static str>,
     /// `vigil.alert.key`: what the detector counts by (`source_ip`, `source_prefix`, `user`).

@@ -115,6 +115,18 @@ pub fn explain(p: &Policy) -> String {
         d.stuffing.max_users,
         d.stuffing.window_seconds
     );
+    let dd = &d.distributed;
+    let _ = writeln!(
+        o,
+        "  authn_login_stuffing_distributed{}: more than max({}, {} x the learned failures per {} s window) login failures over all sources (before {} windows are learned: more than {}); the baseline rises at most {}% per window",
+        on(dd.enabled),
+        dd.min_failures,
+        dd.factor,
+        dd.window_seconds,
+        dd.warmup_windows,
+        dd.min_failures.saturating_mul(dd.factor),
+        dd.max_growth_percent
+    );
     let _ = writeln!(
         o,
         "  authn_login_successafterfail{}: a success after {} or more failures (per source and per account)",

@@ -222,6 +222,8 @@ pub struct Detectors {
     pub stuffing: Stuffing,
     /// Success after failures.
     pub success_after_fail: SuccessAfterFail,
+    /// Distributed stuffing: the site's login-failure rate against its baseline.
+    pub distributed: Distributed,
     /// Buckets of the shared account table (4 tracked accounts each).
     pub slots: u32,
     /// Detector alerts allowed per cap window, over all workers.
@@ -280,6 +282,23 @@ pub struct Stuffing {
     pub max_users: u32,
     /// Sliding window length.
     pub window_seconds: u32,
+}
+
+/// `detectors.distributed` ([`crate::detect::distributed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Distributed {
+    /// Whether the detector runs.
+    pub enabled: bool,
+    /// The counting window (tumbling, started by the first failure after the last one).
+    pub window_seconds: u32,
+    /// Failures per window never alerted on, whatever the baseline.
+    pub min_failures: u32,
+    /// The alert fires above this multiple of the baseline.
+    pub factor: u32,
+    /// Windows learned before the baseline is trusted (until then: `factor × min_failures`).
+    pub warmup_windows: u32,
+    /// How much the baseline may rise per window, in percent.
+    pub max_growth_percent: u32,
 }
 
 /// `detectors.success_after_fail`.

@@ -168,3 +168,78 @@ fn the_global_cap_holds_against_minted_account_names() {
     assert_eq!(n, 3);
     assert_eq!(r.metrics.0["vigil.alerts_suppressed.global_cap"], 7);
 }
+
+/// One failed login from its own address and user (no per-source or per-account count
+/// ever moves): what distributed stuffing looks like.
+fn one_try(r: &mut Run, i: u64, now: u64) -> Vec<Value> {
+    let ip = format!("198.18.{}.{}", (i / 250) % 250, i % 250 + 1);
+    let mut f = login(401, &ip, now);
+    let ev = r.go(&mut f, Some(&body(&format!("user{i}"))));
+    alerts(&ev)
+}
+
+/// Finding (issue 7): many sources, many users, one try each never alerted. The global
+/// login-failure rate against its learned baseline now does, once, on the crossing request.
+#[test]
+fn finding_distributed_stuffing_alerts_on_the_global_failure_rate() {
+    let mut r = Run::new("", &[]);
+    let mut i = 0u64;
+    // Six quiet minutes: 10 failures a minute, learned as the baseline (warm-up: 5 windows).
+    for minute in 0..6u64 {
+        for k in 0..10u64 {
+            assert!(one_try(&mut r, i, T0 + minute * 60 * S + k * S).is_empty());
+            i += 1;
+        }
+    }
+    // Then a burst of 120 failures in one minute, each from a new address and user.
+    let mut raised = vec![];
+    for k in 0..120u64 {
+        let a = one_try(&mut r, i, T0 + 6 * 60 * S + k * S / 4);
+        i += 1;
+        raised.extend(a.into_iter().map(|a| (k, a)));
+    }
+    assert_eq!(raised.len(), 1, "{raised:?}");
+    let (k, a) = &raised[0];
+    assert_eq!(a["event"]["action"], "authn_login_stuffing_distributed");
+    assert_eq!(a["vigil"]["alert"]["key"], "global");
+    assert_eq!(a["vigil"]["alert"]["value"], "login_failures");
+    // The baseline is about 10 a minute: the threshold is max(50, 4 x 10) = 50.
+    let baseline = a["vigil"]["alert"]["baseline"].as_u64().unwrap();
+    assert!((8..=10).contains(&baseline), "{a}");
+    assert_eq!(a["vigil"]["alert"]["count"], 51);
+    assert_eq!(*k, 50, "the 51st failure of the window raises it");
+    assert!(a.get("user").is_none(), "a global alert names no user: {a}");
+}
+
+/// A quiet site's few typos never reach the floor, and a slow ramp cannot lift the
+/// baseline faster than the growth cap: doubling every minute still alerts.
+#[test]
+fn distributed_stuffing_floor_and_slow_ramp() {
+    let mut r = Run::new("", &[]);
+    let mut i = 0u64;
+    let mut now = T0;
+    // Warm-up and a few quiet hours compressed: 30 windows of 5 failures.
+    for _ in 0..30 {
+        for _ in 0..5 {
+            assert!(one_try(&mut r, i, now).is_empty());
+            i += 1;
+            now += S;
+        }
+        now += 56 * S;
+    }
+    // Ramp: 10, 20, 40, ... failures a minute.
+    let mut per_minute = 10u64;
+    let mut alerted_at = None;
+    for minute in 0..8u64 {
+        for _ in 0..per_minute {
+            if !one_try(&mut r, i, now).is_empty() && alerted_at.is_none() {
+                alerted_at = Some(minute);
+            }
+            i += 1;
+            now += 60 * S / per_minute;
+        }
+        per_minute *= 2;
+    }
+    // 80 a minute crosses max(50, 4 x a baseline held near 5-10 by the cap).
+    assert_eq!(alerted_at, Some(3), "{alerted_at:?}");
+}

@@ -209,6 +209,8 @@ fn the_baseline_traffic_with_a_success_and_stuffing_covers_every_action() -> Res
         Action::AuthzFailMax,
         Action::ExcessRateLimitStorm,
         Action::MaliciousAttackTool,
+        // Its own scenario too (`distributed`): it needs minutes of baseline.
+        Action::AuthnLoginStuffingDistributed,
     ];
     let all: std::collections::BTreeSet<String> = Action::ALL
         .iter()

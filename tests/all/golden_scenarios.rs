@@ -161,6 +161,26 @@ fn golden_signals() -> Result<()> {
     golden::check("signals", &events)
 }
 
+/// Distributed stuffing (issue 7): three quiet minutes of a few typos teach the baseline
+/// (3 a minute), then 15 failures in 15 s, each from its own address and name: no source or
+/// account repeats, and the 13th failure of the window (over max(10, 4 x 3)) raises
+/// `authn_login_stuffing_distributed`, once.
+#[test]
+fn golden_distributed_stuffing() -> Result<()> {
+    golden::check("distributed", &distributed_events()?)
+}
+
+fn distributed_events() -> Result<Vec<String>> {
+    let plugin = Plugin::load(plugin_wasm()?)?;
+    let policy = std::fs::read(golden::dir().join("distributed.policy.json"))?;
+    golden::replay(
+        &plugin,
+        &policy,
+        &golden::dir().join("distributed.traffic.jsonl"),
+        2,
+    )
+}
+
 #[test]
 fn events_below_the_host_log_level_are_counted_not_lost_silently() -> Result<()> {
     use vigil_harness::{LogLevel, MetricValue, Vm, VmOptions};
@@ -207,6 +227,7 @@ fn every_action_is_covered_and_conforms_to_ecs() -> Result<()> {
         &golden::dir().join("signals.traffic.jsonl"),
         2,
     )?);
+    events.extend(distributed_events()?);
     let mut seen = BTreeSet::new();
     for line in &events {
         let e = Event::parse(line)?;

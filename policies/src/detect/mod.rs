@@ -14,6 +14,7 @@
 //! | access-control failures (*Vigil*) | `authz_fail_max` | source | `authz_fail` events | `detectors.signals.authz_failures` |
 //! | rate-limit storm (*Vigil*) | `excess_rate_limit_storm` | source | rate-limited requests | `detectors.signals.rate_limit_storm` |
 //! | attack tool | `malicious_attack_tool` | source | a known tool's user agent (sqlmap, nikto, nuclei, …); once per window, `vigil.alert.confidence: low` (a user agent is trivially changed) | `detectors.signals.attack_tool` |
+//! | distributed stuffing (*Vigil*) | `authn_login_stuffing_distributed` | `global` | login failures over all sources, against their own learned baseline ([`distributed`]) | `detectors.distributed` |
 //!
 //! State is two fixed tables in shared data ([`table`]): one keyed by source (failures and
 //! the distinct users failing from it), one by account. Keys are fingerprinted with SipHash
@@ -62,6 +63,7 @@
 //! [`crate::envoy::MAX_RECORDS`]); a third is counted in
 //! `vigil.alerts_suppressed.per_request`. A suppressed alert still re-arms its key's window.
 
+pub mod distributed;
 pub mod secret;
 pub mod siphash;
 pub mod table;
@@ -97,6 +99,8 @@ pub enum Detector {
     RateLimitStorm,
     /// A known attack tool's user agent from a source (once per window).
     AttackTool,
+    /// The site's login-failure rate far above its learned baseline ([`distributed`]).
+    DistributedStuffing,
 }
 
 /// A request's other signal, counted per source ([`on_signal`]).
@@ -156,6 +160,8 @@ pub enum AlertKey {
     SourcePrefix(std::net::Ipv6Addr, u8),
     /// A claimed user name.
     User(Vec<u8>),
+    /// Every login failure of the site ([`distributed`]).
+    Global,
 }
 
 impl AlertKey {
@@ -165,6 +171,7 @@ impl AlertKey {
             AlertKey::SourceIp(_) => "source_ip",
             AlertKey::SourcePrefix(..) => "source_prefix",
             AlertKey::User(_) => "user",
+            AlertKey::Global => "global",
         }
     }
 
@@ -174,6 +181,7 @@ impl AlertKey {
             AlertKey::SourceIp(ip) => ip.to_string().into_bytes(),
             AlertKey::SourcePrefix(p, len) => format!("{p}/{len}").into_bytes(),
             AlertKey::User(u) => u.clone(),
+            AlertKey::Global => b"login_failures".to_vec(),
         }
     }
 }
@@ -189,6 +197,8 @@ pub struct Found {
     pub count: u32,
     /// The window, in seconds.
     pub window_seconds: u32,
+    /// The learned baseline the count was compared with (rate detectors only).
+    pub baseline: Option<u32>,
 }
 
 /// The source key of an address: IPv4 (and IPv4-mapped IPv6) as is, other IPv6 masked to
@@ -232,6 +242,7 @@ fn key_bytes(key: &AlertKey) -> Vec<u8> {
             b.push(b'u');
             b.extend_from_slice(u);
         }
+        AlertKey::Global => b.push(b'g'),
     }
     b
 }
@@ -338,6 +349,7 @@ pub fn on_signal(
         key,
         count: r,
         window_seconds: seconds(s.window_ms),
+        baseline: None,
     })
 }
 
@@ -364,6 +376,16 @@ pub fn init(p: &Policy, store: &mut impl SharedStore) {
         .flatten()
     {
         table::init(&s, store);
+        any = true;
+    }
+    if p.detectors.distributed.enabled {
+        if let Ok(None) = store.get(distributed::RATE_KEY) {
+            let _ = store.set(
+                distributed::RATE_KEY,
+                &distributed::Rate::default().encode(),
+                0,
+            );
+        }
         any = true;
     }
     if any {
@@ -432,6 +454,7 @@ pub fn on_failure(
                             key: key.clone(),
                             count,
                             window_seconds: seconds(w),
+                            baseline: None,
                         }),
                 );
             }
@@ -462,6 +485,7 @@ pub fn on_failure(
                 key,
                 count,
                 window_seconds: seconds(s.window_ms),
+                baseline: None,
             };
             // Before stuffing: a named victim matters more.
             let at = found
@@ -528,6 +552,7 @@ pub fn on_success(
                 key,
                 count,
                 window_seconds: seconds(s.window_ms),
+                baseline: None,
             });
         }
     }

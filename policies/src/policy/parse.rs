@@ -338,6 +338,7 @@ const DETECTORS: Schema = Schema {
         ("account", Kind::Object(&ACCOUNT)),
         ("stuffing", Kind::Object(&STUFFING)),
         ("success_after_fail", Kind::Object(&SUCCESS_AFTER_FAIL)),
+        ("distributed", Kind::Object(&DISTRIBUTED)),
         ("slots", U32),
         ("alert_cap_per_window", U32),
         ("alert_cap_window_seconds", U32),
@@ -377,6 +378,19 @@ const STUFFING: Schema = Schema {
         ("window_seconds", U32),
     ],
     required: 0b111,
+};
+
+const DISTRIBUTED: Schema = Schema {
+    name: "struct Distributed",
+    fields: &[
+        ("enabled", Kind::Bool),
+        ("window_seconds", U32),
+        ("min_failures", U32),
+        ("factor", U32),
+        ("warmup_windows", U32),
+        ("max_growth_percent", U32),
+    ],
+    required: 0b11_1111,
 };
 
 const SUCCESS_AFTER_FAIL: Schema = Schema {
@@ -423,6 +437,7 @@ pub(super) const ACTIONS: &[&str] = &[
     "authz_fail_max",
     "excess_rate_limit_storm",
     "malicious_attack_tool",
+    "authn_login_stuffing_distributed",
 ];
 
 const SINK: Schema = Schema {

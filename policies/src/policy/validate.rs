@@ -291,6 +291,19 @@ impl Policy {
             errs,
             in_range("detectors.stuffing.max_users", d.stuffing.max_users, 1, 100),
         );
+        let dd = &d.distributed;
+        for (field, v, lo, hi) in [
+            ("window_seconds", dd.window_seconds, 10, 3600),
+            ("min_failures", dd.min_failures, 1, 1_000_000),
+            ("factor", dd.factor, 2, 1000),
+            ("warmup_windows", dd.warmup_windows, 0, 10_000),
+            ("max_growth_percent", dd.max_growth_percent, 1, 1000),
+        ] {
+            note(
+                errs,
+                in_range(&format!("detectors.distributed.{field}"), v, lo, hi),
+            );
+        }
         note(
             errs,
             in_range(

@@ -241,26 +241,6 @@ pub fn parse_pairs(b: &[u8]) -> Option<Vec<(Vec<u8>, Vec<u8>)>> {
     Some(out)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn pairs_round_trip() {
-        let mut b = vec![2, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0];
-        b.extend_from_slice(b"a\0bc\0\0d\0");
-        assert_eq!(
-            parse_pairs(&b),
-            Some(vec![
-                (b"a".to_vec(), b"bc".to_vec()),
-                (Vec::new(), b"d".to_vec())
-            ])
-        );
-        assert_eq!(parse_pairs(&b[..10]), None);
-        assert_eq!(parse_pairs(&[]), Some(Vec::new()));
-    }
-}
-
 /// `proxy_define_metric(kind, name)`: status and id.
 pub fn define_metric(kind: u32, name: &str) -> (u32, u32) {
     let mut id = 0u32;
@@ -304,4 +284,24 @@ pub fn call_foreign_function(name: &str, args: &[u8]) -> (u32, Vec<u8>) {
         )
     };
     (s, take(data, size))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pairs_round_trip() {
+        let mut b = vec![2, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0];
+        b.extend_from_slice(b"a\0bc\0\0d\0");
+        assert_eq!(
+            parse_pairs(&b),
+            Some(vec![
+                (b"a".to_vec(), b"bc".to_vec()),
+                (Vec::new(), b"d".to_vec())
+            ])
+        );
+        assert_eq!(parse_pairs(&b[..10]), None);
+        assert_eq!(parse_pairs(&[]), Some(Vec::new()));
+    }
 }

@@ -2,9 +2,9 @@
 //! here any more.
 
 use super::super::{
-    AccountBruteForce, Admin, BruteForce, Detectors, Duplicates, Fingerprint, Format, Identity,
-    InputValidation, JwtIdentity, Login, LoginBody, Output, Policy, RateLimit, Routes, Sink,
-    SinkKind, Stuffing, SuccessAfterFail,
+    AccountBruteForce, Admin, BruteForce, Detectors, Distributed, Duplicates, Fingerprint, Format,
+    Identity, InputValidation, JwtIdentity, Login, LoginBody, Output, Policy, RateLimit, Routes,
+    Sink, SinkKind, Stuffing, SuccessAfterFail,
 };
 use super::{FORMATS, SINK_KINDS};
 use crate::json::{Number, Value};
@@ -301,6 +301,14 @@ fn detectors(v: &Value, base: Detectors) -> Detectors {
             enabled: boolean(get(v, "enabled")),
             max_users: u32_(get(v, "max_users")),
             window_seconds: u32_(get(v, "window_seconds")),
+        }),
+        distributed: get(v, "distributed").map_or(base.distributed.clone(), |v| Distributed {
+            enabled: boolean(get(v, "enabled")),
+            window_seconds: u32_(get(v, "window_seconds")),
+            min_failures: u32_(get(v, "min_failures")),
+            factor: u32_(get(v, "factor")),
+            warmup_windows: u32_(get(v, "warmup_windows")),
+            max_growth_percent: u32_(get(v, "max_growth_percent")),
         }),
         success_after_fail: get(v, "success_after_fail").map_or(base.success_after_fail, |v| {
             SuccessAfterFail {

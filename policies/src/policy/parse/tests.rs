@@ -198,7 +198,7 @@ fn unknown_fields_at_every_object() {
             "{e}"
         );
     }
-    assert_eq!(objects, 18);
+    assert_eq!(objects, 19);
 }
 
 #[test]
@@ -222,6 +222,7 @@ fn missing_fields_at_every_object() {
         "detectors.slots",
         "detectors.alert_cap_per_window",
         "detectors.alert_cap_window_seconds",
+        "detectors.distributed",
         "detectors.signals",
         "detectors.signals.window_seconds",
         "detectors.signals.excess_404",
@@ -309,6 +310,14 @@ fn to_json(p: &Policy) -> J {
                 "enabled": p.detectors.success_after_fail.enabled,
                 "min_failures": p.detectors.success_after_fail.min_failures,
             },
+            "distributed": {
+                "enabled": p.detectors.distributed.enabled,
+                "window_seconds": p.detectors.distributed.window_seconds,
+                "min_failures": p.detectors.distributed.min_failures,
+                "factor": p.detectors.distributed.factor,
+                "warmup_windows": p.detectors.distributed.warmup_windows,
+                "max_growth_percent": p.detectors.distributed.max_growth_percent,
+            },
             "slots": p.detectors.slots,
             "alert_cap_per_window": p.detectors.alert_cap_per_window,
             "alert_cap_window_seconds": p.detectors.alert_cap_window_seconds,
@@ -361,6 +370,8 @@ fn every_field_is_read_from_its_name() {
             "account": {"enabled": false, "max_failures": 11, "window_seconds": 12},
             "stuffing": {"enabled": false, "max_users": 13, "window_seconds": 14},
             "success_after_fail": {"enabled": false, "min_failures": 15},
+            "distributed": {"enabled": false, "window_seconds": 31, "min_failures": 32, "factor": 33,
+                            "warmup_windows": 34, "max_growth_percent": 35},
             "slots": 16, "alert_cap_per_window": 17, "alert_cap_window_seconds": 18,
             "signals": {"window_seconds": 19, "excess_404": 20, "authz_failures": 21,
                         "rate_limit_storm": 22, "attack_tool": false, "slots": 23},
