@@ -27,6 +27,10 @@ pub struct Claimed {
     pub truncated: bool,
 }
 
+/// The scan limit when the policy scans no login body (`identity.login_body` null) but a
+/// rule captures body fields.
+pub const DEFAULT_LIMIT: usize = 8192;
+
 /// Accumulates the head of a login request body.
 #[derive(Debug, Clone, Default)]
 pub struct BodyScanner {
@@ -63,6 +67,22 @@ impl BodyScanner {
     /// Whether the body was longer than the scan limit.
     pub fn overflowed(&self) -> bool {
         self.overflowed
+    }
+
+    /// A top-level field of the body by name (a form field or a JSON string member): the
+    /// first non-empty value, and whether it was cut by the scan limit.
+    pub fn field(&self, name: &str) -> Option<(Vec<u8>, bool)> {
+        let body = &self.buf;
+        let first = body.iter().find(|b| !b.is_ascii_whitespace())?;
+        let pairs = match first {
+            b'{' => json_top_level(body, self.overflowed),
+            b'[' => Vec::new(),
+            _ => form_pairs(body, self.overflowed),
+        };
+        pairs
+            .into_iter()
+            .find(|p| p.key == name.as_bytes() && !p.value.is_empty())
+            .map(|p| (p.value, p.cut))
     }
 
     /// The first configured field (by `fields` order) that has a non-empty value, resolved

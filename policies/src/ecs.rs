@@ -32,7 +32,7 @@
 //! | `vigil.user.source`, `vigil.user.verified` | keyword, boolean | `jwt`/`basic`/`login_body`; verified only for jwt |
 //! | `vigil.user.ambiguous`, `vigil.user.truncated` | boolean | present (true) when the login body repeated the user field with different values, or the name was cut by the scan limit |
 //! | `vigil.grpc.status` | long | a gRPC response's `grpc-status` |
-//! | `vigil.captured.request_headers.<name>`, `.response_headers.<name>`, `.query.<name>` | keyword | what the policy rule that decided captured, redacted ([`crate::redact`]) |
+//! | `vigil.captured.request_headers.<name>`, `.response_headers.<name>`, `.query.<name>`, `.body.<name>` | keyword | what the policy rule that decided captured, redacted ([`crate::redact`]) |
 //! | `vigil.session.fingerprint`, `vigil.session.source` | keyword | HMAC fingerprint of the session cookie or credential, and where it came from |
 //! | `vigil.source.address` | keyword | the raw peer address, only when it is not an IP |
 //! | `vigil.alert.count`, `vigil.alert.window_seconds` | long | alerts only: the count that crossed the threshold (failures, or distinct users for stuffing) and the window |
@@ -218,7 +218,7 @@ pub fn encode(e: &Event, field_max_bytes: usize) -> (String, usize) {
     }
     if !e.captured.is_empty() {
         w.open("captured");
-        for kind in ["request_headers", "response_headers", "query"] {
+        for kind in ["request_headers", "response_headers", "query", "body"] {
             if e.captured.iter().any(|(k, _, _)| *k == kind) {
                 w.open(kind);
                 for (_, name, v) in e.captured.iter().filter(|(k, _, _)| *k == kind) {

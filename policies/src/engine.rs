@@ -186,24 +186,30 @@ impl Engine {
             let path = self.header(x, Some(&st), ":path");
             let path = path_only(path.as_deref().unwrap_or_default());
             st.login = self.login_method(m) && is_login(&self.policy, m, path);
-            if !st.login && !self.policy.rules.is_empty() {
-                // A rule that yields a login outcome makes its route a login route.
+            let mut capture_body = false;
+            if !self.policy.rules.is_empty() {
+                // A rule that yields a login outcome makes its route a login route; a rule
+                // that captures body fields needs the body scanned where it may apply.
                 let norm = crate::route::normalize(path, self.policy.routes.case_insensitive);
                 let authority = self.header(x, Some(&st), ":authority").unwrap_or_default();
                 let f = facts(&self.policy, m, &norm, &authority, 0);
+                let mut login = st.login;
                 let mut hdr = |n: &str| self.header(x, Some(&st), n);
-                st.login =
-                    self.policy.rules.iter().any(|r| {
-                        rules::is_login_action(r.event) && r.when.request_holds(&f, &mut hdr)
-                    });
+                for r in &self.policy.rules {
+                    let l = !login && rules::is_login_action(r.event);
+                    let b = !capture_body && !r.capture.body.is_empty();
+                    if (l || b) && r.when.request_holds(&f, &mut hdr) {
+                        login |= l;
+                        capture_body |= b;
+                    }
+                }
+                st.login = login;
             }
-            if st.login {
-                st.scanner = self
-                    .policy
-                    .identity
-                    .login_body
-                    .as_ref()
-                    .map(|lb| BodyScanner::new(lb.max_scan_bytes));
+            let login_scan = self.policy.identity.login_body.as_ref();
+            if st.login && login_scan.is_some() || capture_body {
+                let limit =
+                    login_scan.map_or(crate::body_scan::DEFAULT_LIMIT, |lb| lb.max_scan_bytes);
+                st.scanner = Some(BodyScanner::new(limit));
             }
         }
         st
@@ -620,6 +626,16 @@ impl Engine {
             if let Some((_, Some(v))) = read.iter().find(|(k, _)| k == name) {
                 if let Some(v) = by_name(r, fp, header_mode(r, name), name, v, &mut n) {
                     event.captured.push(("response_headers", name.clone(), v));
+                }
+            }
+        }
+        if let Some(scan) = req.and_then(|r| r.scanner.as_ref()) {
+            for name in &rule.capture.body {
+                if let Some((v, _cut)) = scan.field(name) {
+                    let mode = crate::redact::body_mode(r, name);
+                    if let Some(v) = by_name(r, fp, mode, name, &v, &mut n) {
+                        event.captured.push(("body", name.clone(), v));
+                    }
                 }
             }
         }

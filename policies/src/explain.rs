@@ -78,6 +78,26 @@ pub fn explain(p: &Policy) -> String {
     }
 
     let _ = writeln!(o, "never logged: passwords, tokens and Basic credentials, query strings, path-parameter values; values longer than {} bytes are cut and marked", p.output.field_max_bytes);
+    let body: Vec<String> = p
+        .rules
+        .iter()
+        .flat_map(|r| &r.capture.body)
+        .map(|f| {
+            let m = crate::redact::body_mode(&p.redaction, f);
+            let i = crate::redact::Mode::ALL
+                .iter()
+                .position(|x| *x == m)
+                .unwrap_or(0);
+            format!("{f} ({})", crate::redact::Mode::NAMES[i])
+        })
+        .collect();
+    if !body.is_empty() {
+        let _ = writeln!(
+            o,
+            "request-body fields rules capture (mode; credential-like names are never kept raw): {}",
+            list(&body)
+        );
+    }
     let fp = match (&p.fingerprint.key, &p.fingerprint.key_env) {
         (Some(_), _) => "the policy's key".to_string(),
         (None, Some(env)) => format!("the VM environment variable {env}"),

@@ -57,6 +57,8 @@ pub struct Redaction {
     pub headers: Vec<(String, Mode)>,
     /// Captured query parameters by name.
     pub query: Vec<(String, Mode)>,
+    /// Captured request-body fields by name.
+    pub body: Vec<(String, Mode)>,
     /// Names fingerprints with the key in use (`[fp:<key_id>:…]`), so a rotated key shows.
     pub key_id: String,
 }
@@ -100,6 +102,7 @@ impl Default for Redaction {
             email: Mode::Keep,
             headers: Vec::new(),
             query: Vec::new(),
+            body: Vec::new(),
             key_id: "default".into(),
         }
     }
@@ -131,6 +134,41 @@ pub fn param_mode(r: &Redaction, name: &str) -> Mode {
                 Mode::Keep
             },
         )
+}
+
+/// Whether a body field's name says it holds a credential: ASCII case folded, `-` read as
+/// `_`, it contains `pass`, `pwd`, `secret`, `token`, `apikey`, `api_key`, `private_key`,
+/// `credential`, or it is one of `otp`, `totp`, `mfa`, `mfa_code`, `pin`, `cvv`, `cvc`,
+/// `ssn`, `code`.
+pub fn is_secret_field(name: &str) -> bool {
+    let n = name.to_ascii_lowercase().replace('-', "_");
+    const PARTS: [&str; 8] = [
+        "pass",
+        "pwd",
+        "secret",
+        "token",
+        "apikey",
+        "api_key",
+        "private_key",
+        "credential",
+    ];
+    const WHOLE: [&str; 9] = [
+        "otp", "totp", "mfa", "mfa_code", "pin", "cvv", "cvc", "ssn", "code",
+    ];
+    PARTS.iter().any(|p| n.contains(p)) || WHOLE.contains(&n.as_str())
+}
+
+/// A body field's mode: the policy's, else `drop` for a credential-like name
+/// ([`is_secret_field`]), else keep. A credential-like field is never kept raw: `keep`
+/// becomes `drop` (mask or fingerprint it to see that it was there).
+pub fn body_mode(r: &Redaction, name: &str) -> Mode {
+    let secret = is_secret_field(name);
+    let m = r.body.iter().find(|(n, _)| n == name).map(|(_, m)| *m);
+    match m {
+        Some(Mode::Keep) | None if secret => Mode::Drop,
+        Some(m) => m,
+        None => Mode::Keep,
+    }
 }
 
 /// A whole value under `mode` (a captured header or parameter named in `headers`/`query`):

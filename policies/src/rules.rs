@@ -93,7 +93,8 @@ pub struct Rule {
     pub capture: Capture,
 }
 
-/// `capture`: request and response headers and query parameters, by name.
+/// `capture`: request and response headers, query parameters and request-body fields, by
+/// name.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Capture {
     /// Request headers (lower-case names).
@@ -102,6 +103,9 @@ pub struct Capture {
     pub response_headers: Vec<String>,
     /// Query parameters.
     pub query: Vec<String>,
+    /// Top-level fields of a form or JSON request body (as the login-body scanner reads it,
+    /// within its scan limit).
+    pub body: Vec<String>,
 }
 
 /// An event's `log.level`.

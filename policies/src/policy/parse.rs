@@ -159,6 +159,7 @@ const REDACTION: Schema = Schema {
         ("email", MODE),
         ("headers", Kind::Map(&[], &MODE)),
         ("query", Kind::Map(&[], &MODE)),
+        ("body", Kind::Map(&[], &MODE)),
         ("key_id", STR),
     ],
     required: 0,
@@ -170,6 +171,7 @@ const CAPTURE: Schema = Schema {
         ("request_headers", STRINGS),
         ("response_headers", STRINGS),
         ("query", STRINGS),
+        ("body", STRINGS),
     ],
     required: 0,
 };

@@ -174,6 +174,7 @@ fn redaction(v: &Value, base: crate::redact::Redaction) -> crate::redact::Redact
         email: mode(get(v, "email"), base.email),
         headers: get(v, "headers").map_or(base.headers, |h| modes(Some(h))),
         query: get(v, "query").map_or(base.query, |q| modes(Some(q))),
+        body: get(v, "body").map_or(base.body, |q| modes(Some(q))),
         key_id: string(get(v, "key_id")).unwrap_or(base.key_id),
     }
 }
@@ -251,6 +252,7 @@ fn rule(v: &Value) -> crate::rules::Rule {
                 request_headers: strings(at("request_headers")),
                 response_headers: strings(at("response_headers")),
                 query: strings(at("query")),
+                body: strings(at("body")),
             }
         },
     }
