@@ -39,7 +39,12 @@
 //! | `vigil.alert.baseline` | long | rate alerts only (`authn_login_stuffing_distributed`): the learned login failures per window the count was compared with |
 //! | `vigil.alert.confidence` | keyword | alerts only: `low` when the signal is trivially faked (a user agent) |
 //! | `vigil.alert.key`, `vigil.alert.value` | keyword | alerts only: what the detector counts by (`source_ip`, `source_prefix`, `user`) and its value (`198.51.100.9`, `2001:db8:1:2::/64`, the user name); a user-keyed alert's `user.name` is that user, a source-keyed alert has no `user` |
-//! | `vigil.truncated` | keyword[] | names of the fields cut at the cap |
+//! | `vigil.original.<field>` | keyword | only for a value that was not valid UTF-8: the value's exact bytes, base64 (the field itself holds the text with U+FFFD for each invalid sequence; [`crate::escape`]); at most 765 bytes |
+//! | `vigil.truncated` | keyword[] | names of the fields cut at the cap (`user_agent.original`, `vigil.captured.body.plan`, …): the authoritative truncation signal (a value that merely ends with `…[truncated]` was not cut) |
+//!
+//! Every string value is the text as sent (JSON escapes read back to it exactly), capped at
+//! `output.field_max_bytes` characters (UTF-16 units, as Elasticsearch's `ignore_above` counts;
+//! 1024 by default) including the marker.
 
 use crate::escape::{write_json_str, write_json_text};
 use crate::event::Event;
@@ -55,8 +60,16 @@ struct W {
     out: String,
     first: bool,
     cap: usize,
-    truncated: Vec<&'static str>,
+    /// Fields cut at the cap (`vigil.truncated`).
+    truncated: Vec<String>,
+    /// Fields written lossy, with their exact bytes (`vigil.original`).
+    original: Vec<(String, Vec<u8>)>,
 }
+
+/// The most bytes `vigil.original.<field>` carries (base64 of 765 bytes is 1020 characters,
+/// within an ECS keyword's 1024); a longer original is cut and its field listed in
+/// `vigil.truncated` as `vigil.original.<field>`.
+const ORIGINAL_MAX_BYTES: usize = 765;
 
 impl W {
     fn key(&mut self, k: &str) {
@@ -77,17 +90,36 @@ impl W {
         self.out.push('}');
         self.first = false;
     }
+    /// A member whose key is not a fixed name (escaped like any string).
+    fn key_text(&mut self, k: &str, v: &str) {
+        if !self.first {
+            self.out.push(',');
+        }
+        self.first = false;
+        write_json_text(&mut self.out, k);
+        self.out.push(':');
+        write_json_text(&mut self.out, v);
+    }
     fn text(&mut self, k: &str, v: &str) {
         self.key(k);
         write_json_text(&mut self.out, v);
     }
-    fn bytes(&mut self, k: &str, field: &'static str, v: &[u8]) {
+    fn bytes(&mut self, k: &str, field: &str, v: &[u8]) {
         self.key(k);
-        if write_json_str(&mut self.out, v, self.cap) {
-            self.truncated.push(field);
+        let w = write_json_str(&mut self.out, v, self.cap);
+        if w.truncated {
+            self.truncated.push(field.to_string());
+        }
+        if w.lossy {
+            let exact = &v[..w.consumed];
+            if exact.len() > ORIGINAL_MAX_BYTES {
+                self.truncated.push(format!("vigil.original.{field}"));
+            }
+            let exact = &exact[..exact.len().min(ORIGINAL_MAX_BYTES)];
+            self.original.push((field.to_string(), exact.to_vec()));
         }
     }
-    fn opt_bytes(&mut self, k: &str, field: &'static str, v: &Option<Vec<u8>>) {
+    fn opt_bytes(&mut self, k: &str, field: &str, v: &Option<Vec<u8>>) {
         if let Some(v) = v {
             self.bytes(k, field, v);
         }
@@ -96,14 +128,14 @@ impl W {
         self.key(k);
         crate::escape::push_u64(&mut self.out, v);
     }
-    fn list(&mut self, k: &str, v: &[&str]) {
+    fn list<S: AsRef<str>>(&mut self, k: &str, v: &[S]) {
         self.key(k);
         self.out.push('[');
         for (i, s) in v.iter().enumerate() {
             if i > 0 {
                 self.out.push(',');
             }
-            write_json_text(&mut self.out, s);
+            write_json_text(&mut self.out, s.as_ref());
         }
         self.out.push(']');
     }
@@ -117,6 +149,7 @@ pub fn encode(e: &Event, field_max_bytes: usize) -> (String, usize) {
         first: true,
         cap: field_max_bytes,
         truncated: Vec::new(),
+        original: Vec::new(),
     };
     w.out.push('{');
     w.text("@timestamp", &crate::time::rfc3339_millis(e.time_ns));
@@ -222,7 +255,7 @@ pub fn encode(e: &Event, field_max_bytes: usize) -> (String, usize) {
             if e.captured.iter().any(|(k, _, _)| *k == kind) {
                 w.open(kind);
                 for (_, name, v) in e.captured.iter().filter(|(k, _, _)| *k == kind) {
-                    w.bytes(name, "vigil.captured", v);
+                    w.bytes(name, &format!("vigil.captured.{kind}.{name}"), v);
                 }
                 w.close();
             }
@@ -256,6 +289,14 @@ pub fn encode(e: &Event, field_max_bytes: usize) -> (String, usize) {
         w.bytes("value", "vigil.alert.value", &a.value);
         if let Some(c) = a.confidence {
             w.text("confidence", c);
+        }
+        w.close();
+    }
+    if !w.original.is_empty() {
+        let o = std::mem::take(&mut w.original);
+        w.open("original");
+        for (field, bytes) in &o {
+            w.key_text(field, &crate::escape::base64(bytes));
         }
         w.close();
     }

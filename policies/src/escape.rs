@@ -1,42 +1,50 @@
 //! Safe JSON string encoding: the one place where untrusted bytes become log text.
 //!
 //! Every value Vigil logs passes through [`write_json_str`]. The output is a JSON string
-//! literal that is valid UTF-8, fits on one line, and contains none of the characters that
-//! enable log injection or display spoofing: C0 controls, DEL, C1 controls (U+0080..U+009F),
-//! U+2028/U+2029 and the bidirectional controls (U+061C, U+200E, U+200F, U+202A..U+202E,
-//! U+2066..U+2069) are written as `\uXXXX` escapes, which JSON parsers turn back into the
-//! original characters. `serde_json` leaves several of these raw; this module does not.
+//! literal that is valid UTF-8, fits on one line, and shows no character that enables log
+//! injection, display spoofing or text smuggling: C0 controls, DEL, C1 controls (NEL
+//! included), U+2028/U+2029, the bidirectional controls (U+061C, U+200E/F, U+202A-E,
+//! U+2066-9), invisible and zero-width characters (U+00AD soft hyphen, U+034F, U+115F,
+//! U+1160, U+17B4/5, U+180E, U+200B-D, U+2060-4, U+3164, U+FEFF, U+FFA0, U+FFF9-B) and the
+//! TAG characters U+E0000-U+E007F are written as `\uXXXX` escapes (a surrogate pair above
+//! U+FFFF). `serde_json` leaves several of these raw; this module does not.
 //!
-//! ## Invalid UTF-8: the `\xHH` scheme (reversible)
-//! Header values and paths are bytes, not text. Vigil keeps every byte visible with one
-//! documented, reversible scheme applied to the *decoded* string value:
-//! - a byte that is not part of well-formed UTF-8 is written as the four characters `\xHH`
-//!   (backslash, `x`, two uppercase hex digits);
-//! - a literal backslash is written as two backslashes `\\`;
-//! - everything else is the character itself.
+//! ## Text is kept exactly
+//! A JSON parser turns the literal back into **exactly** the text that was sent: `CORP\alice`
+//! is written `"CORP\\alice"` and reads back as `CORP\alice`; the escapes above decode to
+//! the characters they stand for. Nothing Vigil adds changes valid text.
 //!
-//! [`decode_bytes`] inverts it: `\\` → `\`, `\xHH` → the byte. So the bytes `C0 A7` become the
-//! value `\xC0\xA7`, whose JSON text is `"\\xC0\\xA7"`. A property test checks that
-//! `decode_bytes(parse(write_json_str(b))) == b` for arbitrary bytes.
+//! ## Invalid UTF-8: lossy text here, the exact bytes beside it
+//! Header values and paths are bytes. A byte sequence that is not UTF-8 is written as one
+//! U+FFFD REPLACEMENT CHARACTER per maximal invalid subpart (as `String::from_utf8_lossy`
+//! does), and [`Written::lossy`] tells the encoder, which writes the exact bytes of the
+//! value beside it, base64 (`vigil.original.<field>` in ECS; [`base64`]): so a reader that
+//! needs the bytes has them, and valid text is never altered to make room for them.
 //!
-//! ## Truncation
-//! A value longer than the cap (measured in bytes of the decoded value) is cut at a
-//! character boundary and ends with [`TRUNCATION_MARKER`]; the caller records which field was
-//! truncated (`vigil.truncated`). A truncated value is not reversible past the cut.
+//! ## Caps
+//! A value is capped at `cap` characters **including** the [`TRUNCATION_MARKER`],
+//! counted in UTF-16 code units as Elasticsearch's `ignore_above` counts them (1024 for an ECS
+//! keyword), so a capped value is still indexed. It is cut at a character boundary. The
+//! marker is only a hint for people: a value that merely ends with the marker text is not
+//! truncated; the authoritative signal is the record's list of truncated fields
+//! (`vigil.truncated` in ECS), which only Vigil writes.
 
 use std::fmt::Write as _;
 
-/// Appended to a value that was cut at its cap.
+/// Appended to a value that was cut at its cap (a hint; `vigil.truncated` is authoritative).
 pub const TRUNCATION_MARKER: &str = "…[truncated]";
 
+/// The marker's length in UTF-16 code units.
+const MARKER_UNITS: usize = 12;
+
 /// Whether a character must be written as a `\uXXXX` escape.
-fn must_escape(c: char) -> bool {
+pub fn must_escape(c: char) -> bool {
     matches!(c,
         '\u{0}'..='\u{1f}' | '\u{7f}'..='\u{9f}'
-        | '\u{2028}' | '\u{2029}'
-        | '\u{61c}' | '\u{200e}' | '\u{200f}'
-        | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'
-        | '\u{feff}')
+        | '\u{ad}' | '\u{34f}' | '\u{61c}' | '\u{115f}' | '\u{1160}' | '\u{17b4}' | '\u{17b5}'
+        | '\u{180e}' | '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}'
+        | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{2069}' | '\u{3164}' | '\u{feff}'
+        | '\u{ffa0}' | '\u{fff9}'..='\u{fffb}' | '\u{e0000}'..='\u{e007f}')
 }
 
 /// Printable ASCII that is written as itself (no quote, no backslash).
@@ -44,13 +52,47 @@ fn is_plain(b: u8) -> bool {
     (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\'
 }
 
-/// Writes `bytes` as a JSON string literal (with quotes) into `out`, applying the `\xHH`
-/// scheme and the cap. Returns `true` when the value was truncated.
-pub fn write_json_str(out: &mut String, bytes: &[u8], cap: usize) -> bool {
-    out.reserve(bytes.len().min(cap) + 2);
+/// What [`write_json_str`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Written {
+    /// The value was cut at its cap (the marker appended).
+    pub truncated: bool,
+    /// Invalid UTF-8 was written as U+FFFD: the exact bytes belong beside the value.
+    pub lossy: bool,
+    /// How many input bytes the written value stands for (all, unless truncated).
+    pub consumed: usize,
+}
+
+/// The length of `bytes`, decoded (invalid subparts as U+FFFD), in UTF-16 code units.
+fn units(bytes: &[u8]) -> usize {
+    bytes
+        .utf8_chunks()
+        .map(|c| c.valid().encode_utf16().count() + usize::from(!c.invalid().is_empty()))
+        .sum()
+}
+
+fn push_escape(out: &mut String, c: char) {
+    let mut buf = [0u16; 2];
+    for u in c.encode_utf16(&mut buf) {
+        let _ = write!(out, "\\u{:04x}", u);
+    }
+}
+
+/// Writes `bytes` as a JSON string literal (with quotes) into `out`: valid UTF-8 exactly,
+/// invalid subparts as U+FFFD, capped at `cap` UTF-16 units including the marker.
+pub fn write_json_str(out: &mut String, bytes: &[u8], cap: usize) -> Written {
+    // Most values fit: UTF-16 units never exceed UTF-8 bytes.
+    let fits = bytes.len() <= cap || units(bytes) <= cap;
+    let budget = if fits {
+        usize::MAX
+    } else {
+        cap.saturating_sub(MARKER_UNITS)
+    };
+    out.reserve(bytes.len().min(cap.saturating_mul(3)) + 2);
     out.push('"');
     let mut used = 0usize;
-    let mut truncated = false;
+    let mut w = Written::default();
+    let mut pos = 0usize;
     'outer: for chunk in bytes.utf8_chunks() {
         let s = chunk.valid();
         let b = s.as_bytes();
@@ -62,50 +104,73 @@ pub fn write_json_str(out: &mut String, bytes: &[u8], cap: usize) -> bool {
                 i += 1;
             }
             if i > start {
-                let fit = (i - start).min(cap.saturating_sub(used));
+                let fit = (i - start).min(budget.saturating_sub(used));
                 out.push_str(&s[start..start + fit]);
                 used += fit;
                 if fit < i - start {
-                    truncated = true;
+                    w.truncated = true;
+                    pos += start + fit;
                     break 'outer;
                 }
             }
             let Some(c) = s.get(i..).and_then(|t| t.chars().next()) else {
                 break;
             };
-            i += c.len_utf8();
-            let cost = if c == '\\' { 2 } else { c.len_utf8() };
-            if used + cost > cap {
-                truncated = true;
+            let cost = c.len_utf16();
+            if used + cost > budget {
+                w.truncated = true;
+                pos += i;
                 break 'outer;
             }
             used += cost;
+            i += c.len_utf8();
             match c {
                 '"' => out.push_str("\\\""),
-                '\\' => out.push_str("\\\\\\\\"),
+                '\\' => out.push_str("\\\\"),
                 '\n' => out.push_str("\\n"),
                 '\r' => out.push_str("\\r"),
                 '\t' => out.push_str("\\t"),
-                c if must_escape(c) => {
-                    let _ = write!(out, "\\u{:04x}", c as u32);
-                }
+                c if must_escape(c) => push_escape(out, c),
                 c => out.push(c),
             }
         }
-        for b in chunk.invalid() {
-            if used + 4 > cap {
-                truncated = true;
+        pos += b.len();
+        if !chunk.invalid().is_empty() {
+            if used + 1 > budget {
+                w.truncated = true;
                 break 'outer;
             }
-            used += 4;
-            let _ = write!(out, "\\\\x{b:02X}");
+            used += 1;
+            w.lossy = true;
+            out.push('\u{fffd}');
+            pos += chunk.invalid().len();
         }
     }
-    if truncated {
+    if w.truncated {
         out.push_str(TRUNCATION_MARKER);
     }
     out.push('"');
-    truncated
+    w.consumed = if w.truncated { pos } else { bytes.len() };
+    w
+}
+
+/// Standard base64 (RFC 4648, with padding) of `b`: the exact bytes of a lossy value.
+pub fn base64(b: &[u8]) -> String {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(b.len().div_ceil(3) * 4);
+    for c in b.chunks(3) {
+        let n = (u32::from(c[0]) << 16)
+            | (u32::from(c.get(1).copied().unwrap_or(0)) << 8)
+            | u32::from(c.get(2).copied().unwrap_or(0));
+        for k in 0..4 {
+            if k <= c.len() {
+                out.push(char::from(A[(n >> (18 - 6 * k) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
 }
 
 /// Writes a string that Vigil itself produced (a fixed code, a number rendered as text) as
@@ -147,43 +212,6 @@ pub fn push_hex(out: &mut String, v: u64, width: u32) {
     }
 }
 
-/// An error decoding a value written with the `\xHH` scheme.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum DecodeError {
-    /// A backslash followed by something other than `\` or `xHH`.
-    #[error("bad escape at byte {0}: expected `\\\\` or `\\xHH`")]
-    BadEscape(usize),
-}
-
-/// Inverts the `\xHH` scheme on a decoded JSON string value, giving back the original bytes.
-pub fn decode_bytes(s: &str) -> Result<Vec<u8>, DecodeError> {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] != b'\\' {
-            out.push(b[i]);
-            i += 1;
-            continue;
-        }
-        match b.get(i + 1) {
-            Some(b'\\') => {
-                out.push(b'\\');
-                i += 2;
-            }
-            Some(b'x') => {
-                let hex = b.get(i + 2..i + 4).ok_or(DecodeError::BadEscape(i))?;
-                let hex = std::str::from_utf8(hex).map_err(|_| DecodeError::BadEscape(i))?;
-                let v = u8::from_str_radix(hex, 16).map_err(|_| DecodeError::BadEscape(i))?;
-                out.push(v);
-                i += 4;
-            }
-            _ => return Err(DecodeError::BadEscape(i)),
-        }
-    }
-    Ok(out)
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -211,31 +239,80 @@ mod tests {
         s
     }
 
+    fn dec(s: &str) -> String {
+        serde_json::from_str(s).unwrap()
+    }
+
     fn assert_clean(line: &str) {
         for c in line.chars() {
             assert!(!must_escape(c), "raw {c:?} in {line:?}");
         }
     }
 
+    /// Finding (issue 8): `CORP\alice` came out as `CORP\\alice` (the old `\xHH` scheme
+    /// doubled every backslash), so a SIEM search for the real account missed it.
     #[test]
-    fn hostile_bytes_are_visible_and_clean() {
-        let s = enc(b"\xC0\xA7\xC0\xA2\x1b[31m\xe2\x80\xa8x\\y\"");
-        assert_eq!(s, r#""\\xC0\\xA7\\xC0\\xA2\u001b[31m\u2028x\\\\y\"""#);
-        assert_clean(&s);
-        let v: String = serde_json::from_str(&s).unwrap();
-        assert_eq!(
-            decode_bytes(&v).unwrap(),
-            b"\xC0\xA7\xC0\xA2\x1b[31m\xe2\x80\xa8x\\y\""
-        );
+    fn finding_a_backslash_reads_back_as_sent() {
+        let s = enc(br"CORP\alice");
+        assert_eq!(s, r#""CORP\\alice""#);
+        assert_eq!(dec(&s), r"CORP\alice");
     }
 
     #[test]
-    fn truncation_marks_and_respects_char_boundaries() {
+    fn invalid_utf8_is_replaced_and_reported_never_altering_valid_text() {
         let mut s = String::new();
-        assert!(write_json_str(&mut s, "ééé".as_bytes(), 5));
-        assert_eq!(s, format!("\"éé{TRUNCATION_MARKER}\""));
+        let w = write_json_str(
+            &mut s,
+            b"\xC0\xA7\xC0\xA2 ok \xED\xA0\x80 \xF4\x90\x80\x80 \xE2\x82",
+            usize::MAX,
+        );
+        assert!(w.lossy && !w.truncated);
+        assert_eq!(
+            dec(&s),
+            String::from_utf8_lossy(b"\xC0\xA7\xC0\xA2 ok \xED\xA0\x80 \xF4\x90\x80\x80 \xE2\x82")
+        );
+        let mut t = String::new();
+        assert!(!write_json_str(&mut t, "é\u{fffd}".as_bytes(), usize::MAX).lossy);
+    }
+
+    #[test]
+    fn invisible_and_control_characters_are_escaped_and_read_back() {
+        let text = "a\u{200b}b\u{2060}c\u{ad}d\u{feff}e\u{202e}f\u{e0041}g\u{85}h\u{1b}[31m\u{2028}i\"}{\"admin\":true";
+        let s = enc(text.as_bytes());
+        assert_clean(&s);
+        assert!(s.contains(r"\udb40\udc41"), "{s}");
+        assert_eq!(dec(&s), text);
+    }
+
+    #[test]
+    fn truncation_fits_the_cap_with_its_marker_and_respects_char_boundaries() {
+        let v = "é".repeat(30);
         let mut s = String::new();
-        assert!(!write_json_str(&mut s, b"abc", 3));
+        let w = write_json_str(&mut s, v.as_bytes(), 20);
+        assert!(w.truncated);
+        let d = dec(&s);
+        assert_eq!(d.encode_utf16().count(), 20, "{d}");
+        assert_eq!(d, format!("{}{TRUNCATION_MARKER}", "é".repeat(8)));
+        assert_eq!(w.consumed, 16);
+        // 1024 ASCII bytes fit a 1024 cap exactly; 1025 do not, and come out at 1024.
+        let mut s = String::new();
+        assert!(!write_json_str(&mut s, &[b'a'; 1024], 1024).truncated);
+        let mut s = String::new();
+        assert!(write_json_str(&mut s, &[b'a'; 1025], 1024).truncated);
+        assert_eq!(dec(&s).encode_utf16().count(), 1024);
+    }
+
+    #[test]
+    fn base64_is_rfc4648() {
+        for (i, o) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foobar", "Zm9vYmFy"),
+        ] {
+            assert_eq!(base64(i.as_bytes()), o);
+        }
     }
 
     #[cfg(not(target_arch = "wasm32"))]
@@ -244,20 +321,31 @@ mod tests {
         use proptest::prelude::*;
         proptest! {
             #[test]
-            fn decode_inverts_encode(b in proptest::collection::vec(any::<u8>(), 0..256)) {
-                let s = enc(&b);
+            fn any_bytes_give_one_clean_line_that_reads_back(
+                b in proptest::collection::vec(any::<u8>(), 0..512),
+                cap in 12usize..600,
+            ) {
+                let mut s = String::new();
+                let w = write_json_str(&mut s, &b, cap);
                 assert_clean(&s);
-                prop_assert!(!s.contains('\n'));
+                prop_assert!(!s.contains('\n') && !s.contains('\r'));
                 let v: String = serde_json::from_str(&s).unwrap();
-                prop_assert_eq!(decode_bytes(&v).unwrap(), b);
+                prop_assert!(v.encode_utf16().count() <= cap.max(12));
+                let lossy = String::from_utf8_lossy(&b[..w.consumed]).into_owned();
+                if w.truncated {
+                    prop_assert_eq!(v, format!("{lossy}{TRUNCATION_MARKER}"));
+                } else {
+                    prop_assert_eq!(v, lossy);
+                    prop_assert_eq!(w.lossy, std::str::from_utf8(&b).is_err());
+                }
             }
 
             #[test]
-            fn decode_inverts_encode_on_text(t in "\\PC*|[\\x00-\\x20\u{2028}\u{202e}\\\\x]*") {
+            fn valid_text_reads_back_exactly(t in "\\PC*|[\\x00-\\x20\u{2028}\u{202e}\u{200b}\u{e0001}\\\\x\"]*") {
                 let s = enc(t.as_bytes());
                 assert_clean(&s);
                 let v: String = serde_json::from_str(&s).unwrap();
-                prop_assert_eq!(decode_bytes(&v).unwrap(), t.as_bytes());
+                prop_assert_eq!(v, t);
             }
         }
     }

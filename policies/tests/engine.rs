@@ -170,10 +170,20 @@ fn hostile_bytes_stay_on_one_clean_line() {
     }
     let e: Value = serde_json::from_str(line).unwrap();
     assert_eq!(e["event"]["reason"], "token_missing");
+    // Invalid UTF-8 as U+FFFD, the text as sent otherwise, and the exact bytes beside it.
     assert_eq!(
         e["user_agent"]["original"],
-        "\\xC0\\xA7\\xC0\\xA2 \u{1b}]0;pwn\u{7} \u{202e}"
+        "\u{fffd}\u{fffd}\u{fffd}\u{fffd} \u{1b}]0;pwn\u{7} \u{202e}"
     );
+    use base64::Engine as _;
+    let exact = base64::engine::general_purpose::STANDARD
+        .decode(
+            e["vigil"]["original"]["user_agent.original"]
+                .as_str()
+                .unwrap(),
+        )
+        .unwrap();
+    assert_eq!(exact, b"\xC0\xA7\xC0\xA2 \x1b]0;pwn\x07 \xe2\x80\xae");
 }
 
 #[test]
