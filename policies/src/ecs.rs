@@ -46,8 +46,8 @@
 //! `output.field_max_bytes` characters (UTF-16 units, as Elasticsearch's `ignore_above` counts;
 //! 1024 by default) including the marker.
 
-use crate::escape::{write_json_str, write_json_text};
 use crate::event::Event;
+use crate::jsonw::W;
 use std::fmt::Write as _;
 
 /// The ECS version events conform to (tests check fields against this schema).
@@ -56,101 +56,10 @@ pub const ECS_VERSION: &str = "9.5.0";
 /// Vigil's version, as `agent.version`.
 pub const AGENT_VERSION: &str = env!("CARGO_PKG_VERSION");
 
-struct W {
-    out: String,
-    first: bool,
-    cap: usize,
-    /// Fields cut at the cap (`vigil.truncated`).
-    truncated: Vec<String>,
-    /// Fields written lossy, with their exact bytes (`vigil.original`).
-    original: Vec<(String, Vec<u8>)>,
-}
-
-/// The most bytes `vigil.original.<field>` carries (base64 of 765 bytes is 1020 characters,
-/// within an ECS keyword's 1024); a longer original is cut and its field listed in
-/// `vigil.truncated` as `vigil.original.<field>`.
-const ORIGINAL_MAX_BYTES: usize = 765;
-
-impl W {
-    fn key(&mut self, k: &str) {
-        if !self.first {
-            self.out.push(',');
-        }
-        self.first = false;
-        self.out.push('"');
-        self.out.push_str(k);
-        self.out.push_str("\":");
-    }
-    fn open(&mut self, k: &str) {
-        self.key(k);
-        self.out.push('{');
-        self.first = true;
-    }
-    fn close(&mut self) {
-        self.out.push('}');
-        self.first = false;
-    }
-    /// A member whose key is not a fixed name (escaped like any string).
-    fn key_text(&mut self, k: &str, v: &str) {
-        if !self.first {
-            self.out.push(',');
-        }
-        self.first = false;
-        write_json_text(&mut self.out, k);
-        self.out.push(':');
-        write_json_text(&mut self.out, v);
-    }
-    fn text(&mut self, k: &str, v: &str) {
-        self.key(k);
-        write_json_text(&mut self.out, v);
-    }
-    fn bytes(&mut self, k: &str, field: &str, v: &[u8]) {
-        self.key(k);
-        let w = write_json_str(&mut self.out, v, self.cap);
-        if w.truncated {
-            self.truncated.push(field.to_string());
-        }
-        if w.lossy {
-            let exact = &v[..w.consumed];
-            if exact.len() > ORIGINAL_MAX_BYTES {
-                self.truncated.push(format!("vigil.original.{field}"));
-            }
-            let exact = &exact[..exact.len().min(ORIGINAL_MAX_BYTES)];
-            self.original.push((field.to_string(), exact.to_vec()));
-        }
-    }
-    fn opt_bytes(&mut self, k: &str, field: &str, v: &Option<Vec<u8>>) {
-        if let Some(v) = v {
-            self.bytes(k, field, v);
-        }
-    }
-    fn num(&mut self, k: &str, v: u64) {
-        self.key(k);
-        crate::escape::push_u64(&mut self.out, v);
-    }
-    fn list<S: AsRef<str>>(&mut self, k: &str, v: &[S]) {
-        self.key(k);
-        self.out.push('[');
-        for (i, s) in v.iter().enumerate() {
-            if i > 0 {
-                self.out.push(',');
-            }
-            write_json_text(&mut self.out, s.as_ref());
-        }
-        self.out.push(']');
-    }
-}
-
 /// Encodes an event as one ECS JSON line (no trailing newline). Returns the line and the
 /// number of truncated fields.
 pub fn encode(e: &Event, field_max_bytes: usize) -> (String, usize) {
-    let mut w = W {
-        out: String::with_capacity(1024),
-        first: true,
-        cap: field_max_bytes,
-        truncated: Vec::new(),
-        original: Vec::new(),
-    };
+    let mut w = W::new(field_max_bytes);
     w.out.push('{');
     w.text("@timestamp", &crate::time::rfc3339_millis(e.time_ns));
     w.open("ecs");
@@ -229,10 +138,20 @@ pub fn encode(e: &Event, field_max_bytes: usize) -> (String, usize) {
     w.text("version", AGENT_VERSION);
     w.close();
     w.open("vigil");
+    vigil_members(&mut w, e, "vigil.");
+    let n = w.finish_vigil_extras();
+    w.close();
+    w.out.push('}');
+    (w.out, n)
+}
+
+/// The members of Vigil's extension object (ECS `vigil`, OCSF `unmapped.vigil`, OWASP
+/// `vigil`), into the open object; `p` prefixes the names of cut or lossy fields.
+pub(crate) fn vigil_members(w: &mut W, e: &Event, p: &str) {
     w.text("rule", &e.rule);
     w.opt_bytes(
         "response_code_details",
-        "vigil.response_code_details",
+        &format!("{p}response_code_details"),
         &e.code_details,
     );
     w.num("response_flags", e.response_flags);
@@ -255,7 +174,7 @@ pub fn encode(e: &Event, field_max_bytes: usize) -> (String, usize) {
             if e.captured.iter().any(|(k, _, _)| *k == kind) {
                 w.open(kind);
                 for (_, name, v) in e.captured.iter().filter(|(k, _, _)| *k == kind) {
-                    w.bytes(name, &format!("vigil.captured.{kind}.{name}"), v);
+                    w.bytes(name, &format!("{p}captured.{kind}.{name}"), v);
                 }
                 w.close();
             }
@@ -270,12 +189,12 @@ pub fn encode(e: &Event, field_max_bytes: usize) -> (String, usize) {
     if let Some((fp, src)) = &e.session {
         w.open("session");
         w.text("fingerprint", fp);
-        w.bytes("source", "vigil.session.source", src.as_bytes());
+        w.bytes("source", &format!("{p}session.source"), src.as_bytes());
         w.close();
     }
     if let Some(raw) = &e.source_address_raw {
         w.open("source");
-        w.bytes("address", "vigil.source.address", raw);
+        w.bytes("address", &format!("{p}source.address"), raw);
         w.close();
     }
     if let Some(a) = &e.alert {
@@ -286,28 +205,12 @@ pub fn encode(e: &Event, field_max_bytes: usize) -> (String, usize) {
         w.num("count", u64::from(a.count));
         w.num("window_seconds", u64::from(a.window_seconds));
         w.text("key", a.key);
-        w.bytes("value", "vigil.alert.value", &a.value);
+        w.bytes("value", &format!("{p}alert.value"), &a.value);
         if let Some(c) = a.confidence {
             w.text("confidence", c);
         }
         w.close();
     }
-    if !w.original.is_empty() {
-        let o = std::mem::take(&mut w.original);
-        w.open("original");
-        for (field, bytes) in &o {
-            w.key_text(field, &crate::escape::base64(bytes));
-        }
-        w.close();
-    }
-    let n = w.truncated.len();
-    if n > 0 {
-        let t = std::mem::take(&mut w.truncated);
-        w.list("truncated", &t);
-    }
-    w.close();
-    w.out.push('}');
-    (w.out, n)
 }
 
 #[cfg(test)]

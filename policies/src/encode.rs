@@ -13,6 +13,9 @@ use crate::policy::Format;
 pub fn encode(format: Format, event: &Event, field_max_bytes: usize) -> (String, usize) {
     match format {
         Format::Ecs => crate::ecs::encode(event, field_max_bytes),
+        Format::Ocsf => crate::ocsf::encode(event, field_max_bytes),
+        Format::Cef => crate::cef::encode(event, field_max_bytes),
+        Format::Owasp => crate::owasp::encode(event, field_max_bytes),
     }
 }
 

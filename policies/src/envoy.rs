@@ -120,9 +120,10 @@ pub fn wasm_log_message(line: &str) -> &str {
 }
 
 /// Whether a log message of Vigil's `envoy_log` sink is an event record: every record is one
-/// JSON object on one line, and Vigil's diagnostics never start with `{`.
+/// JSON object (ECS, OCSF, OWASP) or one `CEF:0|` line, and Vigil's diagnostics start with
+/// neither.
 pub fn is_event_message(message: &str) -> bool {
-    message.starts_with('{')
+    message.starts_with('{') || message.starts_with("CEF:0|")
 }
 
 /// Decodes an Envoy integer property (8-byte little-endian).

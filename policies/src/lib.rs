@@ -12,6 +12,7 @@
 
 pub mod action;
 pub mod body_scan;
+pub mod cef;
 pub mod classify;
 pub mod detect;
 pub mod ecs;
@@ -26,7 +27,10 @@ pub mod fingerprint;
 pub mod headers;
 pub mod identity;
 mod json;
+mod jsonw;
 pub mod metrics;
+pub mod ocsf;
+pub mod owasp;
 pub mod pattern;
 pub mod policy;
 pub mod presets;

@@ -384,17 +384,31 @@ pub enum Format {
     /// Elastic Common Schema JSON, one object per record ([`crate::ecs`]).
     #[default]
     Ecs,
+    /// Open Cybersecurity Schema Framework JSON ([`crate::ocsf`]).
+    Ocsf,
+    /// ArcSight Common Event Format, one `CEF:0|…` line per record ([`crate::cef`]).
+    Cef,
+    /// The OWASP Logging Vocabulary's JSON ([`crate::owasp`]).
+    Owasp,
 }
 
 impl Format {
     /// Every encoding.
-    pub const ALL: [Format; 1] = [Format::Ecs];
+    pub const ALL: [Format; 4] = [Format::Ecs, Format::Ocsf, Format::Cef, Format::Owasp];
 
     /// The encoding's name in policies.
     pub fn name(self) -> &'static str {
         match self {
             Format::Ecs => "ecs",
+            Format::Ocsf => "ocsf",
+            Format::Cef => "cef",
+            Format::Owasp => "owasp",
         }
+    }
+
+    /// The encoding named `s` in a policy.
+    pub fn from_name(s: &str) -> Option<Format> {
+        Format::ALL.iter().copied().find(|f| f.name() == s)
     }
 }
 

@@ -120,7 +120,7 @@ const STATUSES: Kind = Kind::List(&U16);
 /// [`SinkKind::name`] of each of [`SinkKind::ALL`].
 const SINK_KINDS: &[&str] = &["access_log", "envoy_log"];
 /// [`Format::name`] of each of [`Format::ALL`].
-const FORMATS: &[&str] = &["ecs"];
+const FORMATS: &[&str] = &["ecs", "ocsf", "cef", "owasp"];
 
 /// The policy. Only `version` is required: a missing section takes the baseline's value.
 const SCHEMA: Schema = Schema {

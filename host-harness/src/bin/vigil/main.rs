@@ -57,6 +57,10 @@ enum Cmd {
         /// access-log records, one per line, instead of the event log lines.
         #[arg(long = "access-log-key", value_name = "KEY")]
         access_log_keys: Vec<String>,
+        /// Encode the events in this format instead of the policy's: `ecs`, `ocsf`, `cef`
+        /// or `owasp` (every sink of the policy gets it).
+        #[arg(long, value_name = "FORMAT")]
+        format: Option<String>,
     },
     /// Validate a policy and explain it (routes, identity, detectors and their memory,
     /// sinks), or name every error with its JSON path (exit 2).
@@ -282,6 +286,55 @@ fn print_trace(x: &Exchange, o: &vigil_harness::ExchangeOutcome) {
     }
 }
 
+/// `common` with its policy's sinks set to `format` (a temporary policy file).
+fn with_format(common: Common, format: Option<&str>) -> Result<Common, Failure> {
+    let Some(f) = format else { return Ok(common) };
+    if vigil_policies::policy::Format::from_name(f).is_none() {
+        return Err(Failure(
+            2,
+            anyhow!("--format `{f}`: expected `ecs`, `ocsf`, `cef` or `owasp`"),
+        ));
+    }
+    let bytes = match &common.config {
+        Some(p) => std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))?,
+        None => Vec::new(),
+    };
+    let mut doc: serde_json::Value = if bytes.iter().all(u8::is_ascii_whitespace) {
+        serde_json::json!({"version": 1})
+    } else {
+        serde_json::from_slice(&bytes).map_err(|e| Failure(2, anyhow!("--config: {e}")))?
+    };
+    let sinks = doc
+        .pointer("/output/sinks")
+        .and_then(serde_json::Value::as_array)
+        .cloned()
+        .unwrap_or_else(|| vec![serde_json::json!({"type": "envoy_log"})]);
+    let sinks: Vec<serde_json::Value> = sinks
+        .into_iter()
+        .map(|mut s| {
+            if let Some(o) = s.as_object_mut() {
+                o.insert("format".into(), f.into());
+            }
+            s
+        })
+        .collect();
+    match doc.as_object_mut() {
+        Some(o) => {
+            let out = o.entry("output").or_insert_with(|| serde_json::json!({}));
+            if let Some(out) = out.as_object_mut() {
+                out.insert("sinks".into(), sinks.into());
+            }
+        }
+        None => return Err(Failure(2, anyhow!("--config: not a JSON object"))),
+    }
+    let path = std::env::temp_dir().join(format!("vigil-format-{}.json", std::process::id()));
+    std::fs::write(&path, doc.to_string()).context("cannot write a temporary policy")?;
+    Ok(Common {
+        config: Some(path),
+        ..common
+    })
+}
+
 fn replay(
     common: &Common,
     workers: usize,
@@ -427,8 +480,9 @@ fn run(cli: Cli) -> Result<(), Failure> {
             trace,
             sink,
             access_log_keys,
+            format,
         } => replay(
-            &common,
+            &with_format(common, format.as_deref())?,
             workers,
             metrics,
             trace,
