@@ -10,6 +10,7 @@ pub mod fluentd;
 pub mod golden;
 pub mod http;
 pub mod msgpack;
+pub mod ocsf;
 pub mod otlp;
 pub mod otlp_pb;
 pub mod receiver;

@@ -16,7 +16,7 @@
 //! | `requestMethod`, `request`, `dhost`, `requestClientApplication` | method, path, host, user agent |
 //! | `cn1Label=httpStatus cn1`, `cn2Label=alertCount cn2`, `cn3Label=alertWindowSeconds cn3` | status; an alert's count and window |
 //! | `cs1Label=vigilRule cs1`, `cs2Label=requestId cs2`, `cs3Label=responseCodeDetails cs3`, `cs4Label=alertKey cs4` (`<key>:<value>`), `cs5Label=truncated cs5` (comma-separated fields), `cs6Label=original cs6` (`<field>:<base64>` per lossy field, comma-separated) | Vigil's rule, `x-request-id`, Envoy's details, what an alert counted, cut fields, the exact bytes of values that were not UTF-8 |
-//! | `vigilGrpcStatus`, `vigilSession`, `vigilUserSource`, `vigilAlertBaseline`, `vigilCaptured.<kind>.<name>` | Vigil's own keys for the rest |
+//! | `vigilGrpcStatus`, `vigilSession`, `vigilUserSource`, `vigilAlertBaseline`, `vigilAlertConfidence`, `vigilCaptured_<kind>_<name>` (other characters than letters and digits as `_`) | Vigil's own keys for the rest |
 //!
 //! ## Escaping, and what "parses back" means
 //! Header fields escape `\` and `|` with a backslash; extension values escape `\` and `=`,
@@ -231,7 +231,11 @@ pub fn encode(e: &Event, field_max_bytes: usize) -> (String, usize) {
         c.raw("vigilSession", &format!("{src}:{fp}"));
     }
     for (kind, name, v) in &e.captured {
-        let k = format!("vigilCaptured.{kind}.{name}");
+        // A CEF key is letters, digits and `_`: other characters of a header name become `_`.
+        let k: String = format!("vigilCaptured_{kind}_{name}")
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+            .collect();
         c.bytes(&k, &k, v);
     }
     if !c.original.is_empty() {

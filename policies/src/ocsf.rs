@@ -19,7 +19,7 @@
 //! | `metadata.product` | `{name: "Vigil", vendor_name: "Vigil", version}`; `metadata.version` [`OCSF_VERSION`]; `metadata.uid` the event id; `metadata.event_code` the action; `metadata.log_provider` `Envoy`; `metadata.profiles` `["security_control"]` |
 //! | `action_id`, `disposition_id` (Security Control profile) | a refused request (outcome failure: 401 outside login, 403, 429, 4xx input): 2 Denied / 2 Blocked; an allowed one (login success, admin access): 1 Allowed / 1 Allowed; a failed login (the application, not a control, said no) and findings: absent |
 //! | `src_endpoint` | `{ip, port}` (events); in a finding, inside `evidences[0]` |
-//! | `user` | `{name}` when known; Authentication requires a user: `{name: "unknown"}` otherwise |
+//! | `user` | Authentication: `{name}`, or `{name: "unknown"}` (it requires a user); HTTP Activity: `actor.user.name` when known; a finding: `evidences[0].user.name` |
 //! | `http_request` | `{http_method, uid: x-request-id, user_agent, url: {hostname, path}}` |
 //! | `http_response` | `{code}` |
 //! | `finding_info` | `{uid: event id, title: action, desc: reason, types: [action], analytic: {name: rule, type_id: 1}}`; `is_alert: true`, `confidence_id` 1 (Low) for a user-agent signal, else 3 (High) |
@@ -212,7 +212,14 @@ pub fn encode(e: &Event, field_max_bytes: usize) -> (String, usize) {
             w.num("disposition_id", c);
         }
         endpoint(&mut w, e);
-        user(&mut w, e, "", class_uid == 3002);
+        if class_uid == 3002 {
+            user(&mut w, e, "", true);
+        } else if e.user.is_some() {
+            // HTTP Activity has no `user`: the requester is the actor.
+            w.open("actor");
+            user(&mut w, e, "actor.", false);
+            w.close();
+        }
         request(&mut w, e, "");
     }
     w.open("unmapped");

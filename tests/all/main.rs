@@ -15,4 +15,5 @@ mod e2e_hostile;
 mod e2e_module;
 mod e2e_parity;
 mod e2e_routes;
+mod formats;
 mod golden_scenarios;

@@ -107,8 +107,8 @@ fn messages_follow_the_deserializer_wording() {
         (r#"{"version":1,"identity":{"basic_auth":true,"login_body":{"fields":["u"],"max_scan_bytes":-5}}}"#, "identity.login_body.max_scan_bytes", "invalid value: integer `-5`, expected usize"),
         (r#"{"version":1,"output":{"sinks":[{"type":"syslog"}]}}"#, "output.sinks[0].type", "unknown variant `syslog`, expected `access_log` or `envoy_log`"),
         (r#"{"version":1,"output":{"sinks":[{"type":5}]}}"#, "output.sinks[0].type", "invalid type: integer `5`, expected `access_log` or `envoy_log`"),
-        (r#"{"version":1,"output":{"sinks":[{"type":"envoy_log","format":"xml"}]}}"#, "output.sinks[0].format", "unknown variant `xml`, expected `ecs`"),
-        (r#"{"version":1,"output":{"sinks":[{"type":"envoy_log","format":null}]}}"#, "output.sinks[0].format", "invalid type: null, expected `ecs`"),
+        (r#"{"version":1,"output":{"sinks":[{"type":"envoy_log","format":"xml"}]}}"#, "output.sinks[0].format", "unknown variant `xml`, expected one of `ecs`, `ocsf`, `cef`, `owasp`"),
+        (r#"{"version":1,"output":{"sinks":[{"type":"envoy_log","format":null}]}}"#, "output.sinks[0].format", "invalid type: null, expected one of `ecs`, `ocsf`, `cef`, `owasp`"),
         (r#"{"version":1,"output":{"sinks":[{"format":"ecs"}]}}"#, "output.sinks[0]", "missing field `type`"),
         (r#"{"version":1,"output":null}"#, "output", "invalid type: null, expected struct Output"),
         // Syntax errors name the path being read, and where.
