@@ -18,13 +18,23 @@ type Http = <VigilRoot as RootContext>::Http;
 
 /// Every live context of this VM.
 struct Contexts {
-    roots: BTreeMap<u32, VigilRoot>,
+    /// Root contexts (one per plugin sharing the VM: a short list).
+    roots: Vec<(u32, VigilRoot)>,
     streams: BTreeMap<u32, Http>,
+}
+
+impl Contexts {
+    fn root(&mut self, id: u32) -> Option<&mut VigilRoot> {
+        self.roots
+            .iter_mut()
+            .find(|(i, _)| *i == id)
+            .map(|(_, r)| r)
+    }
 }
 
 thread_local! {
     static CONTEXTS: RefCell<Contexts> = const {
-        RefCell::new(Contexts { roots: BTreeMap::new(), streams: BTreeMap::new() })
+        RefCell::new(Contexts { roots: Vec::new(), streams: BTreeMap::new() })
     };
 }
 
@@ -40,7 +50,7 @@ fn stream(id: u32, f: impl FnOnce(&mut Http) -> Action) -> u32 {
 }
 
 fn root<R>(id: u32, f: impl FnOnce(&mut VigilRoot) -> R) -> Option<R> {
-    with(|c| c.roots.get_mut(&id).map(f)).flatten()
+    with(|c| c.root(id).map(f)).flatten()
 }
 
 /// The proxy-wasm ABI this module speaks (0.2.1).
@@ -81,8 +91,9 @@ pub extern "C" fn _initialize() {
 pub extern "C" fn proxy_on_context_create(id: u32, parent: u32) {
     with(|c| {
         if parent == 0 {
-            c.roots.insert(id, VigilRoot::default());
-        } else if let Some(s) = c.roots.get(&parent).and_then(|r| r.create_http_context(id)) {
+            c.roots.retain(|(i, _)| *i != id);
+            c.roots.push((id, VigilRoot::default()));
+        } else if let Some(s) = c.root(parent).and_then(|r| r.create_http_context(id)) {
             c.streams.insert(id, s);
         }
     });
@@ -111,7 +122,7 @@ pub extern "C" fn proxy_on_tick(id: u32) {
 pub extern "C" fn proxy_on_done(id: u32) -> bool {
     with(|c| match c.streams.get_mut(&id) {
         Some(s) => s.on_done(),
-        None => c.roots.get_mut(&id).is_none_or(|r| r.on_done()),
+        None => c.root(id).is_none_or(|r| r.on_done()),
     })
     .unwrap_or(true)
 }
@@ -121,7 +132,7 @@ pub extern "C" fn proxy_on_done(id: u32) -> bool {
 pub extern "C" fn proxy_on_delete(id: u32) {
     with(|c| {
         if c.streams.remove(&id).is_none() {
-            c.roots.remove(&id);
+            c.roots.retain(|(i, _)| *i != id);
         }
     });
 }

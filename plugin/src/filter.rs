@@ -75,6 +75,7 @@ impl VigilRoot {
     fn heartbeat(&self) {
         let Some(s) = &self.shared else { return };
         s.sinks.refresh();
+        s.sinks.tick(&s.counters);
         s.counters.flush();
         // Adopt the stored secret if this worker's first write lost a race (one read).
         let failing = s.engine.refresh_shared(&mut HostStore);
@@ -147,7 +148,38 @@ impl RootContext for VigilRoot {
             hostcalls::log(Level::Warn, &format!("vigil: {w}"));
         }
         let output = &engine.policy().output;
-        let sinks = Sinks::new(output);
+        // Each sink's chain: a random name, the checkpoint key from the VM's environment
+        // (never the configuration), the configuration's hash for the genesis reason.
+        let chain_key = match &output.chain.key_env {
+            Some(name) => match std::env::var(name) {
+                Ok(k) if !k.is_empty() => Some(k.into_bytes()),
+                _ => {
+                    return refuse(&format!(
+                        "at `output.chain.key_env`: the VM environment has no `{name}` (add it to vm_config.environment_variables.host_env_keys)"
+                    ))
+                }
+            },
+            None => None,
+        };
+        let fingerprint_key = engine
+            .policy()
+            .fingerprint
+            .key_env
+            .as_deref()
+            .and_then(|n| std::env::var(n).ok())
+            .or_else(|| engine.policy().fingerprint.key.clone());
+        if chain_key.is_some()
+            && chain_key.as_deref() == fingerprint_key.as_deref().map(str::as_bytes)
+        {
+            return refuse(
+                "at `output.chain.key_env`: the checkpoint key must not be the fingerprint key",
+            );
+        }
+        let chain_ids = (0..output.sinks.len())
+            .map(|i| format!("{:016x}", random_u64(0x6368_6169_6e00 + i as u64)))
+            .collect();
+        let config_hash = vigil_policies::chain::digest_hex(&config);
+        let sinks = Sinks::new(output, chain_ids, chain_key, config_hash);
         let period_ms = output.heartbeat_seconds.saturating_mul(1000);
         if hostcalls::set_tick_period(period_ms) != hostcalls::OK {
             hostcalls::log(

@@ -20,6 +20,7 @@
 //! | `authz_fail_max` | *Vigil* (as an alert): many access-control failures from one source | alert | api, intrusion_detection | denied | failure | critical |
 //! | `excess_rate_limit_storm` | *Vigil* (as an alert): many rate-limited requests from one source | alert | api, intrusion_detection | denied | failure | warn |
 //! | `malicious_attack_tool` | OWASP (as an alert, low confidence: a user agent is trivially changed) | alert | intrusion_detection | info | unknown | warn |
+//! | `vigil_chain_start`, `vigil_chain_checkpoint` | *Vigil*: a record chain's genesis and checkpoints ([`crate::chain`]) | event | configuration | info | success | info |
 //! | `authn_login_stuffing_distributed` | *Vigil* (as an alert): the site's login-failure rate far above its learned baseline (many sources, many users, few tries each) | alert | authentication, intrusion_detection | info | failure | critical |
 
 /// An event action (the `event.action` value).
@@ -58,6 +59,10 @@ pub enum Action {
     MaliciousAttackTool = 14,
     /// The site's login-failure rate far above its baseline (an alert).
     AuthnLoginStuffingDistributed = 15,
+    /// A record chain began ([`crate::chain`]).
+    VigilChainStart = 16,
+    /// A record chain's checkpoint ([`crate::chain`]).
+    VigilChainCheckpoint = 17,
 }
 
 /// `event.outcome` values.
@@ -99,7 +104,7 @@ pub struct Mapping {
 
 impl Action {
     /// Every action, in discriminant order.
-    pub const ALL: [Action; 16] = [
+    pub const ALL: [Action; 18] = [
         Action::AuthnLoginSuccess,
         Action::AuthnLoginFail,
         Action::AuthnLoginAttempt,
@@ -116,6 +121,8 @@ impl Action {
         Action::ExcessRateLimitStorm,
         Action::MaliciousAttackTool,
         Action::AuthnLoginStuffingDistributed,
+        Action::VigilChainStart,
+        Action::VigilChainCheckpoint,
     ];
 
     /// The `event.action` name.
@@ -137,6 +144,8 @@ impl Action {
             Action::ExcessRateLimitStorm => "excess_rate_limit_storm",
             Action::MaliciousAttackTool => "malicious_attack_tool",
             Action::AuthnLoginStuffingDistributed => "authn_login_stuffing_distributed",
+            Action::VigilChainStart => "vigil_chain_start",
+            Action::VigilChainCheckpoint => "vigil_chain_checkpoint",
         }
     }
 
@@ -148,6 +157,8 @@ impl Action {
                 | Action::AuthnTokenInvalid
                 | Action::AuthnLoginStuffing
                 | Action::AuthnLoginStuffingDistributed
+                | Action::VigilChainStart
+                | Action::VigilChainCheckpoint
                 | Action::AuthzFailMax
                 | Action::ExcessRateLimitStorm
         )
@@ -201,6 +212,9 @@ impl Action {
                 Failure,
                 "warn",
             ),
+            Action::VigilChainStart | Action::VigilChainCheckpoint => {
+                m("event", &["configuration"], &["info"], Success, "info")
+            }
             Action::MaliciousAttackTool => m(
                 "alert",
                 &["intrusion_detection"],

@@ -13,6 +13,7 @@
 pub mod action;
 pub mod body_scan;
 pub mod cef;
+pub mod chain;
 pub mod classify;
 pub mod detect;
 pub mod ecs;

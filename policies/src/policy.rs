@@ -333,6 +333,8 @@ pub struct Output {
     /// Per action, keep 1 event in N (`output.sample`): 1 keeps every one (the default for
     /// an action not listed), 0 none. Detectors see every outcome regardless.
     pub sample: Vec<(crate::action::Action, u32)>,
+    /// Hash chains and checkpoints over every sink's records ([`crate::chain`]).
+    pub chain: crate::chain::ChainPolicy,
 }
 
 impl Output {

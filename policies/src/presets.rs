@@ -130,6 +130,7 @@ fn fallback() -> Policy {
             }],
             heartbeat_seconds: 1,
             sample: Vec::new(),
+            chain: crate::chain::ChainPolicy::default(),
         },
         routes: Routes {
             case_insensitive: false,

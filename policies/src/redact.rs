@@ -141,21 +141,38 @@ pub fn param_mode(r: &Redaction, name: &str) -> Mode {
 /// `credential`, or it is one of `otp`, `totp`, `mfa`, `mfa_code`, `pin`, `cvv`, `cvc`,
 /// `ssn`, `code`.
 pub fn is_secret_field(name: &str) -> bool {
-    let n = name.to_ascii_lowercase().replace('-', "_");
-    const PARTS: [&str; 8] = [
-        "pass",
-        "pwd",
-        "secret",
-        "token",
-        "apikey",
-        "api_key",
-        "private_key",
-        "credential",
+    let n: Vec<u8> = name
+        .bytes()
+        .map(|b| {
+            if b == b'-' {
+                b'_'
+            } else {
+                b.to_ascii_lowercase()
+            }
+        })
+        .collect();
+    const PARTS: [&[u8]; 8] = [
+        b"pass",
+        b"pwd",
+        b"secret",
+        b"token",
+        b"apikey",
+        b"api_key",
+        b"private_key",
+        b"credential",
     ];
-    const WHOLE: [&str; 9] = [
-        "otp", "totp", "mfa", "mfa_code", "pin", "cvv", "cvc", "ssn", "code",
+    const WHOLE: [&[u8]; 9] = [
+        b"otp",
+        b"totp",
+        b"mfa",
+        b"mfa_code",
+        b"pin",
+        b"cvv",
+        b"cvc",
+        b"ssn",
+        b"code",
     ];
-    PARTS.iter().any(|p| n.contains(p)) || WHOLE.contains(&n.as_str())
+    PARTS.iter().any(|p| n.windows(p.len()).any(|w| w == *p)) || WHOLE.contains(&n.as_slice())
 }
 
 /// A body field's mode: the policy's, else `drop` for a credential-like name

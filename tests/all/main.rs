@@ -1,6 +1,7 @@
 //! Vigil's integration tests, one binary: golden scenarios through the wasmtime harness,
 //! end-to-end tests through a real Envoy, and consistency checks.
 
+mod chain;
 mod conformance;
 mod conformance_lifecycle;
 mod conformance_queue;

@@ -418,8 +418,20 @@ const OUTPUT: Schema = Schema {
         ("sinks", Kind::List(&Kind::Object(&SINK))),
         ("heartbeat_seconds", U32),
         ("sample", Kind::Map(ACTIONS, &U32)),
+        ("chain", Kind::Object(&CHAIN)),
     ],
     required: 0,
+};
+
+const CHAIN: Schema = Schema {
+    name: "struct Chain",
+    fields: &[
+        ("enabled", Kind::Bool),
+        ("checkpoint_every", U32),
+        ("checkpoint_seconds", U32),
+        ("key_env", Kind::Nullable(&STR)),
+    ],
+    required: 0b1,
 };
 
 /// Every action's name, in [`crate::action::Action::ALL`] order (a test keeps them equal).
@@ -440,6 +452,8 @@ pub(super) const ACTIONS: &[&str] = &[
     "excess_rate_limit_storm",
     "malicious_attack_tool",
     "authn_login_stuffing_distributed",
+    "vigil_chain_start",
+    "vigil_chain_checkpoint",
 ];
 
 const SINK: Schema = Schema {

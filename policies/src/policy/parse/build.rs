@@ -269,6 +269,17 @@ fn output(v: &Value) -> Output {
             }],
         },
         heartbeat_seconds: get(v, "heartbeat_seconds").map_or(1, |v| u32_(Some(v))),
+        chain: get(v, "chain").map_or_else(crate::chain::ChainPolicy::default, |c| {
+            let d = crate::chain::ChainPolicy::default();
+            crate::chain::ChainPolicy {
+                enabled: boolean(get(c, "enabled")),
+                checkpoint_every: get(c, "checkpoint_every")
+                    .map_or(d.checkpoint_every, |v| u32_(Some(v))),
+                checkpoint_seconds: get(c, "checkpoint_seconds")
+                    .map_or(d.checkpoint_seconds, |v| u32_(Some(v))),
+                key_env: string(get(c, "key_env")),
+            }
+        }),
         sample: match get(v, "sample") {
             Some(Value::Object(members)) => members
                 .iter()
