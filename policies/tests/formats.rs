@@ -254,7 +254,7 @@ fn cef_reads_back_every_hostile_value() {
             "requestClientApplication",
             "request",
             "dhost",
-            "vigilCaptured.body.tenant",
+            "vigilCaptured_body_tenant",
         ] {
             let (_, raw) = ext
                 .iter()

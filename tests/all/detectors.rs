@@ -211,6 +211,9 @@ fn the_baseline_traffic_with_a_success_and_stuffing_covers_every_action() -> Res
         Action::MaliciousAttackTool,
         // Its own scenario too (`distributed`): it needs minutes of baseline.
         Action::AuthnLoginStuffingDistributed,
+        // Chain records, not traffic events (tests/all/chain.rs).
+        Action::VigilChainStart,
+        Action::VigilChainCheckpoint,
     ];
     let all: std::collections::BTreeSet<String> = Action::ALL
         .iter()
