@@ -96,7 +96,7 @@ pub struct Rng(pub u64);
 
 impl Rng {
     /// The next number.
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
         self.0 ^= self.0 >> 27;
@@ -105,7 +105,7 @@ impl Rng {
 
     /// A number below `n` (n > 0).
     pub fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
+        (self.next_u64() % n.max(1) as u64) as usize
     }
 }
 
@@ -149,7 +149,7 @@ pub fn mutate(rng: &mut Rng, v: &mut Vec<u8>) {
             v.remove(i);
         }
         3 => {
-            let b = (rng.next() & 0xff) as u8;
+            let b = (rng.next_u64() & 0xff) as u8;
             let n = rng.below(1200);
             v.extend(std::iter::repeat_n(b, n));
         }
@@ -157,6 +157,6 @@ pub fn mutate(rng: &mut Rng, v: &mut Vec<u8>) {
             let i = rng.below(v.len());
             v.truncate(i);
         }
-        _ => v.push((rng.next() & 0xff) as u8),
+        _ => v.push((rng.next_u64() & 0xff) as u8),
     }
 }
