@@ -1,4 +1,5 @@
 //! Replays the fuzz corpus (`fuzz/corpus/encoders/`): every input, the same checks.
+#![allow(clippy::panic)]
 
 #[test]
 fn the_corpus_passes_every_check() {
