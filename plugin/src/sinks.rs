@@ -204,7 +204,12 @@ impl Sinks {
         if events.is_empty() {
             return;
         }
-        let now_ns = events[0].time_ns.max(hostcalls::now_ns());
+        // The clock only for chains (a hostcall: not paid when they are off).
+        let now_ns = if self.policy.enabled {
+            events[0].time_ns.max(hostcalls::now_ns())
+        } else {
+            0
+        };
         let mut encoded: Vec<(Format, Vec<String>)> = Vec::with_capacity(1);
         for (si, sink) in self.sinks.iter().enumerate() {
             let i = match encoded.iter().position(|(f, _)| *f == sink.format) {
