@@ -365,3 +365,47 @@ fn check_explains_a_good_policy_and_names_every_error_of_a_bad_one() {
         assert!(text.contains(path), "{path} in {text}");
     }
 }
+
+/// `vigil verify` as a user runs it: a chained trail from `vigil replay` verifies (exit 0);
+/// one edited byte is found and named (exit 1); a file with no chain is bad input (exit 2).
+#[test]
+fn verify_finds_an_edit_and_exits_by_what_it_found() {
+    let traffic = root().join("tests/golden/baseline.traffic.jsonl");
+    let policy = tmp(
+        "chain-policy.json",
+        r#"{"version": 1, "output": {"chain": {"enabled": true, "checkpoint_every": 1}}}"#,
+    );
+    let out = vigil(&[
+        "replay",
+        "--plugin",
+        plugin().to_str().unwrap(),
+        "--config",
+        policy.to_str().unwrap(),
+        traffic.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let trail = String::from_utf8(out.stdout).unwrap();
+    assert!(trail.contains("\"chain\":{"), "{trail}");
+    let file = tmp("trail.jsonl", &trail);
+    let ok = vigil(&["verify", file.to_str().unwrap()]);
+    let said = String::from_utf8_lossy(&ok.stdout);
+    assert_eq!(ok.status.code(), Some(0), "{said}");
+    assert!(
+        said.contains("not tamper-evident against a rewriter"),
+        "{said}"
+    );
+    assert!(said.contains("intact"), "{said}");
+    let edited = tmp("trail-edited.jsonl", &trail.replacen("alice", "alicf", 1));
+    let bad = vigil(&["verify", edited.to_str().unwrap()]);
+    let said = String::from_utf8_lossy(&bad.stdout);
+    assert_eq!(bad.status.code(), Some(1), "{said}");
+    assert!(said.contains("edited record"), "{said}");
+    let none = tmp("no-chain.jsonl", "{\"a\":1}\n");
+    let out = vigil(&["verify", none.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    one_line_error(&out);
+}

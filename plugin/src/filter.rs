@@ -179,7 +179,12 @@ impl RootContext for VigilRoot {
             .map(|i| format!("{:016x}", random_u64(0x6368_6169_6e00 + i as u64)))
             .collect();
         let config_hash = vigil_policies::chain::digest_hex(&config);
-        let sinks = Sinks::new(output, chain_ids, chain_key, config_hash);
+        let vm_reason = if output.chain.enabled {
+            crate::sinks::vm_start_reason(&config_hash, hostcalls::now_ns())
+        } else {
+            "start"
+        };
+        let sinks = Sinks::new(output, chain_ids, chain_key, config_hash, vm_reason);
         let period_ms = output.heartbeat_seconds.saturating_mul(1000);
         if hostcalls::set_tick_period(period_ms) != hostcalls::OK {
             hostcalls::log(

@@ -28,6 +28,31 @@ use vigil_policies::policy::{Format, Output, Sink, SinkKind};
 /// The shared-data key holding the last configuration's hash (a genesis record's reason).
 const CONFIG_KEY: &str = "vigil.chain.config";
 
+/// VMs of one configuration that start within this long of its first VM are Envoy's start
+/// (the canary, the main thread's, the workers'); a VM that starts later is a reload.
+const START_BURST_NS: u64 = 10_000_000_000;
+
+/// Whether this VM started with its configuration's first burst of VMs (`start`) or later
+/// (`reload`: `FAIL_RELOAD`, a VM restarted by Envoy), from the configuration's first VM
+/// start time in shared data (`vigil.chain.first.<hash>`). Called from `on_configure`.
+pub fn vm_start_reason(config_hash: &str, now_ns: u64) -> &'static str {
+    let key = format!("vigil.chain.first.{config_hash}");
+    match hostcalls::shared_get(&key).ok().flatten() {
+        Some((v, _)) => {
+            let first = vigil_policies::envoy::le_u64(&v).unwrap_or(now_ns);
+            if now_ns.saturating_sub(first) > START_BURST_NS {
+                "reload"
+            } else {
+                "start"
+            }
+        }
+        None => {
+            let _ = hostcalls::shared_set(&key, &now_ns.to_le_bytes(), 0);
+            "start"
+        }
+    }
+}
+
 /// One sink's chain: its state, whether a checkpoint is due, and what it dropped.
 #[derive(Debug)]
 struct Chained {
@@ -45,6 +70,8 @@ pub struct Sinks {
     policy: ChainPolicy,
     key: Option<Vec<u8>>,
     config_hash: String,
+    /// `start` or `reload` ([`vm_start_reason`]).
+    vm_reason: &'static str,
     chains: RefCell<Vec<Chained>>,
 }
 
@@ -58,12 +85,14 @@ fn reason_name(r: DropReason) -> &'static str {
 
 impl Sinks {
     /// The sinks of a policy's `output`; `chain_ids` names each sink's chain, `key` is the
-    /// checkpoint key, `config_hash` the configuration's SHA-256 (hex).
+    /// checkpoint key, `config_hash` the configuration's SHA-256 (hex), `vm_reason` why this
+    /// VM started ([`vm_start_reason`]).
     pub fn new(
         output: &Output,
         chain_ids: Vec<String>,
         key: Option<Vec<u8>>,
         config_hash: String,
+        vm_reason: &'static str,
     ) -> Sinks {
         let s = Sinks {
             sinks: output.sinks.clone(),
@@ -72,6 +101,7 @@ impl Sinks {
             policy: output.chain.clone(),
             key,
             config_hash,
+            vm_reason,
             chains: RefCell::new(
                 chain_ids
                     .into_iter()
@@ -99,13 +129,13 @@ impl Sinks {
         }
     }
 
-    /// The genesis record's reason: `config_change` when the last configuration seen in
-    /// this Envoy process differs, else `start` (recorded in shared data).
+    /// The genesis record's reason: `config_change` when the last configuration that wrote
+    /// a chain in this Envoy process differs, else why this VM started (`start`, `reload`).
     fn genesis_reason(&self) -> &'static str {
         let stored = hostcalls::shared_get(CONFIG_KEY).ok().flatten();
         let reason = match &stored {
             Some((v, _)) if v.as_slice() != self.config_hash.as_bytes() => "config_change",
-            _ => "start",
+            _ => self.vm_reason,
         };
         if stored.as_ref().map(|(v, _)| v.as_slice()) != Some(self.config_hash.as_bytes()) {
             let cas = stored.map_or(0, |(_, c)| c);

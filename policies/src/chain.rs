@@ -17,11 +17,13 @@
 //!
 //! **Genesis** (`vigil_chain_start`, seq 0) is written with a chain's first record, not at
 //! start: Envoy's throw-away canary VM runs `on_configure` and writes nothing, so it leaves
-//! no orphan chain. Its `reason` says why the chain began: `start` (no Vigil ran in this
-//! Envoy process before), `reload` (a VM of the same configuration ran before: a new worker
-//! VM, a `FAIL_RELOAD`), `config_change` (the configuration differs from the last one
-//! seen), told apart through the shared-data key `vigil.chain.config` (the SHA-256 of the
-//! plugin configuration).
+//! no orphan chain. Its `reason` says why the chain began, told apart through shared data
+//! (which lives as long as the Envoy process): `config_change` when the configuration's
+//! SHA-256 differs from the last one that wrote a chain (`vigil.chain.config`); `reload`
+//! when this VM started more than 10 s after its configuration's first VM
+//! (`vigil.chain.first.<hash>`, set by whichever VM configures first: Envoy starts the
+//! canary, the main thread's and every worker's VM in one burst, and starts a VM later only
+//! to replace one, as `FAIL_RELOAD` does); `start` otherwise.
 //!
 //! **Checkpoints** (`vigil_chain_checkpoint`) are written every `checkpoint_every` records
 //! and, with records since the last one, every `checkpoint_seconds` on the worker's tick.

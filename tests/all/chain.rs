@@ -204,3 +204,62 @@ fn e2e_chains_from_envoy_verify_and_every_mutation_is_named() {
     // Without the key nobody could tell.
     assert!(findings(&m, None).is_empty());
 }
+
+/// The genesis reason through the harness (the same `.wasm`): a worker's first chain says
+/// `start`; a VM of the same configuration that starts 20 s later (a `FAIL_RELOAD`
+/// replacement) says `reload`; a VM with another configuration says `config_change`; and
+/// the canary VM, which runs `on_configure` but writes nothing, leaves no chain.
+#[test]
+fn genesis_reasons_start_reload_config_change_and_no_canary_chain() {
+    use vigil_harness::{traffic, Harness, Plugin, SharedData, Vm, VmOptions};
+    let plugin = Plugin::load(vigil_tests::envoy::plugin_wasm().unwrap()).unwrap();
+    let shared = SharedData::new();
+    let opts = |policy: &str| VmOptions {
+        plugin_config: policy.as_bytes().to_vec(),
+        shared: shared.clone(),
+        env: vec![("VIGIL_CHAIN_KEY".into(), KEY.into())],
+        ..VmOptions::default()
+    };
+    let login = |t: &str| {
+        let line = serde_json::json!({
+            "time": t, "source": "203.0.113.9:4000",
+            "request": {"method": "POST", "path": "/login",
+                        "headers": [["content-type", "application/x-www-form-urlencoded"]],
+                        "body": "username=a&password=b"},
+            "response": {"status": 401},
+        });
+        traffic::parse_exchange(&line.to_string()).unwrap()
+    };
+    let genesis = |records: &[String]| -> Vec<String> {
+        records
+            .iter()
+            .filter_map(|l| parse("h", l))
+            .filter(|r| r.kind.as_deref() == Some("genesis"))
+            .map(|r| {
+                // The reason is in the chain member, which `parse` leaves out of `unsealed`.
+                let line = records.iter().find(|l| l.contains(&r.fields.hash)).unwrap();
+                let pat = "\"kind\":\"genesis\",\"reason\":\"";
+                let i = line.find(pat).unwrap() + pat.len();
+                line[i..i + line[i..].find('"').unwrap()].to_string()
+            })
+            .collect()
+    };
+    let mut h = Harness::new(&plugin, opts(&policy()), 1).unwrap();
+    assert!(h.start().unwrap());
+    assert!(h
+        .canary_logs()
+        .iter()
+        .all(|l| !l.message.contains("vigil_chain")));
+    h.run(&login("2026-11-23T09:00:00.000Z")).unwrap();
+    assert_eq!(genesis(&h.take_events()), ["start"]);
+    let mut later = Vm::new(&plugin, opts(&policy())).unwrap();
+    later.set_time(1_795_424_420_000_000_000);
+    assert!(later.start().unwrap());
+    later.run(&login("2026-11-23T09:00:20.000Z")).unwrap();
+    assert_eq!(genesis(&later.take_events()), ["reload"]);
+    let other = policy().replace("\"checkpoint_every\":4", "\"checkpoint_every\":5");
+    let mut changed = Vm::new(&plugin, opts(&other)).unwrap();
+    assert!(changed.start().unwrap());
+    changed.run(&login("2026-11-23T09:00:30.000Z")).unwrap();
+    assert_eq!(genesis(&changed.take_events()), ["config_change"]);
+}
