@@ -69,17 +69,21 @@ impl BodyScanner {
         self.overflowed
     }
 
+    /// The body's top-level fields: a JSON object's string members, or a form's fields
+    /// (nothing for a JSON array or an empty body).
+    fn pairs(&self) -> Vec<Field> {
+        let body = &self.buf;
+        match body.iter().find(|b| !b.is_ascii_whitespace()) {
+            Some(b'{') => json_top_level(body, self.overflowed),
+            Some(b'[') | None => Vec::new(),
+            Some(_) => form_pairs(body, self.overflowed),
+        }
+    }
+
     /// A top-level field of the body by name (a form field or a JSON string member): the
     /// first non-empty value, and whether it was cut by the scan limit.
     pub fn field(&self, name: &str) -> Option<(Vec<u8>, bool)> {
-        let body = &self.buf;
-        let first = body.iter().find(|b| !b.is_ascii_whitespace())?;
-        let pairs = match first {
-            b'{' => json_top_level(body, self.overflowed),
-            b'[' => Vec::new(),
-            _ => form_pairs(body, self.overflowed),
-        };
-        pairs
+        self.pairs()
             .into_iter()
             .find(|p| p.key == name.as_bytes() && !p.value.is_empty())
             .map(|p| (p.value, p.cut))
@@ -88,13 +92,7 @@ impl BodyScanner {
     /// The first configured field (by `fields` order) that has a non-empty value, resolved
     /// by `duplicates`.
     pub fn user(&self, fields: &[String], duplicates: Duplicates) -> Option<Claimed> {
-        let body = &self.buf;
-        let first = body.iter().find(|b| !b.is_ascii_whitespace())?;
-        let pairs = match first {
-            b'{' => json_top_level(body, self.overflowed),
-            b'[' => Vec::new(),
-            _ => form_pairs(body, self.overflowed),
-        };
+        let pairs = self.pairs();
         fields.iter().find_map(|f| {
             let values: Vec<&Field> = pairs
                 .iter()
