@@ -258,3 +258,70 @@ pub fn verify(records: &[Record], key: Option<&[u8]>) -> Vec<String> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::chain::{Chain, Extra};
+    use crate::policy::Format;
+
+    const REC: &str = r#"{"event":{"action":"authn_login_fail"},"vigil":{"rule":"login"}}"#;
+
+    /// A chain of a genesis, `n` events and a checkpoint counting `dropped`, with the
+    /// records at `skip` never written (as a sink that could not write them).
+    fn chain(n: usize, skip: &[usize], dropped: &str, key: Option<&[u8]>) -> Vec<Record> {
+        let mut c = Chain::new("00000000000000aa".into());
+        let mut lines = vec![c.append(
+            Format::Ecs,
+            REC,
+            Extra {
+                kind: Some("genesis"),
+                reason: Some("start"),
+                ..Extra::default()
+            },
+        )];
+        for i in 0..n {
+            let l = c.append(Format::Ecs, REC, Extra::default());
+            if !skip.contains(&i) {
+                lines.push(l);
+            }
+        }
+        lines.push(c.checkpoint(Format::Ecs, REC, dropped.into(), key, 0));
+        lines.iter().map(|l| parse("t", l).unwrap()).collect()
+    }
+
+    #[test]
+    fn a_gap_counted_as_dropped_is_explained_one_that_is_not_is_named() {
+        let f = verify(&chain(5, &[2], "host_refused:1", Some(b"k")), Some(b"k"));
+        assert!(
+            f.iter()
+                .any(|x| x.contains("1 missing record(s) explained")),
+            "{f:?}"
+        );
+        let f = verify(&chain(5, &[2], "", Some(b"k")), Some(b"k"));
+        assert!(f.iter().any(|x| x.contains("NOT explained")), "{f:?}");
+    }
+
+    #[test]
+    fn every_format_seals_and_reads_back() {
+        for (format, rec) in [
+            (Format::Ecs, REC.to_string()),
+            (Format::Owasp, REC.to_string()),
+            (
+                Format::Ocsf,
+                r#"{"class_uid":3002,"unmapped":{"vigil":{"rule":"login"}}}"#.to_string(),
+            ),
+            (
+                Format::Cef,
+                "CEF:0|Vigil|Vigil|0.1.0|a|a|3|rt=1 cs1=x\\=y".to_string(),
+            ),
+        ] {
+            let mut c = Chain::new("00000000000000bb".into());
+            let sealed = c.append(format, &rec, Extra::default());
+            let r = parse("t", &format!("wasm log vigil vigil: {sealed}")).unwrap();
+            assert_eq!(r.unsealed, rec, "{format:?}: {sealed}");
+            assert_eq!(r.fields.seq, 0);
+        }
+    }
+}
