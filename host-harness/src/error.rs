@@ -52,14 +52,4 @@ pub enum HarnessError {
     Io(String),
 }
 
-/// A traffic (JSONL) problem; `line` is 1-based.
-#[derive(Debug, Error, Clone, PartialEq, Eq)]
-#[error("{file}:{line}: {message}")]
-pub struct TrafficError {
-    /// File name as given (or `-` / `<input>`).
-    pub file: String,
-    /// 1-based line number.
-    pub line: usize,
-    /// What is wrong.
-    pub message: String,
-}
+pub use vigil_traffic::TrafficError;

@@ -36,7 +36,7 @@ pub mod shared;
 pub mod state;
 mod stream_headers;
 pub mod trace;
-pub mod traffic;
+pub use vigil_traffic as traffic;
 pub mod vm;
 
 pub use abi::{Action, LogLevel, MetricType, Status};

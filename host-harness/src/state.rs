@@ -59,16 +59,7 @@ pub struct PendingHttpCall {
     pub timeout_ms: u32,
 }
 
-/// A response delivered to `proxy_on_http_call_response`.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct HttpCallResponse {
-    /// Headers (include `:status`).
-    pub headers: Vec<Header>,
-    /// Body.
-    pub body: Vec<u8>,
-    /// Trailers.
-    pub trailers: Vec<Header>,
-}
+pub use vigil_traffic::HttpCallResponse;
 
 /// Where a stream is in its lifecycle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

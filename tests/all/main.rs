@@ -18,3 +18,4 @@ mod e2e_parity;
 mod e2e_routes;
 mod formats;
 mod golden_scenarios;
+mod playground;

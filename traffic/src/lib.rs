@@ -1,4 +1,7 @@
-//! Traffic files: JSON Lines, one HTTP exchange per line, replayed through the plugin.
+//! Traffic files: JSON Lines, one HTTP exchange per line, replayed through the plugin by the
+//! harness (`vigil-harness`) and the policy playground (`vigil-web`), and the request model
+//! both present for each exchange ([`model`]). No wasmtime here: this crate also builds for
+//! the browser.
 //!
 //! The first non-blank line names the format and its version: `{"vigil_traffic": 1}`
 //! ([`FORMAT_VERSION`]); `vigil replay`, `vigil test` and the harness's library read it and
@@ -16,14 +19,14 @@
 //! | `request.path` | string | `:path` (with the query) |
 //! | `request.scheme` | optional string | `:scheme` (default `http`) |
 //! | `request.protocol` | optional string | `request.protocol` (default `HTTP/1.1`) |
-//! | `request.headers` | `[[name, value], ...]` | request headers in order, as the client sent them; `host` becomes `:authority`; the harness applies Envoy's HTTP/1 codec and connection manager (repeated inline headers such as `user-agent` merged with `,`; `transfer-encoding`, `connection`, `keep-alive`, `proxy-connection` and `upgrade` consumed; `connection: close` makes Envoy's response say so: see [`crate::fidelity`]) |
+//! | `request.headers` | `[[name, value], ...]` | request headers in order, as the client sent them; `host` becomes `:authority`; the harness applies Envoy's HTTP/1 codec and connection manager (repeated inline headers such as `user-agent` merged with `,`; `transfer-encoding`, `connection`, `keep-alive`, `proxy-connection` and `upgrade` consumed; `connection: close` makes Envoy's response say so: see `vigil_harness::fidelity`) |
 //! | `request.body` | optional value, or list of values | the body; a list gives the chunks Envoy's codec delivers one by one (a single value is one chunk) |
 //! | `request.trailers` | optional `[[name, value], ...]` | request trailers |
 //! | `response.status` | integer | `:status` and `response.code` |
 //! | `response.headers` | `[[name, value], ...]` | response headers (optional); for a local reply (`rejected_by`), only the replying filter's own headers: Envoy adds `content-length` and `content-type` itself, and none at all for a codec rejection |
 //! | `response.body` | optional value, or list of values | the body, as `request.body`; a local reply's body always comes in one call; a codec rejection's defaults to Envoy's (the status's reason phrase) |
 //! | `response.trailers` | optional `[[name, value], ...]` | response trailers |
-//! | `expect` | optional list of objects | for `vigil test`: the events this exchange must produce, in order, each by field subset (see [`crate::expect`]); `[]`: no event. Other readers ignore it |
+//! | `expect` | optional list of objects | for `vigil test`: the events this exchange must produce, in order, each by field subset (see `vigil_harness::expect`); `[]`: no event. Other readers ignore it |
 //! | `callouts` | optional list of `{"headers": [[name, value], ...], "body": value, "trailers": [...]}` | the answers to the plugin's HTTP callouts, in the order it dispatches them (`headers` include `:status`). Envoy answers a failed callout too: a timeout is `504` with body `upstream request timeout`, a connection failure a `503`, each with `content-length` and `content-type` (measured: conformance probe). A callout the file does not answer stays pending, as it would until its timeout |
 //! | `envoy.rejected_by` | optional `"codec"` or `"filter"` | who answered instead of the upstream. `codec`: Envoy's HTTP codec rejected the request (431 `http1.headers_too_large`, 400 `http1.codec_error`, ...) before any filter: the plugin gets `on_context_create`, `on_log`, `on_done`, `on_delete` only, with no request headers and Envoy's local reply. `filter`: a filter after the plugin answered with a local reply (jwt_authn, RBAC or a rate limiter from the request headers; the buffer filter's 413 after some body): the plugin sees the request headers, then only the body chunks given in `request.body` (give none when the filter answered from the headers), without end of stream, never the trailers, then the local reply. Absent: the request went upstream |
 //! | `envoy.request_headers_added` | optional `[[name, value], ...]` | headers that filters after the plugin add to the request (the buffer filter's `content-length` on a chunked request, jwt_authn's `forward_payload_header`, ext_authz's headers): in the request map from `on_log` on, before the router's `x-envoy-expected-rq-timeout-ms` |
@@ -37,6 +40,7 @@
 //! A "value" (header value or body) is either a JSON string (its UTF-8 bytes) or
 //! `{"base64": "..."}` for arbitrary bytes.
 
+pub mod model;
 mod time;
 
 pub use time::{http_date, parse_rfc3339};
@@ -46,7 +50,30 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::error::TrafficError;
+use thiserror::Error;
+
+/// A traffic (JSONL) problem; `line` is 1-based.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+#[error("{file}:{line}: {message}")]
+pub struct TrafficError {
+    /// File name as given (or `-` / `<input>`).
+    pub file: String,
+    /// 1-based line number.
+    pub line: usize,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// A response delivered to `proxy_on_http_call_response` (a traffic file's `callouts`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct HttpCallResponse {
+    /// Headers (include `:status`).
+    pub headers: Vec<Header>,
+    /// Body.
+    pub body: Vec<u8>,
+    /// Trailers.
+    pub trailers: Vec<Header>,
+}
 
 /// Bytes given as a UTF-8 string or `{"base64": "..."}`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -244,12 +271,12 @@ pub struct Exchange {
     /// Stream info.
     pub envoy: EnvoyInfo,
     /// Answers to the plugin's HTTP callouts, in dispatch order.
-    pub callouts: Vec<crate::state::HttpCallResponse>,
+    pub callouts: Vec<HttpCallResponse>,
     /// The events expected of this exchange (`vigil test`), if any.
     pub expect: Option<Vec<serde_json::Value>>,
 }
 
-/// What [`crate::Vm::run`] takes: `&Exchange` (copied once per run) or a shared
+/// What `vigil_harness::Vm::run` takes: `&Exchange` (copied once per run) or a shared
 /// `Arc<Exchange>` / `&Arc<Exchange>` (no copy).
 pub trait SharedExchange {
     /// The exchange behind an `Arc`.
@@ -394,7 +421,7 @@ pub fn parse_exchange(line: &str) -> Result<Exchange, String> {
     }
     let (mut response_body, mut response_chunks) = body(raw.response.body, "response body")?;
     if codec && response_body.is_empty() {
-        response_body = crate::stream_headers::reason_phrase(raw.response.status)
+        response_body = model::reason_phrase(raw.response.status)
             .as_bytes()
             .to_vec();
     }
@@ -431,7 +458,7 @@ pub fn parse_exchange(line: &str) -> Result<Exchange, String> {
             .enumerate()
             .map(|(i, c)| {
                 let what = format!("callouts[{i}]");
-                Ok(crate::state::HttpCallResponse {
+                Ok(HttpCallResponse {
                     headers: headers(c.headers, &what)?,
                     body: c
                         .body
@@ -526,88 +553,4 @@ where
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
-mod tests {
-    use super::*;
-
-    const LINE: &str = r#"{"time": "2026-11-23T09:00:01.000Z", "source": "203.0.113.7:40001", "request": {"method": "POST", "path": "/login?x=1", "headers": [["Host","a"], ["user-agent",{"base64":"wKc="}]], "body": "pw"}, "response": {"status": 401, "headers": [["content-type","text/plain"]]}, "envoy": {"response_flags": ["RL", "UAEX"], "filter_metadata": {"ns": {"key": {"leaf": "v"}}}}}"#;
-
-    #[test]
-    fn parses_full_line() {
-        let x = parse_exchange(LINE).unwrap();
-        assert_eq!(x.request.headers[0], ("host".into(), b"a".to_vec()));
-        assert_eq!(x.request.headers[1].1, vec![0xC0, 0xA7]);
-        assert_eq!(x.request.body, b"pw");
-        assert_eq!(x.envoy.response_flags, 0x800 | 0x1000);
-        assert_eq!(x.time_ns, 1_795_424_401_000_000_000);
-    }
-
-    #[test]
-    fn flags_map_to_bits() {
-        assert_eq!(response_flag_bit("LH"), Some(1));
-        assert_eq!(response_flag_bit("RL"), Some(0x800));
-        assert_eq!(response_flag_bit("RLSE"), Some(0x2000));
-        assert_eq!(response_flag_bit("UDO"), Some(0x2000_0000));
-        assert_eq!(response_flag_bit("XX"), None);
-    }
-
-    #[test]
-    fn strict_and_line_numbers() {
-        let bad = LINE.replace("\"source\"", "\"sauce\"");
-        let text = format!("{FORMAT_LINE}\n{LINE}\n\n{bad}\n");
-        let e = parse_traffic("t.jsonl", &text).unwrap_err();
-        assert_eq!(e.line, 4);
-        assert!(e.to_string().starts_with("t.jsonl:4: "), "{e}");
-        let unk = with_format_line([LINE.replace("\"RL\"", "\"NOPE\"")]);
-        let e = parse_traffic("t", &unk).unwrap_err();
-        assert!(e.message.contains("NOPE"));
-    }
-
-    #[test]
-    fn the_format_line_is_required_and_versioned() {
-        let e = parse_traffic("t", &format!("{LINE}\n")).unwrap_err();
-        assert_eq!(e.line, 1);
-        assert!(e.message.contains(FORMAT_LINE), "{e}");
-        let e = parse_traffic("t", &format!("{{\"vigil_traffic\": 2}}\n{LINE}\n")).unwrap_err();
-        assert!(e.message.contains("version 2"), "{e}");
-        let e = parse_traffic("t", "\n").unwrap_err();
-        assert!(e.message.contains("empty"), "{e}");
-        assert_eq!(
-            parse_traffic("t", &with_format_line([LINE])).unwrap().len(),
-            1
-        );
-        let e = parse_traffic("t", &with_format_line([FORMAT_LINE])).unwrap_err();
-        assert_eq!(e.line, 2);
-    }
-
-    #[test]
-    fn bodies_in_chunks() {
-        let line = LINE.replace(
-            r#""body": "pw""#,
-            r#""body": ["p", {"base64": "dw=="}, "x"]"#,
-        );
-        let x = parse_exchange(&line).unwrap();
-        assert_eq!(x.request.body, b"pwx");
-        assert_eq!(x.request.chunks, [1, 1, 1]);
-        let x = parse_exchange(LINE).unwrap();
-        assert_eq!(x.request.chunks, [2]);
-        let bad = LINE.replace(r#""body": "pw""#, r#""body": ["p", ""]"#);
-        assert!(parse_exchange(&bad).unwrap_err().contains("empty"));
-    }
-
-    #[test]
-    fn codec_and_filter_rejections() {
-        let codec = r#"{"time": "2026-11-23T09:00:01Z", "source": "203.0.113.7:1", "response": {"status": 431}, "envoy": {"rejected_by": "codec", "response_code_details": "http1.headers_too_large"}}"#;
-        let x = parse_exchange(codec).unwrap();
-        assert_eq!(x.envoy.rejected_by, Some(RejectedBy::Codec));
-        assert_eq!(x.response.body, b"Request Header Fields Too Large");
-        assert_eq!(x.response.chunks, [31]);
-        let with_headers = codec.replace(
-            r#""status": 431"#,
-            r#""status": 431, "headers": [["a", "b"]]"#,
-        );
-        assert!(parse_exchange(&with_headers).unwrap_err().contains("codec"));
-        let no_request = codec.replace("codec", "filter");
-        assert!(parse_exchange(&no_request).unwrap_err().contains("request"));
-    }
-}
+mod tests;
