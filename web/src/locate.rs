@@ -177,7 +177,7 @@ mod tests {
         assert_eq!(offset(t, "a.d"), t.find(r#""d""#));
         assert_eq!(offset(t, "a.b[1].c"), t.find(r#""c""#));
         assert_eq!(offset(t, "e"), t.find(r#""e""#));
-        assert_eq!(offset(t, "a.zz"), t.find(r#"{"b""#));
+        assert_eq!(offset(t, "a.zz"), t.find(r#""a""#));
         assert_eq!(offset(t, ""), Some(0));
     }
 }
