@@ -150,3 +150,39 @@ fn playground_equals_vigil_replay_on_the_hostile_corpus_in_every_format() -> Res
     ensure!(n >= 16, "{n} records");
     Ok(())
 }
+
+fn scenarios_dir() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../web/scenarios")
+}
+
+/// The page's "hostile input" scenario is the hostile corpus (`BLESS=1` rewrites it).
+#[test]
+fn playground_hostile_scenario_is_the_hostile_corpus() -> Result<()> {
+    let path = scenarios_dir().join("hostile.traffic.jsonl");
+    let want = hostile_traffic()?;
+    if std::env::var_os("BLESS").is_some() {
+        std::fs::write(&path, &want)?;
+    }
+    ensure!(
+        read(&path)? == want,
+        "{} is stale: run with BLESS=1",
+        path.display()
+    );
+    Ok(())
+}
+
+/// Every ready scenario of the page (`web/scenarios`) under the baseline.
+#[test]
+fn playground_equals_vigil_replay_on_the_page_scenarios_in_every_format() -> Result<()> {
+    let plugin = Plugin::load(plugin_wasm()?)?;
+    let mut n = 0;
+    for e in std::fs::read_dir(scenarios_dir())? {
+        let path = e?.path();
+        if path.to_string_lossy().ends_with(".traffic.jsonl") {
+            let name = path.display().to_string();
+            n += compare(&plugin, &name, "", &read(&path)?)?;
+        }
+    }
+    ensure!(n > 20, "{n} records");
+    Ok(())
+}
