@@ -2,6 +2,7 @@
 //! policy against expected events, count what each request costs in hostcalls, or
 //! benchmark it.
 
+mod playground;
 mod test;
 
 use std::collections::BTreeMap;
@@ -98,6 +99,15 @@ enum Cmd {
         /// Case files (traffic format with `expect`), each run in a fresh harness.
         #[arg(required = true)]
         cases: Vec<String>,
+    },
+    /// Serve the policy playground (the page `scripts/web` builds) and print its URL.
+    Playground {
+        /// Address to listen on (loopback unless told otherwise).
+        #[arg(long, default_value = "127.0.0.1:8717", value_name = "IP:PORT")]
+        listen: String,
+        /// The built page's directory (default: the repository's web/dist).
+        #[arg(long)]
+        dir: Option<PathBuf>,
     },
     /// Replay a traffic file and print, per exchange, the hostcalls it made and their totals.
     Hostcalls {
@@ -568,6 +578,9 @@ fn run(cli: Cli) -> Result<(), Failure> {
             }
         }
         Cmd::Check { policy } => check(&policy),
+        Cmd::Playground { listen, dir } => {
+            playground::serve(&listen, dir.as_deref()).map_err(|e| Failure(2, e))
+        }
         Cmd::Hostcalls { common } => hostcalls(&common),
         Cmd::Bench { common, iterations } => bench(&common, iterations),
     }
