@@ -224,6 +224,7 @@ async function main() {
     $('policy').value = '{"version": 1}\n';
     $('traffic').value = await loadScenario($('scenario').value);
   }
+  document.body.dataset.ready = '1';
   run();
 }
 
