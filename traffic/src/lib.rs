@@ -41,6 +41,7 @@
 //! `{"base64": "..."}` for arbitrary bytes.
 
 pub mod model;
+mod raw;
 mod time;
 
 pub use time::{http_date, parse_rfc3339};
@@ -51,6 +52,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use thiserror::Error;
+
+use raw::{RawBody, RawBytes, RawExchange, RawRequest};
 
 /// A traffic (JSONL) problem; `line` is 1-based.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
@@ -73,104 +76,6 @@ pub struct HttpCallResponse {
     pub body: Vec<u8>,
     /// Trailers.
     pub trailers: Vec<Header>,
-}
-
-/// Bytes given as a UTF-8 string or `{"base64": "..."}`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(untagged)]
-enum RawBytes {
-    Text(String),
-    B64 {
-        #[serde(rename = "base64")]
-        b64: String,
-    },
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawExchange {
-    #[serde(default)]
-    name: Option<String>,
-    time: String,
-    source: String,
-    #[serde(default)]
-    destination: Option<String>,
-    #[serde(default)]
-    request: Option<RawRequest>,
-    response: RawResponse,
-    #[serde(default)]
-    envoy: Option<RawEnvoy>,
-    #[serde(default)]
-    callouts: Vec<RawCallout>,
-    #[serde(default)]
-    expect: Option<Vec<serde_json::Value>>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawCallout {
-    headers: Vec<(String, RawBytes)>,
-    #[serde(default)]
-    body: Option<RawBytes>,
-    #[serde(default)]
-    trailers: Vec<(String, RawBytes)>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawRequest {
-    method: String,
-    path: String,
-    #[serde(default)]
-    scheme: Option<String>,
-    #[serde(default)]
-    protocol: Option<String>,
-    headers: Vec<(String, RawBytes)>,
-    #[serde(default)]
-    body: Option<RawBody>,
-    #[serde(default)]
-    trailers: Option<Vec<(String, RawBytes)>>,
-}
-
-/// A body: one value, or its chunks.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(untagged)]
-enum RawBody {
-    One(RawBytes),
-    Chunks(Vec<RawBytes>),
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawResponse {
-    status: u16,
-    #[serde(default)]
-    headers: Vec<(String, RawBytes)>,
-    #[serde(default)]
-    body: Option<RawBody>,
-    #[serde(default)]
-    trailers: Option<Vec<(String, RawBytes)>>,
-}
-
-#[derive(Debug, Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct RawEnvoy {
-    #[serde(default)]
-    response_flags: Vec<String>,
-    #[serde(default)]
-    response_code_details: Option<String>,
-    #[serde(default)]
-    filter_metadata: BTreeMap<String, BTreeMap<String, serde_json::Value>>,
-    #[serde(default)]
-    rejected_by: Option<RejectedBy>,
-    #[serde(default)]
-    request_headers_added: Vec<(String, RawBytes)>,
-    #[serde(default)]
-    route_name: Option<String>,
-    #[serde(default)]
-    cluster_name: Option<String>,
-    #[serde(default)]
-    upstream_address: Option<String>,
 }
 
 /// One header: lower-case name and raw value bytes.
