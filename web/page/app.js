@@ -122,6 +122,12 @@ function show(result, traffic) {
     meta.className = 'meta';
     meta.textContent = d.name ? `${d.name} · ${d.meta}` : d.meta;
     req.append(head, meta);
+    if (result.series.length) {
+      const det = document.createElement('div');
+      det.className = 'meta detectors';
+      det.textContent = 'after it: ' + result.series.map((s, i) => `${s.name} ${x.detectors[i]}/${s.threshold}`).join(', ');
+      req.append(det);
+    }
     const recs = document.createElement('div');
     recs.className = 'records';
     if (x.records.length === 0) recs.append(badge('no event', 'none'));

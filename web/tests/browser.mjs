@@ -80,6 +80,18 @@ test('browser_brute_force_scenario_shows_the_events_the_rule_and_the_alert', asy
   assert.ok(fig[1] >= 11, `max ${fig[1]}`);
 });
 
+test('browser_works_offline_once_loaded', async () => {
+  const page = await open(server.url);
+  await page.context().setOffline(true);
+  await pick(page, 'credential-stuffing');
+  const alerts = await page.$$eval('.badge.alert', (bs) => bs.map((b) => b.textContent));
+  assert.ok(alerts.some((a) => a.startsWith('authn_login_stuffing')), alerts.join());
+  await page.selectOption('#format', 'cef');
+  await page.waitForFunction(() => document.querySelector('#summary').textContent.includes('; cef records'));
+  assert.match((await shownRecords(page))[0], /^CEF:0\|/);
+  assert.deepEqual(problems.filter((p) => !p.startsWith('request off')), []);
+});
+
 test('browser_policy_error_is_shown_at_its_json_path_and_clears_when_fixed', async () => {
   const page = await open(server.url);
   await pick(page, 'brute-force');
@@ -170,7 +182,9 @@ test('browser_page_weight_and_time_to_first_result', async () => {
   await page.waitForFunction(() => document.body.dataset.firstResultMs);
   const ms = Number(await page.evaluate(() => document.body.dataset.firstResultMs));
   await page.waitForTimeout(200);
-  console.log(`playground: page weight ${raw} bytes, ${gz} bytes gzip-compressed; first result ${ms} ms after navigation`);
+  await pick(page, 'hostile');
+  const replayMs = (await page.textContent('#status')).match(/\d+/)[0];
+  console.log(`playground: page weight ${raw} bytes, ${gz} bytes gzip-compressed; first result ${ms} ms after navigation; the hostile scenario replays in ${replayMs} ms`);
   if (process.env.VIGIL_SCREENSHOT) {
     const shot = await open(server.url);
     await pick(shot, 'brute-force');
