@@ -2,17 +2,35 @@
 //! count over its keys, read from the detectors' real state in the shared store (the
 //! tables of `vigil_policies::detect::table`), beside the threshold that raises its alert.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeMap;
 use vigil_policies::detect::{account_shape, source_shape, table};
 use vigil_policies::policy::Policy;
 use vigil_policies::shared::{HostRefused, MemoryStore, SetOutcome, SharedStore};
 
-/// The shared store of one playground run: Envoy's CAS semantics, and the keys written.
+/// The shared store of one playground run: Envoy's CAS semantics, and the detector table
+/// buckets written so far, decoded once per write.
 #[derive(Debug, Default)]
 pub struct Store {
     inner: MemoryStore,
-    values: HashMap<String, Vec<u8>>,
-    touched: BTreeSet<String>,
+    /// Bucket-key prefixes of the tables the chart follows.
+    prefixes: Vec<String>,
+    entries: BTreeMap<String, Vec<table::Entry>>,
+}
+
+impl Store {
+    /// A store that decodes the buckets of `chart`'s tables as they are written.
+    pub fn for_chart(chart: &Chart) -> Store {
+        Store {
+            prefixes: chart.series.iter().map(|(_, s, _)| prefix(s)).collect(),
+            ..Store::default()
+        }
+    }
+}
+
+/// The bucket-key prefix of a table (`vigil.det.v1.source.`).
+fn prefix(s: &table::Shape) -> String {
+    let k = s.bucket_key(0);
+    k.trim_end_matches('0').to_string()
 }
 
 impl SharedStore for Store {
@@ -22,9 +40,8 @@ impl SharedStore for Store {
 
     fn set(&mut self, key: &str, value: &[u8], cas: u32) -> SetOutcome {
         let r = self.inner.set(key, value, cas);
-        if r == SetOutcome::Ok && !value.is_empty() {
-            self.values.insert(key.to_string(), value.to_vec());
-            self.touched.insert(key.to_string());
+        if r == SetOutcome::Ok && self.prefixes.iter().any(|p| key.starts_with(p.as_str())) {
+            self.entries.insert(key.to_string(), table::decode(value));
         }
         r
     }
@@ -86,14 +103,12 @@ impl Chart {
         self.series
             .iter()
             .map(|(_, shape, count)| {
-                let prefix = shape.bucket_key(0);
-                let prefix = prefix.trim_end_matches('0');
+                let prefix = prefix(shape);
                 store
-                    .touched
-                    .iter()
-                    .filter(|k| k.starts_with(prefix))
-                    .filter_map(|k| store.values.get(k))
-                    .flat_map(|v| table::decode(v))
+                    .entries
+                    .range(prefix.clone()..)
+                    .take_while(|(k, _)| k.starts_with(prefix.as_str()))
+                    .flat_map(|(_, es)| es)
                     .map(|e| match count {
                         Count::Failures => e.failures_in_window(shape, now_ms),
                         Count::Users => e.users_in_window(shape, now_ms),

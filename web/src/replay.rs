@@ -79,7 +79,8 @@ pub struct Run {
     pub series: Vec<crate::detectors::Series>,
     /// Per exchange.
     pub exchanges: Vec<Outcome>,
-    /// What the playground does not show of this policy (chains).
+    /// The engine's warnings about this policy (as the plugin logs them at start), and
+    /// what the playground does not show of it (chains).
     pub notes: Vec<String>,
 }
 
@@ -114,8 +115,9 @@ pub fn replay(policy: &str, traffic: &str, format: Option<&str>) -> Result<Run, 
     let chart = Chart::new(&policy);
     let canary = ids::vm_random(ids::CANARY_SEED);
     let mut vm = ids::vm_random(0);
-    let (engine, _warnings) = Engine::new(policy, |_| None, vm.id_seed);
-    let mut store = Store::default();
+    let (engine, warnings) = Engine::new(policy, |_| None, vm.id_seed);
+    notes.extend(warnings);
+    let mut store = Store::for_chart(&chart);
     // Envoy's canary VM configures first and stores its secret; the worker adopts it.
     let _ = engine.init_shared(&mut store, canary.secret);
     let _ = engine.init_shared(&mut store, vm.secret);
