@@ -153,6 +153,27 @@ function show(result, traffic) {
   $('summary').dataset.alerts = String(alerts.length);
 }
 
+// A traffic error names its line (`traffic:3: …`): listed under the editor, the line
+// selected in it.
+function showTrafficError(traffic, error) {
+  setStatus('The traffic has an error (see under the editor).', true);
+  const m = error.match(/^traffic:(\d+): /);
+  const li = document.createElement('li');
+  li.textContent = m ? `line ${m[1]}: ${error.slice(m[0].length)}` : error;
+  $('traffic-errors').append(li);
+  $('traffic').setAttribute('aria-invalid', 'true');
+  if (m) {
+    const lines = traffic.split('\n');
+    const n = Number(m[1]);
+    const start = lines.slice(0, n - 1).reduce((a, l) => a + l.length + 1, 0);
+    li.dataset.line = m[1];
+    li.addEventListener('click', () => {
+      $('traffic').focus();
+      $('traffic').setSelectionRange(start, start + (lines[n - 1] || '').length);
+    });
+  }
+}
+
 function run() {
   if (!ready) return;
   const traffic = $('traffic').value;
@@ -162,8 +183,10 @@ function run() {
   }
   const t0 = performance.now();
   const r = JSON.parse(replay($('policy').value, traffic, $('format').value));
+  $('traffic-errors').replaceChildren();
+  $('traffic').removeAttribute('aria-invalid');
   if (!r.ok) {
-    setStatus(r.error, true);
+    showTrafficError(traffic, r.error);
     $('exchanges').replaceChildren();
     return;
   }

@@ -111,6 +111,19 @@ test('browser_policy_error_is_shown_at_its_json_path_and_clears_when_fixed', asy
   assert.equal(line, '5', 'with max_failures 3 the 4th failure (line 5) raises the alert');
 });
 
+test('browser_traffic_error_is_shown_at_its_line', async () => {
+  const page = await open(server.url);
+  await pick(page, 'brute-force');
+  const lines = (await page.inputValue('#traffic')).split('\n');
+  lines[2] = lines[2].replace('"source"', '"sauce"');
+  await page.fill('#traffic', lines.join('\n'));
+  await page.click('#run');
+  await page.waitForSelector('#traffic-errors li');
+  assert.equal(await page.$eval('#traffic-errors li', (li) => li.dataset.line), '3');
+  assert.match(await page.textContent('#traffic-errors li'), /^line 3: .*sauce/);
+  assert.equal(await page.$$eval('li.exchange', (xs) => xs.length), 0);
+});
+
 for (const scenario of ['brute-force', 'hostile']) {
   test(`browser_${scenario.replace('-', '_')}_records_equal_vigil_replay_in_every_format`, async () => {
     const page = await open(server.url);
