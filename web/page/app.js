@@ -147,9 +147,13 @@ function show(result, traffic) {
     list.append(li);
   }
   drawChart($('chart'), result.series, result.exchanges.map((x) => x.detectors));
-  const notes = result.notes.length ? ` ${result.notes.join('; ')}.` : '';
+  $('notes').replaceChildren(...result.notes.map((n) => {
+    const li = document.createElement('li');
+    li.textContent = `Note: ${n}`;
+    return li;
+  }));
   $('summary').textContent = `${result.exchanges.length} exchanges, ${events} events, ${alerts.length} alerts` +
-    (alerts.length ? ` (${[...new Set(alerts)].join(', ')})` : '') + `; ${result.format} records of the ${result.sink} sink.${notes}`;
+    (alerts.length ? ` (${[...new Set(alerts)].join(', ')})` : '') + `; ${result.format} records of the ${result.sink} sink.`;
   $('summary').dataset.alerts = String(alerts.length);
 }
 
