@@ -533,6 +533,14 @@ impl Envoy {
         send_raw(self.listen, &req.to_bytes())
     }
 
+    /// POST on the admin port (for example `/logging?wasm=warning`).
+    pub fn admin_post(&self, path: &str) -> Result<HttpResponse> {
+        let req = format!(
+            "POST {path} HTTP/1.1\r\nhost: admin\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+        );
+        send_raw(self.admin, req.as_bytes())
+    }
+
     /// Admin `/stats` as name → value (counters and gauges; histograms are skipped).
     pub fn stats(&self) -> Result<BTreeMap<String, u64>> {
         let r = http_get(self.admin, "/stats")?;

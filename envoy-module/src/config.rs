@@ -11,6 +11,7 @@ use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
 use std::rc::Rc;
 use std::sync::{Arc, Weak};
+use vigil_policies::chain::sealer::{self, Sealer};
 use vigil_policies::metrics::Metric;
 use vigil_policies::{Engine, Policy};
 
@@ -28,6 +29,9 @@ pub enum ConfigError {
     /// The ABI self-test failed.
     #[error("vigil: ABI self-test failed, configuration refused (is this Envoy 1.40?): {0}")]
     Abi(String),
+    /// The chain key is missing or equals the fingerprint key.
+    #[error("vigil: invalid configuration: {0}")]
+    ChainKey(#[from] sealer::KeyError),
 }
 
 /// Module-only counters (beside the engine's `vigil.*` ones).
@@ -50,6 +54,20 @@ pub struct Config {
     module_counters: [usize; 2],
     /// Test-only: panic in `request_headers` on [`TEST_PANIC_PATH`].
     pub test_panic: bool,
+    /// The checkpoint key (from Envoy's environment, `output.chain.key_env`).
+    chain_key: Option<Vec<u8>>,
+    /// The configuration as Envoy gave it (its hash tells a configuration change).
+    json: Vec<u8>,
+}
+
+/// One worker thread's engine and chains for one config (the wasm build has one per
+/// worker VM).
+#[derive(Debug)]
+pub struct Worker {
+    /// The engine.
+    pub engine: Engine,
+    /// This thread's chains, one per sink.
+    pub sealer: RefCell<Sealer>,
 }
 
 impl Config {
@@ -66,6 +84,7 @@ impl Config {
 
     fn build(handle: &ConfigHandle<'_>, json: &[u8]) -> Result<Config, ConfigError> {
         let policy = Policy::from_json(json)?;
+        let chain_key = sealer::chain_key(&policy, env, "set it in Envoy's environment")?;
         let (engine, warnings) = Engine::new(policy.clone(), env, random_seed());
         for w in warnings {
             ffi::log(Level::Warn, &format!("vigil: {w}"));
@@ -80,6 +99,8 @@ impl Config {
             counters,
             module_counters,
             test_panic: std::env::var_os(TEST_PANIC_ENV).is_some_and(|v| v == "1"),
+            chain_key,
+            json: json.to_vec(),
         })
     }
 
@@ -146,35 +167,57 @@ fn define_counters(h: &ConfigHandle<'_>) -> Result<(Vec<Option<usize>>, [usize; 
 }
 
 thread_local! {
-    /// This worker's engines, one per live config.
-    static ENGINES: RefCell<Vec<(Weak<Config>, Rc<Engine>)>> = const { RefCell::new(Vec::new()) };
+    /// This worker's engines and chains, one per live config.
+    static WORKERS: RefCell<Vec<(Weak<Config>, Rc<Worker>)>> = const { RefCell::new(Vec::new()) };
 }
 
-/// This worker thread's engine for `config`, built on first use (the wasm build has one per
-/// worker VM). Callers hold the `Rc` only for the hook they run, on this thread: no engine
-/// reference ever leaves its thread. Engines of destroyed configs are dropped here.
-pub fn engine_for(config: &Arc<Config>) -> Rc<Engine> {
-    let build = || {
-        let e = Engine::new(config.policy.clone(), env, random_seed()).0;
-        // Adopt the detectors' secret the configuration stored in the process store (every
-        // thread's engine must key its fingerprints alike).
-        let _ = e.init_shared(&mut StoreRef(ProcessStore::global()), random_secret());
-        Rc::new(e)
+fn new_worker(config: &Config) -> Worker {
+    let engine = Engine::new(config.policy.clone(), env, random_seed()).0;
+    let mut store = StoreRef(ProcessStore::global());
+    // Adopt the detectors' secret the configuration stored in the process store (every
+    // thread's engine must key its fingerprints alike).
+    let _ = engine.init_shared(&mut store, random_secret());
+    let output = &config.policy.output;
+    let chain_ids = (0..output.sinks.len())
+        .map(|_| format!("{:016x}", random_seed()))
+        .collect();
+    let vm_reason = if output.chain.enabled {
+        let hash = vigil_policies::chain::digest_hex(&config.json);
+        sealer::vm_start_reason(&mut store, &hash, crate::exchange::now_ns())
+    } else {
+        "start"
     };
-    ENGINES.with(|cell| {
-        let Ok(mut engines) = cell.try_borrow_mut() else {
-            return build();
+    let sealer = Sealer::new(
+        output,
+        chain_ids,
+        config.chain_key.clone(),
+        &config.json,
+        vm_reason,
+    );
+    Worker {
+        engine,
+        sealer: RefCell::new(sealer),
+    }
+}
+
+/// This worker thread's engine and chains for `config`, built on first use. Callers hold
+/// the `Rc` only for the hook they run, on this thread: nothing of it ever leaves its
+/// thread. Those of destroyed configs are dropped here.
+pub fn worker_for(config: &Arc<Config>) -> Rc<Worker> {
+    WORKERS.with(|cell| {
+        let Ok(mut workers) = cell.try_borrow_mut() else {
+            return Rc::new(new_worker(config));
         };
         // A dead entry may carry the address of a new config: match live ones only.
-        if let Some((_, e)) = engines
+        if let Some((_, w)) = workers
             .iter()
             .find(|(w, _)| w.strong_count() > 0 && std::ptr::eq(w.as_ptr(), Arc::as_ptr(config)))
         {
-            return e.clone();
+            return w.clone();
         }
-        engines.retain(|(w, _)| w.strong_count() > 0);
-        let e = build();
-        engines.push((Arc::downgrade(config), e.clone()));
-        e
+        workers.retain(|(w, _)| w.strong_count() > 0);
+        let w = Rc::new(new_worker(config));
+        workers.push((Arc::downgrade(config), w.clone()));
+        w
     })
 }
