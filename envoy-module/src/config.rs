@@ -10,9 +10,10 @@ use std::cell::RefCell;
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
 use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use vigil_policies::chain::sealer::{self, Sealer};
-use vigil_policies::metrics::Metric;
+use vigil_policies::metrics::{Gauge, Metric};
 use vigil_policies::{Engine, Policy};
 
 /// The environment variable that arms the test-only panic switch ([`Config::test_panic`]).
@@ -52,6 +53,10 @@ pub struct Config {
     /// Counter ids by [`Metric::index`] (`None`: not reported).
     counters: Vec<Option<usize>>,
     module_counters: [usize; 2],
+    /// Gauge ids by [`Gauge::index`] (`None`: not defined for this policy).
+    gauges: Vec<Option<usize>>,
+    /// The second each gauge was last set to (a set at most once a second per gauge).
+    gauge_seconds: Vec<AtomicU64>,
     /// Test-only: panic in `request_headers` on [`TEST_PANIC_PATH`].
     pub test_panic: bool,
     /// The checkpoint key (from Envoy's environment, `output.chain.key_env`).
@@ -90,6 +95,7 @@ impl Config {
             ffi::log(Level::Warn, &format!("vigil: {w}"));
         }
         let (counters, module_counters) = define_counters(handle).map_err(ConfigError::Abi)?;
+        let gauges = define_gauges(handle, &policy).map_err(ConfigError::Abi)?;
         if let Some(w) = engine.init_shared(&mut StoreRef(ProcessStore::global()), random_secret())
         {
             ffi::log(Level::Warn, &format!("vigil: {w}"));
@@ -98,6 +104,8 @@ impl Config {
             policy,
             counters,
             module_counters,
+            gauge_seconds: gauges.iter().map(|_| AtomicU64::new(0)).collect(),
+            gauges,
             test_panic: std::env::var_os(TEST_PANIC_ENV).is_some_and(|v| v == "1"),
             chain_key,
             json: json.to_vec(),
@@ -112,6 +120,14 @@ impl Config {
     /// The counter id of an engine metric.
     pub fn counter(&self, m: Metric) -> Option<usize> {
         self.counters.get(m.index()).copied().flatten()
+    }
+
+    /// The gauge id of `g` and whether it should be set to `seconds` now: once per second
+    /// at most (several workers may race; each sets a value no older than the last).
+    pub fn gauge_due(&self, g: Gauge, seconds: u64) -> Option<usize> {
+        let id = self.gauges.get(g.index()).copied().flatten()?;
+        let last = self.gauge_seconds.get(g.index())?;
+        (last.fetch_max(seconds, Ordering::Relaxed) < seconds).then_some(id)
     }
 
     /// The counter id of a module counter.
@@ -164,6 +180,29 @@ fn define_counters(h: &ConfigHandle<'_>) -> Result<(Vec<Option<usize>>, [usize; 
     }
     let module = [define(MODULE_COUNTERS[0])?, define(MODULE_COUNTERS[1])?];
     Ok((ids, module))
+}
+
+/// Defines the liveness gauges: `vigil.last_event_seconds` and each configured sink's
+/// `vigil.sink.<sink>.heartbeat_seconds` (names as the wasm build's; the module has no
+/// timer, so a heartbeat is the sink's last write). The wasm build's `vigil.memory_bytes`
+/// (a VM's linear memory) has no module counterpart.
+fn define_gauges(h: &ConfigHandle<'_>, policy: &Policy) -> Result<Vec<Option<usize>>, String> {
+    let mut ids = vec![None; Gauge::all().len()];
+    let mut wanted = vec![Gauge::LastEventSeconds];
+    wanted.extend(policy.output.sinks.iter().map(|s| Gauge::Heartbeat(s.kind)));
+    for g in wanted {
+        if ids.get(g.index()).is_some_and(Option::is_some) {
+            continue;
+        }
+        let name = g.name();
+        let id = h
+            .define_gauge(&name)
+            .map_err(|rc| format!("define_gauge({name}) returned status {rc}, not Success (0)"))?;
+        if let Some(slot) = ids.get_mut(g.index()) {
+            *slot = Some(id);
+        }
+    }
+    Ok(ids)
 }
 
 thread_local! {

@@ -144,7 +144,7 @@ impl Filter {
             &mut StoreRef(ProcessStore::global()),
             &mut count,
         );
-        crate::sinks::deliver(&worker, &events, stream, &mut count);
+        crate::sinks::deliver(&self.config, &worker, &events, stream, &mut count);
     }
 
     /// A hook of this stream panicked (already caught): count it and skip the stream.

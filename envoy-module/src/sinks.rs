@@ -5,6 +5,8 @@
 //!   `vigil.event.<i>` (the wasm build's is `wasm.vigil.event.<i>`: proxy-wasm prefixes
 //!   `wasm.`), set in `stream_complete`, before Envoy's access loggers run; at most
 //!   [`MAX_RECORDS`] per request, more are counted as dropped (`too_many_records`).
+//! - Liveness gauges (`vigil.last_event_seconds`, `vigil.sink.<sink>.heartbeat_seconds`:
+//!   the sink's last write) are set here, at most once a second each.
 //! - `envoy_log`: one line per record in Envoy's log at info (component `dynamic_modules`);
 //!   when Envoy's level drops info, records are counted as dropped (`log_level`).
 //!
@@ -14,18 +16,24 @@
 //! records, in both sinks.
 #![forbid(unsafe_code)]
 
-use crate::config::Worker;
+use crate::config::{Config, Worker};
 use crate::ffi::{self, Level, Stream};
 use crate::filter::Count;
 use crate::store::{ProcessStore, StoreRef};
 use vigil_policies::encode;
 use vigil_policies::envoy::{MAX_RECORDS, RECORD_NAMES};
 use vigil_policies::event::Event;
-use vigil_policies::metrics::{DropReason, Metric, Metrics};
+use vigil_policies::metrics::{DropReason, Gauge, Metric, Metrics};
 use vigil_policies::policy::{Format, SinkKind};
 
 /// Encodes and delivers one request's events to every sink of `worker`'s policy.
-pub fn deliver(worker: &Worker, events: &[Event], stream: &Stream<'_>, count: &mut Count<'_, '_>) {
+pub fn deliver(
+    config: &Config,
+    worker: &Worker,
+    events: &[Event],
+    stream: &Stream<'_>,
+    count: &mut Count<'_, '_>,
+) {
     if events.is_empty() {
         return;
     }
@@ -38,6 +46,8 @@ pub fn deliver(worker: &Worker, events: &[Event], stream: &Stream<'_>, count: &m
     } else {
         0
     };
+    let seconds = events[0].time_ns / 1_000_000_000;
+    gauge(config, stream, Gauge::LastEventSeconds, seconds);
     let mut encoded: Vec<(Format, Vec<String>)> = Vec::with_capacity(1);
     for (si, sink) in output.sinks.iter().enumerate() {
         let i = match encoded.iter().position(|(f, _)| *f == sink.format) {
@@ -60,9 +70,19 @@ pub fn deliver(worker: &Worker, events: &[Event], stream: &Stream<'_>, count: &m
             SinkKind::AccessLog => access_log(records, stream, count),
             SinkKind::EnvoyLog => envoy_log(records, count),
         };
+        if dropped.iter().map(|(_, n)| *n).sum::<u64>() < records.len() as u64 {
+            gauge(config, stream, Gauge::Heartbeat(sink.kind), seconds);
+        }
         for (reason, n) in dropped {
             sealer.note_drop(si, reason, n);
         }
+    }
+}
+
+/// Sets a liveness gauge to `seconds` (at most once a second per gauge, over all workers).
+fn gauge(config: &Config, stream: &Stream<'_>, g: Gauge, seconds: u64) {
+    if let Some(id) = config.gauge_due(g, seconds) {
+        let _ = stream.set_gauge(id, seconds);
     }
 }
 

@@ -186,6 +186,21 @@ fn e2e_module_brute_force_alert_across_two_workers() {
     );
     let alerts_stat = format!("{STATS_PREFIX}vigil.alerts");
     assert_eq!(stats.get(&alerts_stat), Some(&1), "{stats:#?}");
+    // Liveness gauges, by value: the last event's second and the sink's last write, now.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    for g in [
+        "vigil.last_event_seconds",
+        "vigil.sink.envoy_log.heartbeat_seconds",
+    ] {
+        let v = stats.get(&format!("{STATS_PREFIX}{g}")).copied();
+        assert!(
+            v.is_some_and(|v| v <= now && v + 60 >= now),
+            "{g} = {v:?}, now {now}: {stats:#?}"
+        );
+    }
 }
 
 #[test]
