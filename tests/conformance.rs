@@ -484,6 +484,11 @@ pub fn traffic_line(i: usize, c: &Case, recs: &[Value]) -> Result<Value> {
 
 /// Replays a traffic file through the harness with the probe; records per exchange.
 pub fn run_harness(traffic_text: &str) -> Result<Vec<Vec<Value>>> {
+    Ok(run_harness_called(traffic_text)?.0)
+}
+
+/// [`run_harness`], and the imports the probe called in the harness during the run.
+pub fn run_harness_called(traffic_text: &str) -> Result<(Vec<Vec<Value>>, Vec<&'static str>)> {
     let exchanges = traffic::parse_traffic("conformance.jsonl", traffic_text)?;
     let plugin = Plugin::load(probe_wasm()?)?;
     let mut vm = Vm::new(
@@ -510,7 +515,7 @@ pub fn run_harness(traffic_text: &str) -> Result<Vec<Vec<Value>>> {
                 .collect::<Result<Vec<Value>, _>>()?,
         );
     }
-    Ok(out)
+    Ok((out, vm.hostcalls_called()))
 }
 
 /// Replaces the values that differ by nature: context and connection ids, request ids,

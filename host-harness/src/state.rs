@@ -223,6 +223,10 @@ pub struct HostState {
     pub(crate) rng: u64,
     pub(crate) stream_controls: Vec<String>,
     pub(crate) done_calls: u32,
+    /// The root's `on_done` answered false at shutdown: `proxy_done` is awaited.
+    pub(crate) pending_done: bool,
+    /// `proxy_done` came: the root's `on_delete` is due after the running callback.
+    pub(crate) delete_due: bool,
     /// Names declared through the `declare_property` foreign function.
     pub(crate) declared_properties: Vec<String>,
     /// Access-log records written so far (one per logger whose key existed).
@@ -271,6 +275,8 @@ impl HostState {
             rng: seed ^ 0x9E37_79B9_7F4A_7C15,
             stream_controls: Vec::new(),
             done_calls: 0,
+            pending_done: false,
+            delete_due: false,
             declared_properties: Vec::new(),
             access_log: Vec::new(),
             counters: Counters::new(count_hostcalls),

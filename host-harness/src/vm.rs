@@ -359,10 +359,12 @@ impl Vm {
         loop {
             let st = self.store.data_mut();
             match st.next_tick_ns {
-                Some(t) if t <= target && st.tick_period_ms > 0 => {
+                // A deleted root (after shutdown) gets no more ticks.
+                Some(t) if t <= target && st.tick_period_ms > 0 && self.started => {
                     st.now_ns = t;
                     st.next_tick_ns = Some(t + u64::from(st.tick_period_ms) * 1_000_000);
                     self.call("proxy_on_tick", root, ex.on_tick.as_ref(), root as i32)?;
+                    self.finish_done()?;
                     fired += 1;
                 }
                 _ => break,
@@ -480,7 +482,13 @@ impl Vm {
         Ok(n)
     }
 
-    /// Times `proxy_done` was called.
+    /// The imports this VM's plugin has called so far (since the VM started, whatever the
+    /// counting mode).
+    pub fn hostcalls_called(&self) -> Vec<&'static str> {
+        self.store.data().counters.called()
+    }
+
+    /// Times `proxy_done` was accepted (a root pending done called it).
     pub fn done_calls(&self) -> u32 {
         self.store.data().done_calls
     }

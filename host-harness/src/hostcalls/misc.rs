@@ -69,7 +69,15 @@ pub fn add_to_linker(linker: &mut Linker<HostState>) -> anyhow::Result<()> {
             "proxy_done",
             |mut c: Caller<'_, HostState>| -> HostResult {
                 hit(&mut c, Hc::Done);
-                c.data_mut().done_calls += 1;
+                // Envoy (cpp-host `WasmBase::done`): `Ok` only for a root whose `on_done`
+                // answered false at shutdown (pending done); its `on_delete` follows.
+                let st = c.data_mut();
+                if !st.pending_done {
+                    return Ok(status(Err(Status::NotFound)));
+                }
+                st.pending_done = false;
+                st.delete_due = true;
+                st.done_calls += 1;
                 Ok(0)
             },
         )

@@ -12,6 +12,7 @@ pub mod shared_data;
 pub mod shared_queue;
 pub mod timers;
 pub mod wasi;
+pub mod wasi_stubs;
 
 use wasmtime::{Caller, Linker};
 
@@ -33,6 +34,7 @@ pub fn add_all(linker: &mut Linker<HostState>) -> anyhow::Result<()> {
     http_call::add_to_linker(linker)?;
     misc::add_to_linker(linker)?;
     wasi::add_to_linker(linker)?;
+    wasi_stubs::add_to_linker(linker)?;
     Ok(())
 }
 

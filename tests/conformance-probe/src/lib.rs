@@ -490,7 +490,9 @@ fn foreign() -> Value {
         let (s, r) = raw::call_foreign_function(n, b"");
         out.insert(n.into(), json!({ "s": s, "len": r.len() }));
     }
-    json!({ "what": "foreign", "calls": out })
+    // `proxy_done` outside a shutdown: NotFound in Envoy (no root is pending done).
+    let done = raw::done();
+    json!({ "what": "foreign", "calls": out, "done": done })
 }
 
 /// Traps the VM (a wasm `unreachable`), as a plugin bug would.

@@ -52,6 +52,7 @@ extern "C" {
     fn proxy_increment_metric(id: u32, offset: i64) -> u32;
     fn proxy_record_metric(id: u32, value: u64) -> u32;
     fn proxy_get_metric(id: u32, value: *mut u64) -> u32;
+    fn proxy_done() -> u32;
     fn proxy_call_foreign_function(
         name: *const u8,
         name_size: usize,
@@ -131,6 +132,9 @@ mod native {
     pub unsafe fn proxy_get_metric(_: u32, _: *mut u64) -> u32 {
         10
     }
+    pub unsafe fn proxy_done() -> u32 {
+        10
+    }
     pub unsafe fn proxy_call_foreign_function(
         _: *const u8,
         _: usize,
@@ -153,6 +157,12 @@ fn take(data: *mut u8, size: usize) -> Vec<u8> {
     // SAFETY: the host allocated `size` bytes through proxy_on_memory_allocate (a forgotten
     // `Vec::with_capacity(size)`) and hands ownership to us.
     unsafe { Vec::from_raw_parts(data, size, size) }
+}
+
+/// `proxy_done()`: its status (the SDK's wrapper panics on anything but `Ok`).
+pub fn done() -> u32 {
+    // SAFETY: no arguments.
+    unsafe { proxy_done() }
 }
 
 /// `proxy_log(level, msg)`.
