@@ -134,6 +134,8 @@ pub struct Options {
     /// Envoy, without Vigil, that routes to the demo upstream (whose `/demo.*` answers are
     /// gRPC-shaped), so a plugin's `proxy_grpc_call` reaches a real gRPC exchange.
     pub grpc_loopback: bool,
+    /// HTTP filter items (YAML at the filters' indentation) placed right after jwt_authn.
+    pub after_jwt_authn: Vec<String>,
 }
 
 impl Options {
@@ -152,6 +154,7 @@ impl Options {
             failure_policy: None,
             bootstrap_extra: Vec::new(),
             grpc_loopback: false,
+            after_jwt_authn: Vec::new(),
         }
     }
 
@@ -371,6 +374,15 @@ fn launch(opts: &Options) -> Result<Launched> {
             let anchor = "failure_policy: FAIL_RELOAD";
             anyhow::ensure!(config.contains(anchor), "no `{anchor}` in the template");
             config.replace(anchor, &format!("failure_policy: {p}"))
+        }
+    };
+    let config = match opts.after_jwt_authn.is_empty() {
+        true => config,
+        false => {
+            let anchor = "          # /admin needs a JWT whose";
+            anyhow::ensure!(config.contains(anchor), "no RBAC comment after jwt_authn");
+            let extra: String = opts.after_jwt_authn.concat();
+            config.replacen(anchor, &format!("{extra}{anchor}"), 1)
         }
     };
     let config = match opts.hcm_extra.is_empty() {
