@@ -191,6 +191,20 @@ pub fn cases() -> Result<Vec<Case>> {
             "callout_timeout",
             Req::get("/hello").header("x-probe-action", "callout-timeout"),
         ),
+        // Unary gRPC calls through Envoy's gRPC client (Options::grpc_loopback): a message
+        // with status 0 in trailers, status 7 alone in the headers, status 16 in trailers.
+        case(
+            "grpc_ok",
+            Req::get("/hello").header("x-probe-action", "grpc-ok"),
+        ),
+        case(
+            "grpc_denied",
+            Req::get("/hello").header("x-probe-action", "grpc-denied"),
+        ),
+        case(
+            "grpc_unauth",
+            Req::get("/hello").header("x-probe-action", "grpc-unauth"),
+        ),
         // Custom metrics: ids, statuses of each use (issue 10 item 6), twice so the second
         // run finds the metrics defined.
         case(
@@ -247,6 +261,7 @@ pub struct EnvoyRun {
 pub fn run_envoy(cases: &[Case]) -> Result<EnvoyRun> {
     let mut opts = Options::new("conformance");
     opts.wasm = Some(probe_wasm()?);
+    opts.grpc_loopback = true;
     let envoy = Envoy::start(&opts)?;
     let mut records = Vec::new();
     let mut responses = Vec::new();
@@ -458,8 +473,11 @@ pub fn traffic_line(i: usize, c: &Case, recs: &[Value]) -> Result<Value> {
     };
     let callouts: Vec<Value> = recs
         .iter()
-        .filter(|r| r["cb"] == "http_call_response")
+        .filter(|r| r["cb"] == "http_call_response" || r["cb"] == "grpc_call_response")
         .map(|r| {
+            if r["cb"] == "grpc_call_response" {
+                return grpc_answer(&r["args"]);
+            }
             let mut a = json!({ "headers": r["callout"]["headers"]["v"] });
             if let Some(b) = r["callout"]["body"]["v"].as_str().filter(|b| !b.is_empty()) {
                 a["body"] = json!(b);
@@ -482,14 +500,49 @@ pub fn traffic_line(i: usize, c: &Case, recs: &[Value]) -> Result<Value> {
     Ok(line)
 }
 
+/// The upstream's reply behind what the plugin saw of a unary gRPC call: a message with
+/// status 0 in trailers, or a trailers-only reply with the status and message (Envoy adds
+/// `{via_upstream}` to the message it passes on; the upstream did not send it).
+fn grpc_answer(args: &Value) -> Value {
+    let code = args["status"].as_u64().unwrap_or(0);
+    let grpc = |k: &str, v: &str| json!([k, v]);
+    if code == 0 {
+        let message = args["message"]["v"]
+            .as_str()
+            .unwrap_or("")
+            .as_bytes()
+            .to_vec();
+        let mut frame = vec![0u8];
+        frame.extend_from_slice(&(message.len() as u32).to_be_bytes());
+        frame.extend_from_slice(&message);
+        use base64::Engine as _;
+        return json!({
+            "headers": [grpc(":status", "200"), grpc("content-type", "application/grpc")],
+            "body": { "base64": base64::engine::general_purpose::STANDARD.encode(frame) },
+            "trailers": [grpc("grpc-status", "0")],
+        });
+    }
+    let message = args["grpc_status"]["message"].as_str().unwrap_or("");
+    let message = message.strip_suffix("{via_upstream}").unwrap_or(message);
+    json!({
+        "headers": [grpc(":status", "200"), grpc("content-type", "application/grpc"),
+                    grpc("grpc-status", &code.to_string()), grpc("grpc-message", message)],
+    })
+}
+
 /// Replays a traffic file through the harness with the probe; records per exchange.
 pub fn run_harness(traffic_text: &str) -> Result<Vec<Vec<Value>>> {
+    Ok(run_harness_called(traffic_text)?.0)
+}
+
+/// [`run_harness`], and the imports the probe called in the harness during the run.
+pub fn run_harness_called(traffic_text: &str) -> Result<(Vec<Vec<Value>>, Vec<&'static str>)> {
     let exchanges = traffic::parse_traffic("conformance.jsonl", traffic_text)?;
     let plugin = Plugin::load(probe_wasm()?)?;
     let mut vm = Vm::new(
         &plugin,
         VmOptions {
-            clusters: vec!["demo_upstream".into()],
+            clusters: vec!["demo_upstream".into(), "grpc_loopback".into()],
             ..VmOptions::default()
         },
     )?;
@@ -510,7 +563,7 @@ pub fn run_harness(traffic_text: &str) -> Result<Vec<Vec<Value>>> {
                 .collect::<Result<Vec<Value>, _>>()?,
         );
     }
-    Ok(out)
+    Ok((out, vm.hostcalls_called()))
 }
 
 /// Replaces the values that differ by nature: context and connection ids, request ids,

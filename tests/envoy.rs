@@ -130,6 +130,12 @@ pub struct Options {
     /// Top-level bootstrap YAML appended to the configuration (for example a
     /// `bootstrap_extensions:` block).
     pub bootstrap_extra: Vec<String>,
+    /// Add a gRPC upstream: cluster `grpc_loopback` (HTTP/2) to a second listener of this
+    /// Envoy, without Vigil, that routes to the demo upstream (whose `/demo.*` answers are
+    /// gRPC-shaped), so a plugin's `proxy_grpc_call` reaches a real gRPC exchange.
+    pub grpc_loopback: bool,
+    /// HTTP filter items (YAML at the filters' indentation) placed right after jwt_authn.
+    pub after_jwt_authn: Vec<String>,
 }
 
 impl Options {
@@ -147,6 +153,8 @@ impl Options {
             env: Vec::new(),
             failure_policy: None,
             bootstrap_extra: Vec::new(),
+            grpc_loopback: false,
+            after_jwt_authn: Vec::new(),
         }
     }
 
@@ -269,6 +277,59 @@ struct Launched {
     source: Source,
 }
 
+/// [`Options::grpc_loopback`]: the listener (after Vigil's, which stays the first) and the
+/// cluster, on a free port.
+fn with_grpc_loopback(config: &str) -> Result<String> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let listener = format!(
+        r#"  - name: grpc_loopback
+    address:
+      socket_address: {{ address: 127.0.0.1, port_value: {port} }}
+    filter_chains:
+    - filters:
+      - name: envoy.filters.network.http_connection_manager
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+          stat_prefix: grpc_loopback
+          codec_type: AUTO
+          route_config:
+            virtual_hosts:
+            - name: grpc
+              domains: ["*"]
+              routes:
+              - match: {{ prefix: "/" }}
+                route: {{ cluster: demo_upstream, timeout: 5s }}
+          http_filters:
+          - name: envoy.filters.http.router
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router
+"#
+    );
+    let cluster = format!(
+        r#"  - name: grpc_loopback
+    type: STATIC
+    connect_timeout: 1s
+    typed_extension_protocol_options:
+      envoy.extensions.upstreams.http.v3.HttpProtocolOptions:
+        "@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions
+        explicit_http_config:
+          http2_protocol_options: {{}}
+    load_assignment:
+      cluster_name: grpc_loopback
+      endpoints:
+      - lb_endpoints:
+        - endpoint:
+            address:
+              socket_address: {{ address: 127.0.0.1, port_value: {port} }}
+"#
+    );
+    let anchor = "  clusters:\n";
+    anyhow::ensure!(config.contains(anchor), "no `clusters:` in the template");
+    Ok(config.replacen(anchor, &format!("{listener}{anchor}{cluster}"), 1))
+}
+
 fn launch(opts: &Options) -> Result<Launched> {
     let envoy_bin = envoy_bin()?;
     let wasm = match (&opts.wasm, &opts.module) {
@@ -298,7 +359,11 @@ fn launch(opts: &Options) -> Result<Launched> {
         FINGERPRINT_KEY,
         &access_log_path,
     )?;
-    let mut config = config;
+    let mut config = if opts.grpc_loopback {
+        with_grpc_loopback(&config)?
+    } else {
+        config
+    };
     for line in &opts.bootstrap_extra {
         config.push_str(line);
         config.push('\n');
@@ -309,6 +374,15 @@ fn launch(opts: &Options) -> Result<Launched> {
             let anchor = "failure_policy: FAIL_RELOAD";
             anyhow::ensure!(config.contains(anchor), "no `{anchor}` in the template");
             config.replace(anchor, &format!("failure_policy: {p}"))
+        }
+    };
+    let config = match opts.after_jwt_authn.is_empty() {
+        true => config,
+        false => {
+            let anchor = "          # /admin needs a JWT whose";
+            anyhow::ensure!(config.contains(anchor), "no RBAC comment after jwt_authn");
+            let extra: String = opts.after_jwt_authn.concat();
+            config.replacen(anchor, &format!("{extra}{anchor}"), 1)
         }
     };
     let config = match opts.hcm_extra.is_empty() {
@@ -531,6 +605,14 @@ impl Envoy {
     /// Sends a request to the listener (one connection, `connection: close`).
     pub fn send(&self, req: &Req) -> Result<HttpResponse> {
         send_raw(self.listen, &req.to_bytes())
+    }
+
+    /// POST on the admin port (for example `/logging?wasm=warning`).
+    pub fn admin_post(&self, path: &str) -> Result<HttpResponse> {
+        let req = format!(
+            "POST {path} HTTP/1.1\r\nhost: admin\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+        );
+        send_raw(self.admin, req.as_bytes())
     }
 
     /// Admin `/stats` as name → value (counters and gauges; histograms are skipped).

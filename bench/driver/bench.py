@@ -27,7 +27,7 @@ import runs
 
 SINK_POLICY = '{"version":1,"output":{"sinks":[{"type":"access_log"}]}}'
 VARIANTS = ["none", "accesslog", "empty", "floor_log", "vigil_log", "floor_al", "vigil_al",
-            "module_log", "module_al"]
+            "empty_module", "module_log", "module_al"]
 VIGIL = ("vigil_log", "vigil_al")
 # Vigil as the Envoy dynamic module (envoy-module/): the same policies, counters under
 # dynamicmodulescustom.vigil.*.
@@ -95,6 +95,7 @@ def paths():
     rel = os.path.join(target, "wasm32-wasip1", "release")
     return {
         "module": os.environ.get("VIGIL_MODULE") or os.path.join(target, "module", "libvigil_envoy_module.so"),
+        "empty_module": os.path.join(target, "module", "libvigil_bench_empty_module.so"),
         "vigil": os.environ.get("VIGIL_WASM") or os.path.join(rel, "vigil_plugin.wasm"),
         "empty": os.path.join(rel, "vigil_bench_empty_filter.wasm"),
         "probe": os.path.join(rel, "vigil_bench_hostcall_cost.wasm"),
@@ -111,6 +112,7 @@ def render_variants(a, out, p):
         "empty": ("", envoyctl.wasm_filter(p["empty"], "")),
         "vigil_log": ("", envoyctl.wasm_filter(p["vigil"], "")),
         "vigil_al": (envoyctl.access_log_sink("/dev/null"), envoyctl.wasm_filter(p["vigil"], SINK_POLICY)),
+        "empty_module": ("", envoyctl.module_filter("", "vigil_bench_empty_module")),
         "module_log": ("", envoyctl.module_filter("")),
         "module_al": (envoyctl.module_access_log_sink("/dev/null"), envoyctl.module_filter(SINK_POLICY)),
         "floor_log": ("", envoyctl.wasm_filter(p["probe"], floor.configuration("floor_log"))),
@@ -209,7 +211,16 @@ def main(argv):
     os.makedirs(out, exist_ok=True)
     p = paths()
     # Every Envoy of the run can load the module (Envoy only reads these for a module filter).
-    os.environ["ENVOY_DYNAMIC_MODULES_SEARCH_PATH"] = os.path.dirname(p["module"])
+    # Both modules must sit in that one directory: link them into the run's own.
+    mod_dir = os.path.join(out, "modules")
+    os.makedirs(mod_dir, exist_ok=True)
+    for key, name in (("module", "libvigil_envoy_module.so"),
+                      ("empty_module", "libvigil_bench_empty_module.so")):
+        link = os.path.join(mod_dir, name)
+        if os.path.lexists(link):
+            os.remove(link)
+        os.symlink(os.path.abspath(p[key]), link)
+    os.environ["ENVOY_DYNAMIC_MODULES_SEARCH_PATH"] = mod_dir
     os.environ.setdefault("VIGIL_FINGERPRINT_KEY", "vigil-bench-key")
     set_priority(a, open_loop=False)
     if a.probe:

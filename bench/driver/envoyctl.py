@@ -43,10 +43,11 @@ def wasm_filter(wasm_path, configuration):
             .replace("@POLICY_JSON@", json.dumps(configuration)))
 
 
-def module_filter(configuration):
-    """The dynamic-module filter block (Vigil's native build); Envoy finds the .so through
-    ENVOY_DYNAMIC_MODULES_SEARCH_PATH, which the driver sets."""
-    return _part("module-filter.yaml.part").replace("@POLICY_JSON@", json.dumps(configuration))
+def module_filter(configuration, name="vigil_envoy_module"):
+    """The dynamic-module filter block (Vigil's native build, or `name`: lib<name>.so); Envoy
+    finds the .so through ENVOY_DYNAMIC_MODULES_SEARCH_PATH, which the driver sets."""
+    part = _part("module-filter.yaml.part").replace("@POLICY_JSON@", json.dumps(configuration))
+    return part.replace("name: vigil_envoy_module", f"name: {name}")
 
 
 def module_access_log_sink(path="/dev/null"):

@@ -7,6 +7,7 @@ import floor
 NAMES = {"none": "none", "accesslog": "native access log", "empty": "empty wasm filter",
          "floor_log": "floor, envoy_log shape", "vigil_log": "Vigil, envoy_log sink",
          "floor_al": "floor, access_log shape", "vigil_al": "Vigil, access_log sink",
+         "empty_module": "empty dynamic module",
          "module_log": "Vigil module, envoy_log sink", "module_al": "Vigil module, access_log sink"}
 
 
@@ -113,6 +114,12 @@ def headline(results, workloads):
         if parts:
             lines.append(f"{NAMES[v]} over the empty wasm filter (Envoy CPU): "
                          + ", ".join(f"{d:+.1f} µs/request on {w}" for w, d in parts))
+    for v in ("empty_module", "module_log", "module_al"):
+        for base in ("none", "empty_module"):
+            parts = _over(results, workloads, v, base) if v != base else []
+            if parts:
+                lines.append(f"{NAMES[v]} over {NAMES[base]} (Envoy CPU): "
+                             + ", ".join(f"{d:+.1f} µs/request on {w}" for w, d in parts))
     for v, fl in floor.OF.items():
         parts = _over(results, workloads, v, fl)
         if parts:

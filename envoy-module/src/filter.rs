@@ -5,14 +5,14 @@
 //! hook panicked is skipped for the rest of its life ([`Filter::after_panic`]).
 #![forbid(unsafe_code)]
 
-use crate::config::{engine_for, Config, ModuleCounter, TEST_PANIC_PATH};
+use crate::config::{worker_for, Config, ModuleCounter, Worker, TEST_PANIC_PATH};
 use crate::exchange::{now_ns, ModuleExchange};
 use crate::ffi::{HeaderMap, Stream};
 use crate::store::{ProcessStore, StoreRef};
 use std::rc::Rc;
 use std::sync::Arc;
 use vigil_policies::metrics::{Metric, Metrics};
-use vigil_policies::{Engine, RequestState};
+use vigil_policies::RequestState;
 
 /// The module's per-stream object.
 pub struct Filter {
@@ -48,10 +48,10 @@ impl Filter {
         }
     }
 
-    /// This thread's engine, for the running hook only (the filter keeps none: it holds
-    /// nothing thread-bound, whichever thread Envoy destroys it on).
-    fn engine(&self) -> Rc<Engine> {
-        engine_for(&self.config)
+    /// This thread's engine and chains, for the running hook only (the filter keeps none:
+    /// it holds nothing thread-bound, whichever thread Envoy destroys it on).
+    fn worker(&self) -> Rc<Worker> {
+        worker_for(&self.config)
     }
 
     fn skip(&self) -> bool {
@@ -66,7 +66,8 @@ impl Filter {
         if self.config.test_panic {
             test_panic(stream);
         }
-        let engine = self.engine();
+        let worker = self.worker();
+        let engine = &worker.engine;
         let mut x = ModuleExchange {
             stream,
             start_ns: self.start_ns,
@@ -91,7 +92,8 @@ impl Filter {
         if self.skip() {
             return;
         }
-        let engine = self.engine();
+        let worker = self.worker();
+        let engine = &worker.engine;
         let st = self.state.get_or_insert_with(RequestState::default);
         let mut x = ModuleExchange {
             stream,
@@ -105,7 +107,8 @@ impl Filter {
         if self.skip() {
             return;
         }
-        let engine = self.engine();
+        let worker = self.worker();
+        let engine = &worker.engine;
         let Some(st) = self.state.as_mut() else {
             return;
         };
@@ -125,7 +128,8 @@ impl Filter {
         if crate::abi_check::stood_down() {
             return;
         }
-        let engine = self.engine();
+        let worker = self.worker();
+        let engine = &worker.engine;
         let mut x = ModuleExchange {
             stream,
             start_ns: self.start_ns,
@@ -140,7 +144,7 @@ impl Filter {
             &mut StoreRef(ProcessStore::global()),
             &mut count,
         );
-        crate::sinks::deliver(&engine.policy().output, &events, stream, &mut count);
+        crate::sinks::deliver(&self.config, &worker, &events, stream, &mut count);
     }
 
     /// A hook of this stream panicked (already caught): count it and skip the stream.

@@ -79,12 +79,22 @@ hostcalls! {
     ProcExit = "proc_exit",
 }
 
+/// Every import the harness links (`proxy_*` in `env`, the rest in
+/// `wasi_snapshot_preview1`), for the fidelity table's completeness check.
+pub fn linked_names() -> &'static [&'static str] {
+    NAMES
+}
+
+const _: () = assert!(NAMES.len() <= 64, "Counters::ever is a u64 bitmask");
+
 /// Per-VM counters; [`Counters::reset`] at the start of each exchange.
 #[derive(Debug)]
 pub(crate) struct Counters {
     /// Detailed counting (by argument) and a filled [`crate::ExchangeOutcome::hostcalls`].
     pub(crate) enabled: bool,
     calls: [u64; NAMES.len()],
+    /// Which imports were ever called in this VM (bit `Hc as usize`; never reset).
+    ever: u64,
     /// `(call, argument key, count)`; a handful per exchange, searched linearly.
     details: Vec<(Hc, Vec<u8>, u64)>,
     key: Vec<u8>,
@@ -95,6 +105,7 @@ impl Counters {
         Self {
             enabled,
             calls: [0; NAMES.len()],
+            ever: 0,
             details: Vec::new(),
             key: Vec::new(),
         }
@@ -106,6 +117,17 @@ impl Counters {
         if let Some(n) = self.calls.get_mut(h as usize) {
             *n += 1;
         }
+        self.ever |= 1u64 << (h as u32 & 63);
+    }
+
+    /// The imports ever called in this VM.
+    pub(crate) fn called(&self) -> Vec<&'static str> {
+        NAMES
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| self.ever & (1u64 << (*i as u32 & 63)) != 0)
+            .map(|(_, n)| *n)
+            .collect()
     }
 
     /// With counting enabled, counts one call of `h` under the argument key `build` writes.

@@ -44,6 +44,9 @@ pub enum HarnessError {
     /// No pending HTTP callout with that token.
     #[error("no pending HTTP call with token {0}")]
     UnknownHttpCall(u32),
+    /// No pending unary gRPC call with that token.
+    #[error("no pending gRPC call with token {0}")]
+    UnknownGrpcCall(u32),
     /// A traffic file problem.
     #[error(transparent)]
     Traffic(#[from] TrafficError),

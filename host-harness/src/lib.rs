@@ -27,6 +27,7 @@ pub mod exchange;
 pub mod expect;
 pub mod failure;
 pub mod fidelity;
+mod grpc;
 pub mod harness;
 pub mod hostcalls;
 mod lifecycle;
@@ -46,6 +47,8 @@ pub use error::{HarnessError, TrafficError};
 pub use failure::{FailurePolicy, HostReply, ReloadStats};
 pub use harness::Harness;
 pub use shared::{MetricValue, SharedData, SharedDataStats};
-pub use state::{HostState, HttpCallResponse, LocalResponse, LogEntry, PendingHttpCall};
+pub use state::{
+    HostState, HttpCallResponse, LocalResponse, LogEntry, PendingGrpcCall, PendingHttpCall,
+};
 pub use traffic::Exchange;
 pub use vm::{is_event, ExchangeOutcome, Plugin, Vm, VmOptions};

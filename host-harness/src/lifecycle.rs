@@ -57,6 +57,9 @@ impl Vm {
 
     /// Envoy's shutdown (or a drain) of this VM: the root context's `on_done`, then its
     /// `on_delete` (measured: a VM that failed gets neither). Returns `on_done`'s answer.
+    /// When it answers false the root is pending done, as in Envoy: its timers go on
+    /// ([`Vm::advance_time`]) until it calls `proxy_done` (then `Ok`; `NotFound` at any other
+    /// time), and `on_delete` follows that callback.
     pub fn shutdown(&mut self) -> Result<bool, HarnessError> {
         if self.failed.is_some() || !self.started {
             return Ok(true);
@@ -64,8 +67,24 @@ impl Vm {
         let root = self.store.data().root_context_id;
         let ex = Arc::clone(&self.ex);
         let done = self.call("proxy_on_done", root, ex.on_done.as_ref(), root as i32)?;
+        if done == Some(0) {
+            self.store.data_mut().pending_done = true;
+            return Ok(false);
+        }
         self.call("proxy_on_delete", root, ex.on_delete.as_ref(), root as i32)?;
         self.started = false;
-        Ok(done != Some(0))
+        Ok(true)
+    }
+
+    /// After a callback of a root pending done: its `on_delete` once it called `proxy_done`.
+    pub(crate) fn finish_done(&mut self) -> Result<(), HarnessError> {
+        if !std::mem::take(&mut self.store.data_mut().delete_due) {
+            return Ok(());
+        }
+        let root = self.store.data().root_context_id;
+        let ex = Arc::clone(&self.ex);
+        self.call("proxy_on_delete", root, ex.on_delete.as_ref(), root as i32)?;
+        self.started = false;
+        Ok(())
     }
 }

@@ -1,5 +1,5 @@
 //! What happens when a plugin does not simply continue: a `Pause` holds the request until
-//! the plugin resumes it or replies, its HTTP callouts are answered (from the exchange's
+//! the plugin resumes it or replies, its HTTP and gRPC callouts are answered (from the exchange's
 //! `callouts`) while it waits, and a local reply ends the request and replaces the
 //! upstream's response (verified with the conformance probe against Envoy 1.40).
 
@@ -86,19 +86,27 @@ impl Vm {
             let Some(answer) = x.callouts.get(*answered) else {
                 return Ok(any);
             };
-            let token = self
-                .store
-                .data()
+            // The stream's oldest callout, HTTP or gRPC, by dispatch order.
+            let st = self.store.data();
+            let http = st
                 .http_calls
                 .values()
                 .filter(|p| p.context_id == ctx)
-                .map(|p| p.token)
-                .min();
-            let Some(token) = token else {
+                .map(|p| (p.seq, p.token, false));
+            let grpc = st
+                .grpc_calls
+                .values()
+                .filter(|p| p.context_id == ctx)
+                .map(|p| (p.seq, p.token, true));
+            let Some((_, token, is_grpc)) = http.chain(grpc).min() else {
                 return Ok(any);
             };
             *answered += 1;
-            self.respond_http_call(token, answer.clone())?;
+            if is_grpc {
+                self.respond_grpc_call(token, answer.clone())?;
+            } else {
+                self.respond_http_call(token, answer.clone())?;
+            }
             any = true;
             if one || self.replied() {
                 return Ok(true);

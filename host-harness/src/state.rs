@@ -57,7 +57,35 @@ pub struct PendingHttpCall {
     pub trailers: Vec<Header>,
     /// Timeout in milliseconds.
     pub timeout_ms: u32,
+    /// Dispatch order among all the VM's callouts (HTTP and gRPC).
+    pub seq: u64,
 }
+
+/// A unary `proxy_grpc_call` awaiting its answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingGrpcCall {
+    /// Token returned to the plugin (Envoy's: 5, 9, 13, …).
+    pub token: u32,
+    /// Context that dispatched it.
+    pub context_id: u32,
+    /// Cluster (the service bytes, taken as a cluster name as the Rust SDK sends them).
+    pub cluster: String,
+    /// gRPC service name.
+    pub service: String,
+    /// gRPC method name.
+    pub method: String,
+    /// Initial metadata.
+    pub metadata: Vec<Header>,
+    /// The request message.
+    pub message: Vec<u8>,
+    /// Timeout in milliseconds.
+    pub timeout_ms: u32,
+    /// Dispatch order among all the VM's callouts (HTTP and gRPC).
+    pub seq: u64,
+}
+
+/// The first gRPC call token is this plus [`HTTP_CALL_TOKEN_STEP`] (measured: 5, 9, 13).
+pub(crate) const GRPC_CALL_TOKEN_BASE: u32 = 1;
 
 pub use vigil_traffic::HttpCallResponse;
 
@@ -210,10 +238,24 @@ pub struct HostState {
     pub(crate) http_calls: BTreeMap<u32, PendingHttpCall>,
     pub(crate) next_token: u32,
     pub(crate) callout: Option<HttpCallResponse>,
+    /// Unary gRPC calls awaiting their answer, by token.
+    pub(crate) grpc_calls: BTreeMap<u32, PendingGrpcCall>,
+    /// The last gRPC call token handed out.
+    pub(crate) last_grpc_token: u32,
+    /// Callouts dispatched so far (orders HTTP and gRPC callouts).
+    pub(crate) dispatch_seq: u64,
+    /// The message of the gRPC answer being delivered (`GrpcReceiveBuffer`).
+    pub(crate) grpc_message: Option<Vec<u8>>,
+    /// `proxy_get_status`: the last gRPC close's code and message.
+    pub(crate) grpc_status: (u32, Vec<u8>),
     pub(crate) local_responses: Vec<LocalResponse>,
     pub(crate) rng: u64,
     pub(crate) stream_controls: Vec<String>,
     pub(crate) done_calls: u32,
+    /// The root's `on_done` answered false at shutdown: `proxy_done` is awaited.
+    pub(crate) pending_done: bool,
+    /// `proxy_done` came: the root's `on_delete` is due after the running callback.
+    pub(crate) delete_due: bool,
     /// Names declared through the `declare_property` foreign function.
     pub(crate) declared_properties: Vec<String>,
     /// Access-log records written so far (one per logger whose key existed).
@@ -258,10 +300,17 @@ impl HostState {
             http_calls: BTreeMap::new(),
             next_token: HTTP_CALL_TOKEN_STEP,
             callout: None,
+            grpc_calls: BTreeMap::new(),
+            last_grpc_token: GRPC_CALL_TOKEN_BASE,
+            dispatch_seq: 0,
+            grpc_message: None,
+            grpc_status: (0, Vec::new()),
             local_responses: Vec::new(),
             rng: seed ^ 0x9E37_79B9_7F4A_7C15,
             stream_controls: Vec::new(),
             done_calls: 0,
+            pending_done: false,
+            delete_due: false,
             declared_properties: Vec::new(),
             access_log: Vec::new(),
             counters: Counters::new(count_hostcalls),

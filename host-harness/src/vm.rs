@@ -78,6 +78,7 @@ pub(crate) type F2 = TypedFunc<(i32, i32), ()>;
 pub(crate) type F2R = TypedFunc<(i32, i32), i32>;
 pub(crate) type F5 = TypedFunc<(i32, i32, i32, i32, i32), ()>;
 pub(crate) type F3R = TypedFunc<(i32, i32, i32), i32>;
+pub(crate) type F3 = TypedFunc<(i32, i32, i32), ()>;
 
 pub(crate) struct Exports {
     pub(crate) on_context_create: Option<F2>,
@@ -95,6 +96,8 @@ pub(crate) struct Exports {
     pub(crate) on_tick: Option<F1>,
     pub(crate) on_queue_ready: Option<F2>,
     pub(crate) on_http_call_response: Option<F5>,
+    pub(crate) on_grpc_receive: Option<F3>,
+    pub(crate) on_grpc_close: Option<F3>,
 }
 
 /// One VM instance: a wasm instance plus its root context.
@@ -223,6 +226,8 @@ impl Vm {
             on_tick: typed(&mut store, &inst, "proxy_on_tick")?,
             on_queue_ready: typed(&mut store, &inst, "proxy_on_queue_ready")?,
             on_http_call_response: typed(&mut store, &inst, "proxy_on_http_call_response")?,
+            on_grpc_receive: typed(&mut store, &inst, "proxy_on_grpc_receive")?,
+            on_grpc_close: typed(&mut store, &inst, "proxy_on_grpc_close")?,
         };
         let mut vm = Self {
             store,
@@ -359,10 +364,12 @@ impl Vm {
         loop {
             let st = self.store.data_mut();
             match st.next_tick_ns {
-                Some(t) if t <= target && st.tick_period_ms > 0 => {
+                // A deleted root (after shutdown) gets no more ticks.
+                Some(t) if t <= target && st.tick_period_ms > 0 && self.started => {
                     st.now_ns = t;
                     st.next_tick_ns = Some(t + u64::from(st.tick_period_ms) * 1_000_000);
                     self.call("proxy_on_tick", root, ex.on_tick.as_ref(), root as i32)?;
+                    self.finish_done()?;
                     fired += 1;
                 }
                 _ => break,
@@ -480,7 +487,13 @@ impl Vm {
         Ok(n)
     }
 
-    /// Times `proxy_done` was called.
+    /// The imports this VM's plugin has called so far (since the VM started, whatever the
+    /// counting mode).
+    pub fn hostcalls_called(&self) -> Vec<&'static str> {
+        self.store.data().counters.called()
+    }
+
+    /// Times `proxy_done` was accepted (a root pending done called it).
     pub fn done_calls(&self) -> u32 {
         self.store.data().done_calls
     }

@@ -12,6 +12,7 @@ use crate::sinks::Sinks;
 use std::cell::Cell;
 use std::hash::{BuildHasher, Hasher};
 use std::rc::Rc;
+use vigil_policies::chain;
 use vigil_policies::metrics::Gauge;
 use vigil_policies::{Engine, Policy, RequestState};
 
@@ -150,41 +151,25 @@ impl RootContext for VigilRoot {
         let output = &engine.policy().output;
         // Each sink's chain: a random name, the checkpoint key from the VM's environment
         // (never the configuration), the configuration's hash for the genesis reason.
-        let chain_key = match &output.chain.key_env {
-            Some(name) => match std::env::var(name) {
-                Ok(k) if !k.is_empty() => Some(k.into_bytes()),
-                _ => {
-                    return refuse(&format!(
-                        "at `output.chain.key_env`: the VM environment has no `{name}` (add it to vm_config.environment_variables.host_env_keys)"
-                    ))
-                }
-            },
-            None => None,
+        let chain_key = match chain::sealer::chain_key(
+            engine.policy(),
+            |k| std::env::var(k).ok(),
+            "add it to vm_config.environment_variables.host_env_keys",
+        ) {
+            Ok(k) => k,
+            Err(e) => return refuse(&e.to_string()),
         };
-        let fingerprint_key = engine
-            .policy()
-            .fingerprint
-            .key_env
-            .as_deref()
-            .and_then(|n| std::env::var(n).ok())
-            .or_else(|| engine.policy().fingerprint.key.clone());
-        if chain_key.is_some()
-            && chain_key.as_deref() == fingerprint_key.as_deref().map(str::as_bytes)
-        {
-            return refuse(
-                "at `output.chain.key_env`: the checkpoint key must not be the fingerprint key",
-            );
-        }
         let chain_ids = (0..output.sinks.len())
             .map(|i| format!("{:016x}", random_u64(0x6368_6169_6e00 + i as u64)))
             .collect();
-        let config_hash = vigil_policies::chain::digest_hex(&config);
+        let config_hash = chain::digest_hex(&config);
         let vm_reason = if output.chain.enabled {
-            crate::sinks::vm_start_reason(&config_hash, hostcalls::now_ns())
+            chain::sealer::vm_start_reason(&mut HostStore, &config_hash, hostcalls::now_ns())
         } else {
             "start"
         };
-        let sinks = Sinks::new(output, chain_ids, chain_key, config_hash, vm_reason);
+        let sealer = chain::sealer::Sealer::new(output, chain_ids, chain_key, &config, vm_reason);
+        let sinks = Sinks::new(output, sealer);
         let period_ms = output.heartbeat_seconds.saturating_mul(1000);
         if hostcalls::set_tick_period(period_ms) != hostcalls::OK {
             hostcalls::log(

@@ -41,6 +41,7 @@
 //! and re-chained (a checkpoint whose MAC fails). Without a key, anyone who rewrites the
 //! file can recompute every hash: the trail is then not tamper-evident against a rewriter.
 
+pub mod sealer;
 pub mod verify;
 
 use crate::policy::Format;

@@ -202,8 +202,15 @@ pub fn resolve(
         .as_ref()
         .filter(|j| may_carry_jwt(j, x, seen))
     {
-        let path = crate::envoy::metadata_leaf(&j.metadata_namespace, &j.payload_key, &j.claim);
-        if let Some(name) = x.property(&path).filter(|n| !n.is_empty()) {
+        let leaf = crate::envoy::metadata_leaf(&j.metadata_namespace, &j.payload_key, &j.claim);
+        // An empty claim: the key itself holds the user (a flat copy of the claim, for hosts
+        // that read only top-level metadata keys: the dynamic module).
+        let path: &[&str] = if j.claim.is_empty() {
+            &leaf[..4]
+        } else {
+            &leaf
+        };
+        if let Some(name) = x.property(path).filter(|n| !n.is_empty()) {
             return Some(User::new(name, UserSource::Jwt, true));
         }
     }

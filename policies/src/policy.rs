@@ -8,7 +8,7 @@
 //! | field | meaning |
 //! |---|---|
 //! | `version` | must be `1` |
-//! | `identity.jwt` | where jwt_authn's `payload_in_metadata` lives: `metadata_namespace` (filter name), `payload_key`, and the `claim` that names the user; where jwt_authn finds tokens (`from_headers`, `from_params`, `from_cookies`, as in its providers; default `["authorization"]`, `["access_token"]`, `[]`): the claim is read only when the request carries one; `null` disables |
+//! | `identity.jwt` | where jwt_authn's `payload_in_metadata` lives: `metadata_namespace` (filter name), `payload_key`, and the `claim` that names the user (`""`: the key itself is the user, a flat string, as the dynamic module needs); where jwt_authn finds tokens (`from_headers`, `from_params`, `from_cookies`, as in its providers; default `["authorization"]`, `["access_token"]`, `[]`): the claim is read only when the request carries one; `null` disables |
 //! | `identity.basic_auth` | take the user from an HTTP Basic `Authorization` header (the password is never read into an event) |
 //! | `identity.login_body` | on login routes, scan the first `max_scan_bytes` of a form or JSON body for the first of `fields` (a top-level field: the value the backend uses); `duplicates`: `ambiguous` (default: the first value, marked `vigil.user.ambiguous` when a repeat differs), `first` or `last`, as the backend's framework reads a repeated field |
 //! | `login` | login routes: `methods`, `paths` (exact paths without query, or pattern objects: [`Route`]), `failure_statuses`; 2xx is success, any other status is outcome `unknown` |
@@ -90,7 +90,8 @@ pub struct JwtIdentity {
     pub metadata_namespace: String,
     /// jwt_authn's `payload_in_metadata` key.
     pub payload_key: String,
-    /// The claim that names the user (a top-level string claim).
+    /// The claim that names the user (a top-level string claim); empty: the `payload_key`
+    /// itself holds the user, as a flat string (what the dynamic module can read).
     pub claim: String,
     /// Where jwt_authn looks for tokens, as its providers' `from_headers`, `from_params` and
     /// `from_cookies` say (default: jwt_authn's own, `authorization` and `access_token`).

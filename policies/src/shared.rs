@@ -52,3 +52,63 @@ impl SharedStore for MemoryStore {
         SetOutcome::Ok
     }
 }
+
+/// What one read-modify-write step decided from the value it read.
+#[derive(Debug)]
+pub enum Step<T> {
+    /// Write these bytes (compare-and-swap against the read), then answer `T`.
+    Write(Vec<u8>, T),
+    /// Nothing to write: answer `T` now.
+    Done(T),
+}
+
+/// How [`cas_update`] ended.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Cas<T> {
+    /// The step's answer (its write, if any, landed).
+    Done(T),
+    /// The host refused a read or a write (counted: `vigil.shared_data_errors`).
+    HostRefused,
+    /// Every attempt met a concurrent write (counted: `vigil.cas_gave_up`).
+    GaveUp,
+}
+
+/// Attempts a read-modify-write before giving up.
+pub const MAX_CAS_ATTEMPTS: u32 = 16;
+
+/// Reads `key`, lets `step` decide from its bytes (empty when absent), writes with
+/// compare-and-swap, and on a conflict reads again and retries (`vigil.cas_retries`), up to
+/// [`MAX_CAS_ATTEMPTS`]. The one loop every detector's shared state goes through.
+pub fn cas_update<T>(
+    store: &mut impl SharedStore,
+    metrics: &mut impl crate::metrics::Metrics,
+    key: &str,
+    mut step: impl FnMut(&[u8]) -> Step<T>,
+) -> Cas<T> {
+    use crate::metrics::Metric;
+    for attempt in 0..MAX_CAS_ATTEMPTS {
+        if attempt > 0 {
+            metrics.add(Metric::CasRetries, 1);
+        }
+        let (bytes, cas) = match store.get(key) {
+            Ok(v) => v.unwrap_or_default(),
+            Err(HostRefused) => {
+                metrics.add(Metric::SharedDataErrors, 1);
+                return Cas::HostRefused;
+            }
+        };
+        match step(&bytes) {
+            Step::Done(t) => return Cas::Done(t),
+            Step::Write(value, t) => match store.set(key, &value, cas) {
+                SetOutcome::Ok => return Cas::Done(t),
+                SetOutcome::CasMismatch => continue,
+                SetOutcome::Failed => {
+                    metrics.add(Metric::SharedDataErrors, 1);
+                    return Cas::HostRefused;
+                }
+            },
+        }
+    }
+    metrics.add(Metric::CasGaveUp, 1);
+    Cas::GaveUp
+}

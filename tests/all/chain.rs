@@ -17,31 +17,39 @@ fn policy() -> String {
         .into()
 }
 
-/// Chained records from a real Envoy with two workers.
-fn envoy_records() -> Vec<Record> {
-    let mut opts = Options::new("chain");
+/// Parses every chained record in `text` (Envoy's log or the events file), named `what`.
+fn records_in(what: &str, text: &str) -> Vec<Record> {
+    text.lines()
+        .enumerate()
+        .filter_map(|(i, l)| parse(&format!("{what}:{}", i + 1), l))
+        .collect()
+}
+
+/// Chained records from a real Envoy with two workers (the wasm build, or the module with
+/// `module`): failed logins spread over both workers, then each chain's closing checkpoint
+/// (the wasm build's tick writes it; the module, without a timer, writes a due checkpoint
+/// with the next records: 12 logins leave each chain 3 records past its last checkpoint).
+fn envoy_records(module: bool) -> Vec<Record> {
+    let mut opts = Options::new(if module { "chain-module" } else { "chain" });
+    if module {
+        opts = opts.module().unwrap();
+    }
     opts.concurrency = 2;
     opts.policy_json = Some(policy());
     opts.env = vec![("VIGIL_CHAIN_KEY".into(), KEY.into())];
     let envoy = Envoy::start(&opts).unwrap();
-    for i in 0..14 {
-        let r = envoy
-            .send(&Req::post(
-                "/login",
-                "application/x-www-form-urlencoded",
-                &format!("username=user{i}&password=wrong"),
-            ))
-            .unwrap();
-        assert_eq!(r.status, 401);
-    }
-    // The tick writes each worker's closing checkpoint (checkpoint_seconds 1).
-    std::thread::sleep(Duration::from_millis(2500));
     envoy
-        .log()
-        .lines()
-        .enumerate()
-        .filter_map(|(i, l)| parse(&format!("envoy.log:{}", i + 1), l))
-        .collect()
+        .failed_logins_spread(if module { 12 } else { 14 }, "chain")
+        .unwrap();
+    if module {
+        // The module has no timer: its due checkpoint goes out with the next records.
+        std::thread::sleep(Duration::from_millis(1200));
+        envoy.failed_logins_spread(2, "chain-close").unwrap();
+    } else {
+        // The tick writes each worker's closing checkpoint (checkpoint_seconds 1).
+        std::thread::sleep(Duration::from_millis(2500));
+    }
+    records_in("envoy.log", &envoy.log())
 }
 
 fn findings(r: &[Record], key: Option<&str>) -> Vec<String> {
@@ -112,10 +120,11 @@ fn rechain(chain: &[Record], key: Option<&[u8]>) -> Vec<Record> {
 
 #[test]
 fn e2e_chains_from_envoy_verify_and_every_mutation_is_named() {
-    let records = envoy_records();
+    let records = envoy_records(false);
     let ids: std::collections::BTreeSet<String> =
         records.iter().map(|r| r.fields.id.clone()).collect();
-    assert!(!ids.is_empty(), "no chained records");
+    // One chain per worker: both got traffic.
+    assert_eq!(ids.len(), 2, "{records:?}");
     eprintln!("{} records in {} chains", records.len(), ids.len());
     // Intact: nothing found with the key; without it only the warning.
     assert_eq!(findings(&records, Some(KEY)), Vec::<String>::new());
@@ -162,29 +171,22 @@ fn e2e_chains_from_envoy_verify_and_every_mutation_is_named() {
     let f = findings(&m, Some(KEY));
     assert!(has(&f, "reordered"), "{f:?}");
 
-    // Truncate the tail (the closing checkpoint and what came before it since the last).
+    // Truncate the tail: cut the closing checkpoint (what came before it since the one
+    // before is then uncovered; a cut exactly at a checkpoint needs an anchor off the host).
     let mut m = a.clone();
-    m.truncate(a.len() - 2);
+    m.truncate(a.len() - 1);
     let f = findings(&m, Some(KEY));
     assert!(has(&f, "after the last checkpoint"), "{f:?}");
 
-    // Splice two chains: the head of one, the tail of another (a second chain made by
-    // renaming, when Envoy gave only one worker traffic).
-    let b: Vec<Record> = match ids.iter().nth(1) {
-        Some(id) => records
-            .iter()
-            .filter(|r| &r.fields.id == id)
-            .cloned()
-            .collect(),
-        None => a.clone(),
-    };
+    // Splice two chains: the head of one worker's chain, the tail of the other's.
+    let b: Vec<Record> = records
+        .iter()
+        .filter(|r| r.fields.id != a[0].fields.id)
+        .cloned()
+        .collect();
+    assert!(b.len() >= 3, "{b:?}");
     let mut m: Vec<Record> = a[..2].to_vec();
-    m.extend(b[2..].iter().cloned().map(|mut r| {
-        if r.fields.id == a[0].fields.id {
-            r.fields.id = "ffffffffffffffff".into();
-        }
-        r
-    }));
+    m.extend(b[2..].iter().cloned());
     let f = findings(&m, Some(KEY));
     assert!(has(&f, "no genesis record"), "{f:?}");
 
@@ -262,4 +264,84 @@ fn genesis_reasons_start_reload_config_change_and_no_canary_chain() {
     assert!(changed.start().unwrap());
     changed.run(&login("2026-11-23T09:00:30.000Z")).unwrap();
     assert_eq!(genesis(&changed.take_events()), ["config_change"]);
+}
+
+/// The dynamic module chains its records as the wasm build does: one chain per worker
+/// thread, a genesis, checkpoints with the key's MAC; `verify` finds them intact, and an
+/// edit in them.
+#[test]
+fn e2e_module_chains_verify_intact_and_an_edit_is_named() {
+    let records = envoy_records(true);
+    let ids: std::collections::BTreeSet<String> =
+        records.iter().map(|r| r.fields.id.clone()).collect();
+    assert_eq!(ids.len(), 2, "{records:?}");
+    assert_eq!(findings(&records, Some(KEY)), Vec::<String>::new());
+    for id in &ids {
+        let c: Vec<&Record> = records.iter().filter(|r| &r.fields.id == id).collect();
+        assert_eq!(c[0].kind.as_deref(), Some("genesis"), "{c:?}");
+        assert!(c.iter().any(|r| r.mac.is_some()), "{c:?}");
+    }
+    let mut m = records.clone();
+    let i = m.iter().position(|r| r.kind.is_none()).unwrap();
+    m[i].unsealed = m[i].unsealed.replacen("mallory", "mallorx", 1);
+    let f = findings(&m, Some(KEY));
+    assert!(has_edit(&f, m[i].fields.seq), "{f:?}");
+}
+
+fn has_edit(f: &[String], seq: u64) -> bool {
+    f.iter()
+        .any(|x| x.contains(&format!("seq {seq}: edited record")))
+}
+
+/// A real drop, end to end: Envoy's level for wasm set to `warning` through the admin API
+/// drops the `envoy_log` records (counted, `log_level`); back at `info`, the next
+/// checkpoint carries the count and `verify` says the gap is explained. One deletion more
+/// than the count is "NOT explained".
+#[test]
+fn e2e_gap_from_a_counted_drop_is_explained_by_the_checkpoint() {
+    let mut opts = Options::new("chain-drop");
+    opts.policy_json = Some(policy());
+    opts.env = vec![("VIGIL_CHAIN_KEY".into(), KEY.into())];
+    let envoy = Envoy::start(&opts).unwrap();
+    let login = |i: usize| {
+        let r = envoy
+            .send(&Req::post(
+                "/login",
+                "application/x-www-form-urlencoded",
+                &format!("username=user{i}&password=wrong"),
+            ))
+            .unwrap();
+        assert_eq!(r.status, 401);
+    };
+    // The plugin re-reads the level on its 1 s heartbeat.
+    let set_level = |level: &str| {
+        let r = envoy.admin_post(&format!("/logging?wasm={level}")).unwrap();
+        assert_eq!(r.status, 200);
+        std::thread::sleep(Duration::from_millis(1500));
+    };
+    (0..2).for_each(login);
+    set_level("warning");
+    (2..5).for_each(login);
+    set_level("info");
+    (5..9).for_each(login);
+    std::thread::sleep(Duration::from_millis(2500));
+    let records = records_in("envoy.log", &envoy.log());
+    let f = findings(&records, Some(KEY));
+    assert!(
+        f.iter().any(|x| x.contains("missing record(s) explained")),
+        "{f:?}"
+    );
+    assert!(!f.iter().any(|x| x.contains("NOT explained")), "{f:?}");
+    let dropped = records.iter().find_map(|r| r.dropped.clone()).unwrap();
+    assert!(dropped.contains("log_level:"), "{dropped}");
+    // Delete one event after the gap, before the checkpoint that explains it.
+    let cp = records
+        .iter()
+        .position(|r| !r.dropped.as_deref().unwrap_or("").is_empty())
+        .unwrap();
+    let mut m = records.clone();
+    let i = (0..cp).rev().find(|&i| m[i].kind.is_none()).unwrap();
+    m.remove(i);
+    let f = findings(&m, Some(KEY));
+    assert!(f.iter().any(|x| x.contains("NOT explained")), "{f:?}");
 }

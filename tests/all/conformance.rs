@@ -4,7 +4,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use vigil_harness::traffic;
-use vigil_tests::conformance::{cases, diff, normalize, run_envoy, run_harness, traffic_line};
+use vigil_tests::conformance::{
+    cases, diff, normalize, run_envoy, run_harness, run_harness_called, traffic_line,
+};
 
 /// Known deviations of the harness from Envoy: (difference key, issue 6 item, what differs).
 /// `*` as the request name matches every request. Temporary: it shrinks to empty as issue 6
@@ -32,7 +34,7 @@ fn e2e_conformance_probe_envoy_vs_harness() {
     let text = traffic::with_format_line(&lines);
     let traffic_path = run.envoy.dir.join("conformance.jsonl");
     std::fs::write(&traffic_path, &text).unwrap();
-    let harness = run_harness(&text).unwrap();
+    let (harness, called) = run_harness_called(&text).unwrap();
     let mut diffs = Vec::new();
     let mut dump = String::new();
     for ((c, e), h) in cases.iter().zip(&run.records).zip(&harness) {
@@ -69,6 +71,15 @@ fn e2e_conformance_probe_envoy_vs_harness() {
         run.envoy.dir.join("records.txt").display(),
         unexpected.join("\n"),
         stale.join("\n"),
+    );
+    // The fidelity table's rows that rest on this run name imports the probe called here.
+    let uncalled: Vec<&str> = vigil_harness::fidelity::probe_imports()
+        .into_iter()
+        .filter(|i| !called.contains(i))
+        .collect();
+    assert!(
+        uncalled.is_empty(),
+        "fidelity rows cite the probe for imports it never called: {uncalled:?} (called: {called:?})"
     );
 }
 

@@ -185,3 +185,42 @@ fn e2e_conformance_lifecycle_fail_open() {
 fn e2e_conformance_lifecycle_fail_reload() {
     agree("FAIL_RELOAD");
 }
+
+/// `proxy_done` as Envoy (proxy-wasm-cpp-host `WasmBase::done`) answers it: `NotFound` for a
+/// root that is not pending done; after its `on_done` answered false at shutdown, `Ok` from
+/// its next tick, and only then its `on_delete`.
+#[test]
+fn proxy_done_is_ok_only_for_a_root_pending_done() {
+    use vigil_harness::{Plugin, Vm, VmOptions};
+    let wat = r#"(module
+      (import "env" "proxy_done" (func $done (result i32)))
+      (import "env" "proxy_log" (func $log (param i32 i32 i32) (result i32)))
+      (import "env" "proxy_set_tick_period_milliseconds" (func $tick (param i32) (result i32)))
+      (memory (export "memory") 1)
+      (data (i32.const 100) "done 0deleted")
+      (func $say_done
+        (i32.store8 (i32.const 105) (i32.add (i32.const 48) (call $done)))
+        (drop (call $log (i32.const 2) (i32.const 100) (i32.const 6))))
+      (func (export "proxy_abi_version_0_2_1"))
+      (func (export "proxy_on_memory_allocate") (param i32) (result i32) i32.const 1024)
+      (func (export "proxy_on_context_create") (param i32 i32))
+      (func (export "proxy_on_vm_start") (param i32 i32) (result i32) (call $say_done) i32.const 1)
+      (func (export "proxy_on_configure") (param i32 i32) (result i32)
+        (drop (call $tick (i32.const 1000))) i32.const 1)
+      (func (export "proxy_on_tick") (param i32) (call $say_done))
+      (func (export "proxy_on_done") (param i32) (result i32) i32.const 0)
+      (func (export "proxy_on_delete") (param i32)
+        (drop (call $log (i32.const 2) (i32.const 106) (i32.const 7)))))"#;
+    let plugin = Plugin::from_bytes(wat.as_bytes()).unwrap();
+    let mut vm = Vm::new(&plugin, VmOptions::default()).unwrap();
+    assert!(vm.start().unwrap());
+    vm.advance_time(1_000_000_000).unwrap();
+    assert!(!vm.shutdown().unwrap(), "on_done answered false");
+    vm.advance_time(1_000_000_000).unwrap();
+    vm.advance_time(1_000_000_000).unwrap();
+    let logs: Vec<String> = vm.logs().iter().map(|l| l.message.clone()).collect();
+    // NotFound (1) at start and on a tick before shutdown; Ok (0) pending done; then deleted,
+    // and no tick after it.
+    assert_eq!(logs, ["done 1", "done 1", "done 0", "deleted"]);
+    assert_eq!(vm.done_calls(), 1);
+}

@@ -12,7 +12,7 @@ use crate::e2e_baseline::{baseline_cases, failed_logins, send_all, Case};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::time::Duration;
-use vigil_tests::envoy::{new_request_id, send_parts, tail, Envoy, Options, Req, Via};
+use vigil_tests::envoy::{new_request_id, send_parts, tail, token, Envoy, Options, Req, Via};
 
 /// Fields that differ between two runs of the same traffic by design.
 const PER_RUN_FIELDS: &[&str] = &[
@@ -186,6 +186,21 @@ fn e2e_module_brute_force_alert_across_two_workers() {
     );
     let alerts_stat = format!("{STATS_PREFIX}vigil.alerts");
     assert_eq!(stats.get(&alerts_stat), Some(&1), "{stats:#?}");
+    // Liveness gauges, by value: the last event's second and the sink's last write, now.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    for g in [
+        "vigil.last_event_seconds",
+        "vigil.sink.envoy_log.heartbeat_seconds",
+    ] {
+        let v = stats.get(&format!("{STATS_PREFIX}{g}")).copied();
+        assert!(
+            v.is_some_and(|v| v <= now && v + 60 >= now),
+            "{g} = {v:?}, now {now}: {stats:#?}"
+        );
+    }
 }
 
 #[test]
@@ -372,4 +387,72 @@ fn e2e_module_rendered_bootstrap_with_every_event_logger_passes_envoy_validate()
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// A Lua filter after jwt_authn that copies the verified payload's `sub` claim to a flat
+/// dynamic-metadata key, `vigil.jwt` / `sub` (README: the module and JWT users).
+pub const JWT_FLATTEN_LUA: &str = r#"          - name: envoy.filters.http.lua
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.filters.http.lua.v3.Lua
+              default_source_code:
+                inline_string: |
+                  function envoy_on_request(h)
+                    local m = h:streamInfo():dynamicMetadata():get("envoy.filters.http.jwt_authn")
+                    local p = m and m["jwt_payload"]
+                    if p and type(p["sub"]) == "string" then
+                      h:streamInfo():dynamicMetadata():set("vigil.jwt", "sub", p["sub"])
+                    end
+                  end
+"#;
+
+/// The module names a JWT's user when a Lua filter flattens the claim (1.40's module ABI
+/// reads only top-level metadata keys) and the policy reads the flat key (`claim: ""`):
+/// the same user as the wasm build reads from jwt_authn's payload, and none from a token
+/// that failed verification (jwt_authn wrote nothing, so neither did the Lua filter).
+#[test]
+fn e2e_module_takes_the_jwt_user_from_a_flattened_claim() {
+    let user = token("valid-user").unwrap();
+    let expired = token("expired").unwrap();
+    let reqs = |tag: &str| {
+        vec![
+            Req::get("/admin").bearer(&user).id(&format!("{tag}-user")),
+            Req::get("/admin")
+                .bearer(&expired)
+                .id(&format!("{tag}-expired")),
+        ]
+    };
+    let name_of = |opts: &Options, tag: &str| -> Vec<Option<String>> {
+        let envoy = Envoy::start(opts).unwrap();
+        for r in reqs(tag) {
+            envoy.send(&r).unwrap();
+        }
+        let events = envoy.wait_events(2, Duration::from_secs(10)).unwrap();
+        ["user", "expired"]
+            .iter()
+            .map(|k| {
+                let id = format!("{tag}-{k}");
+                let e = events.iter().find(|e| e.request_id() == Some(id.as_str()));
+                e.and_then(|e| e.get("user.name"))
+                    .and_then(|v| v.as_str())
+                    .map(str::to_string)
+            })
+            .collect()
+    };
+    let wasm = name_of(&Options::new("jwtflat-wasm"), "w");
+    let mut opts = Options::new("jwtflat-module").module().unwrap();
+    opts.after_jwt_authn = vec![JWT_FLATTEN_LUA.into()];
+    opts.policy_json = Some(
+        r#"{"version":1,"identity":{
+            "jwt":{"metadata_namespace":"vigil.jwt","payload_key":"sub","claim":""},
+            "basic_auth":true,
+            "login_body":{"fields":["username","email","login"],"max_scan_bytes":8192}}}"#
+            .into(),
+    );
+    let module = name_of(&opts, "m");
+    assert!(
+        wasm[0].as_deref().is_some_and(|u| !u.is_empty()),
+        "{wasm:?}"
+    );
+    assert_eq!(module, wasm);
+    assert_eq!(module[1], None, "an expired token names no user");
 }

@@ -156,6 +156,20 @@ extern "C" {
         label_count: usize,
         id_out: *mut usize,
     ) -> i32;
+    fn envoy_dynamic_module_callback_http_filter_config_define_gauge(
+        config: *mut c_void,
+        name: RawBuf,
+        label_names: *const RawBuf,
+        label_count: usize,
+        id_out: *mut usize,
+    ) -> i32;
+    fn envoy_dynamic_module_callback_http_filter_set_gauge(
+        filter: *mut c_void,
+        id: usize,
+        label_values: *const RawBuf,
+        label_count: usize,
+        value: u64,
+    ) -> i32;
     fn envoy_dynamic_module_callback_http_filter_increment_counter(
         filter: *mut c_void,
         id: usize,
@@ -187,6 +201,25 @@ impl ConfigHandle<'_> {
         let mut id = 0usize;
         let rc = unsafe {
             envoy_dynamic_module_callback_http_filter_config_define_counter(
+                self.raw,
+                RawBuf::of(name.as_bytes()),
+                std::ptr::null(),
+                0,
+                &mut id,
+            )
+        };
+        if rc == 0 {
+            Ok(id)
+        } else {
+            Err(rc)
+        }
+    }
+
+    /// Defines a gauge (no labels); its id, or the ABI's status.
+    pub fn define_gauge(&self, name: &str) -> Result<usize, i32> {
+        let mut id = 0usize;
+        let rc = unsafe {
+            envoy_dynamic_module_callback_http_filter_config_define_gauge(
                 self.raw,
                 RawBuf::of(name.as_bytes()),
                 std::ptr::null(),
@@ -337,6 +370,19 @@ impl Stream<'_> {
             }
         }
         (head, total)
+    }
+
+    /// Sets a gauge defined in `config_new`; the ABI's `metrics_result` code.
+    pub fn set_gauge(&self, id: usize, value: u64) -> i32 {
+        unsafe {
+            envoy_dynamic_module_callback_http_filter_set_gauge(
+                self.raw,
+                id,
+                std::ptr::null(),
+                0,
+                value,
+            )
+        }
     }
 
     /// Adds `n` to a counter defined in `config_new`; the ABI's `metrics_result` code.

@@ -14,6 +14,8 @@ fn buffer(st: &HostState, t: BufferType) -> Option<&[u8]> {
         BufferType::VmConfiguration => Some(&st.cfg.vm_config),
         BufferType::PluginConfiguration if st.in_configure => Some(&st.cfg.plugin_config),
         BufferType::HttpCallResponseBody => st.callout.as_ref().map(|c| c.body.as_slice()),
+        // Envoy always has this buffer: empty outside a gRPC message (measured: probe).
+        BufferType::GrpcReceiveBuffer => Some(st.grpc_message.as_deref().unwrap_or(&[])),
         BufferType::HttpRequestBody => st.acting_stream()?.request_body(),
         BufferType::HttpResponseBody => st.acting_stream()?.response_body(),
         _ => None,

@@ -12,7 +12,7 @@ use crate::counting::Hc;
 use crate::state::{HostState, PendingHttpCall};
 use crate::traffic::Header;
 
-fn pairs(raw: &[u8]) -> Result<Vec<Header>, Status> {
+pub(crate) fn pairs(raw: &[u8]) -> Result<Vec<Header>, Status> {
     Ok(deserialize_pairs(raw)
         .ok_or(Status::BadArgument)?
         .into_iter()
@@ -50,6 +50,8 @@ fn dispatch(
     }
     st.next_token = token.wrapping_add(step);
     let context_id = st.context();
+    st.dispatch_seq += 1;
+    let seq = st.dispatch_seq;
     st.http_calls.insert(
         token,
         PendingHttpCall {
@@ -60,6 +62,7 @@ fn dispatch(
             body,
             trailers,
             timeout_ms: timeout as u32,
+            seq,
         },
     );
     write_u32(c, tokp, token)

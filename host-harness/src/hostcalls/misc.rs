@@ -1,7 +1,6 @@
 //! Context control and the remaining ABI: `proxy_set_effective_context`, `proxy_done`,
 //! `proxy_continue_stream`, `proxy_close_stream`,
-//! `proxy_send_local_response`, `proxy_get_status` and the gRPC calls (no gRPC service
-//! is emulated).
+//! `proxy_send_local_response` and `proxy_get_status` (the gRPC calls: [`super::grpc`]).
 
 use wasmtime::{Caller, Linker};
 
@@ -69,7 +68,15 @@ pub fn add_to_linker(linker: &mut Linker<HostState>) -> anyhow::Result<()> {
             "proxy_done",
             |mut c: Caller<'_, HostState>| -> HostResult {
                 hit(&mut c, Hc::Done);
-                c.data_mut().done_calls += 1;
+                // Envoy (cpp-host `WasmBase::done`): `Ok` only for a root whose `on_done`
+                // answered false at shutdown (pending done); its `on_delete` follows.
+                let st = c.data_mut();
+                if !st.pending_done {
+                    return Ok(status(Err(Status::NotFound)));
+                }
+                st.pending_done = false;
+                st.delete_due = true;
+                st.done_calls += 1;
                 Ok(0)
             },
         )
@@ -135,80 +142,14 @@ pub fn add_to_linker(linker: &mut Linker<HostState>) -> anyhow::Result<()> {
             "proxy_get_status",
             |mut c: Caller<'_, HostState>, cp: i32, mpp: i32, msp: i32| -> HostResult {
                 hit(&mut c, Hc::GetStatus);
-                let r = write_u32(&mut c, cp, 0)
-                    .and_then(|()| write_u32(&mut c, mpp, 0))
-                    .and_then(|()| write_u32(&mut c, msp, 0));
-                Ok(status(r))
+                // The last gRPC close's code and message (0 and empty before any).
+                let (code, message) = c.data().grpc_status.clone();
+                if let Err(s) = write_u32(&mut c, cp, code) {
+                    return Ok(s.code());
+                }
+                Ok(status(super::copy_out(&mut c, &message, mpp, msp)?))
             },
         )
         .map_err(link_err)?;
-    linker
-        .func_wrap(
-            "env",
-            "proxy_grpc_call",
-            |mut c: Caller<'_, HostState>,
-             _a: i32,
-             _b: i32,
-             _d: i32,
-             _e: i32,
-             _f: i32,
-             _g: i32,
-             _h: i32,
-             _i: i32,
-             _j: i32,
-             _k: i32,
-             _timeout: i32,
-             _tok: i32|
-             -> HostResult {
-                hit(&mut c, Hc::GrpcCall);
-                Ok(Status::InternalFailure.code())
-            },
-        )
-        .map_err(link_err)?;
-    linker
-        .func_wrap(
-            "env",
-            "proxy_grpc_stream",
-            |mut c: Caller<'_, HostState>,
-             _a: i32,
-             _b: i32,
-             _d: i32,
-             _e: i32,
-             _f: i32,
-             _g: i32,
-             _h: i32,
-             _i: i32,
-             _tok: i32|
-             -> HostResult {
-                hit(&mut c, Hc::GrpcStream);
-                Ok(Status::InternalFailure.code())
-            },
-        )
-        .map_err(link_err)?;
-    linker
-        .func_wrap(
-            "env",
-            "proxy_grpc_send",
-            |mut c: Caller<'_, HostState>, _t: i32, _p: i32, _l: i32, _e: i32| -> HostResult {
-                hit(&mut c, Hc::GrpcSend);
-                Ok(Status::NotFound.code())
-            },
-        )
-        .map_err(link_err)?;
-    for (name, h) in [
-        ("proxy_grpc_cancel", Hc::GrpcCancel),
-        ("proxy_grpc_close", Hc::GrpcClose),
-    ] {
-        linker
-            .func_wrap(
-                "env",
-                name,
-                move |mut c: Caller<'_, HostState>, _t: i32| -> HostResult {
-                    hit(&mut c, h);
-                    Ok(Status::NotFound.code())
-                },
-            )
-            .map_err(link_err)?;
-    }
     Ok(())
 }

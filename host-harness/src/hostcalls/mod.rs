@@ -2,6 +2,7 @@
 
 pub mod buffers;
 pub mod foreign;
+pub mod grpc;
 pub mod headers;
 pub mod http_call;
 pub mod log;
@@ -12,6 +13,7 @@ pub mod shared_data;
 pub mod shared_queue;
 pub mod timers;
 pub mod wasi;
+pub mod wasi_stubs;
 
 use wasmtime::{Caller, Linker};
 
@@ -31,8 +33,10 @@ pub fn add_all(linker: &mut Linker<HostState>) -> anyhow::Result<()> {
     foreign::add_to_linker(linker)?;
     timers::add_to_linker(linker)?;
     http_call::add_to_linker(linker)?;
+    grpc::add_to_linker(linker)?;
     misc::add_to_linker(linker)?;
     wasi::add_to_linker(linker)?;
+    wasi_stubs::add_to_linker(linker)?;
     Ok(())
 }
 

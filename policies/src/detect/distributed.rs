@@ -32,11 +32,10 @@
 //! starts at the first failure after the previous one ended. A key whose start lies in the
 //! future (a clock step back) starts a new window.
 
-use super::table::MAX_CAS_ATTEMPTS;
 use super::{AlertKey, Detector, Found};
-use crate::metrics::{Metric, Metrics};
+use crate::metrics::Metrics;
 use crate::policy::Policy;
-use crate::shared::{SetOutcome, SharedStore};
+use crate::shared::{cas_update, Cas, SharedStore, Step};
 
 /// The shared-data key of the global login-failure rate.
 pub const RATE_KEY: &str = "vigil.det.v1.rate";
@@ -149,18 +148,8 @@ pub fn on_failure(
         return None;
     }
     let window_ms = u64::from(d.window_seconds) * 1000;
-    for attempt in 0..MAX_CAS_ATTEMPTS {
-        if attempt > 0 {
-            metrics.add(Metric::CasRetries, 1);
-        }
-        let (bytes, cas) = match store.get(RATE_KEY) {
-            Ok(v) => v.unwrap_or_default(),
-            Err(_) => {
-                metrics.add(Metric::SharedDataErrors, 1);
-                return None;
-            }
-        };
-        let mut r = Rate::decode(&bytes);
+    let counted = cas_update(store, metrics, RATE_KEY, |bytes| {
+        let mut r = Rate::decode(bytes);
         r.roll(now_ms, window_ms, d.warmup_windows, d.max_growth_percent);
         r.failures = r.failures.saturating_add(1);
         let threshold = if r.learned >= d.warmup_windows {
@@ -175,25 +164,19 @@ pub fn on_failure(
         if fire {
             r.alerted = true;
         }
-        match store.set(RATE_KEY, &r.encode(), cas) {
-            SetOutcome::Ok => {
-                return fire.then(|| Found {
-                    detector: Detector::DistributedStuffing,
-                    key: AlertKey::Global,
-                    count: r.failures,
-                    window_seconds: d.window_seconds,
-                    baseline: Some(r.baseline()),
-                });
-            }
-            SetOutcome::CasMismatch => continue,
-            SetOutcome::Failed => {
-                metrics.add(Metric::SharedDataErrors, 1);
-                return None;
-            }
-        }
+        let found = fire.then(|| Found {
+            detector: Detector::DistributedStuffing,
+            key: AlertKey::Global,
+            count: r.failures,
+            window_seconds: d.window_seconds,
+            baseline: Some(r.baseline()),
+        });
+        Step::Write(r.encode(), found)
+    });
+    match counted {
+        Cas::Done(found) => found,
+        Cas::HostRefused | Cas::GaveUp => None,
     }
-    metrics.add(Metric::CasGaveUp, 1);
-    None
 }
 
 #[cfg(test)]

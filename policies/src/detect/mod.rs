@@ -70,7 +70,7 @@ pub mod table;
 
 use crate::metrics::{Metric, Metrics, Suppressed};
 use crate::policy::Policy;
-use crate::shared::{SetOutcome, SharedStore};
+use crate::shared::{cas_update, Cas, SharedStore, Step};
 use siphash::Key;
 use std::net::IpAddr;
 use table::{Missing, Shape, TableKind, FAIL_MAX, STUFFING, SUCCESS_AFTER_FAIL};
@@ -143,11 +143,30 @@ pub const ATTACK_TOOLS: [&str; 22] = [
     "netsparker",
 ];
 
-/// Whether a user agent names a known attack tool (ASCII case-insensitive).
+/// Which bytes start a name in [`ATTACK_TOOLS`] (both cases): one table lookup per byte of a
+/// user agent rules out most positions before any name is compared.
+const TOOL_FIRST: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < ATTACK_TOOLS.len() {
+        let b = ATTACK_TOOLS[i].as_bytes()[0];
+        t[b.to_ascii_lowercase() as usize] = true;
+        t[b.to_ascii_uppercase() as usize] = true;
+        i += 1;
+    }
+    t
+};
+
+/// Whether a user agent names a known attack tool (ASCII case-insensitive), in one pass
+/// over the user agent.
 pub fn is_attack_tool(ua: &[u8]) -> bool {
-    ATTACK_TOOLS.iter().any(|t| {
-        let t = t.as_bytes();
-        ua.len() >= t.len() && ua.windows(t.len()).any(|w| w.eq_ignore_ascii_case(t))
+    (0..ua.len()).any(|i| {
+        TOOL_FIRST[usize::from(ua[i])]
+            && ATTACK_TOOLS.iter().any(|t| {
+                let t = t.as_bytes();
+                ua.get(i..i + t.len())
+                    .is_some_and(|w| w.eq_ignore_ascii_case(t))
+            })
     })
 }
 
@@ -570,17 +589,7 @@ pub fn admit(
 ) -> bool {
     let d = &p.detectors;
     let window = u64::from(d.alert_cap_window_seconds) * 1000;
-    for attempt in 0..table::MAX_CAS_ATTEMPTS {
-        if attempt > 0 {
-            metrics.add(Metric::CasRetries, 1);
-        }
-        let (bytes, cas) = match store.get(CAP_KEY) {
-            Ok(v) => v.unwrap_or_default(),
-            Err(_) => {
-                metrics.add(Metric::SharedDataErrors, 1);
-                return true;
-            }
-        };
+    let admitted = cas_update(store, metrics, CAP_KEY, |bytes| {
         let start = bytes.get(..8).and_then(crate::envoy::le_u64).unwrap_or(0);
         let n = bytes
             .get(8..12)
@@ -593,22 +602,20 @@ pub fn admit(
                 (start, n)
             };
         if n >= d.alert_cap_per_window {
-            metrics.add(Metric::AlertsSuppressed(Suppressed::GlobalCap), 1);
-            return false;
+            return Step::Done(false);
         }
         let mut v = start.to_le_bytes().to_vec();
         v.extend_from_slice(&(n + 1).to_le_bytes());
-        match store.set(CAP_KEY, &v, cas) {
-            SetOutcome::Ok => return true,
-            SetOutcome::CasMismatch => continue,
-            SetOutcome::Failed => {
-                metrics.add(Metric::SharedDataErrors, 1);
-                return true;
-            }
+        Step::Write(v, true)
+    });
+    match admitted {
+        Cas::Done(false) => {
+            metrics.add(Metric::AlertsSuppressed(Suppressed::GlobalCap), 1);
+            false
         }
+        // Admitted, or the store is unwell (counted): the cap never silences an alert.
+        Cas::Done(true) | Cas::HostRefused | Cas::GaveUp => true,
     }
-    metrics.add(Metric::CasGaveUp, 1);
-    true
 }
 
 #[cfg(test)]

@@ -42,13 +42,13 @@
 //! taken for an empty bucket.
 
 use crate::metrics::{Metric, Metrics};
-use crate::shared::{SetOutcome, SharedStore};
+use crate::shared::{cas_update, Cas, SharedStore, Step};
 
 /// Entries per bucket.
 pub const WAYS: usize = 4;
 
 /// CAS attempts before an update is abandoned.
-pub const MAX_CAS_ATTEMPTS: u32 = 16;
+pub use crate::shared::MAX_CAS_ATTEMPTS;
 
 /// The alert kinds an entry remembers the last alert of (index into [`Entry::alerted`]).
 pub const FAIL_MAX: usize = 0;
@@ -349,27 +349,28 @@ fn update_entry(
     missing: Missing,
     f: &mut dyn FnMut(&mut Entry) -> bool,
 ) -> bool {
+    /// What one attempt did with the bucket.
+    enum Out {
+        /// The entry was read (and written back if `f` said so).
+        Read,
+        /// Read, written, and a live entry evicted for it.
+        Evicted,
+        /// No entry to read (`Missing::Skip`).
+        Absent,
+        /// A full bucket whose entries all outrank the new one.
+        Refused,
+    }
     let key = s.bucket_key(s.bucket_of(fp));
-    for attempt in 0..MAX_CAS_ATTEMPTS {
-        if attempt > 0 {
-            metrics.add(Metric::CasRetries, 1);
-        }
-        let (bytes, cas) = match store.get(&key) {
-            Ok(v) => v.unwrap_or_default(),
-            Err(_) => {
-                metrics.add(Metric::SharedDataErrors, 1);
-                return false;
-            }
-        };
-        let mut entries = decode(&bytes);
+    let done = cas_update(store, metrics, &key, |bytes| {
+        let mut entries = decode(bytes);
         let mut evicted = false;
         match entries.iter().position(|e| e.fp == fp) {
             Some(i) => {
                 if !f(&mut entries[i]) {
-                    return true;
+                    return Step::Done(Out::Read);
                 }
             }
-            None if missing == Missing::Skip => return false,
+            None if missing == Missing::Skip => return Step::Done(Out::Absent),
             None => {
                 let mut new = Entry {
                     fp,
@@ -382,11 +383,12 @@ fn update_entry(
                     let mine = new.score(s, now);
                     let victim = (0..entries.len())
                         .min_by_key(|&i| (entries[i].score(s, now), entries[i].last_seen()));
-                    let Some(v) = victim else { return false };
+                    let Some(v) = victim else {
+                        return Step::Done(Out::Absent);
+                    };
                     let theirs = entries[v].score(s, now);
                     if theirs > mine {
-                        metrics.add(Metric::DetectorRefused(s.kind), 1);
-                        return false;
+                        return Step::Done(Out::Refused);
                     }
                     evicted = theirs > 0;
                     entries[v] = new;
@@ -396,22 +398,21 @@ fn update_entry(
         for e in &mut entries {
             e.prune(s, now);
         }
-        match store.set(&key, &encode(&entries), cas) {
-            SetOutcome::Ok => {
-                if evicted {
-                    metrics.add(Metric::DetectorEvicted(s.kind), 1);
-                }
-                return true;
-            }
-            SetOutcome::CasMismatch => continue,
-            SetOutcome::Failed => {
-                metrics.add(Metric::SharedDataErrors, 1);
-                return false;
-            }
+        let out = if evicted { Out::Evicted } else { Out::Read };
+        Step::Write(encode(&entries), out)
+    });
+    match done {
+        Cas::Done(Out::Read) => true,
+        Cas::Done(Out::Evicted) => {
+            metrics.add(Metric::DetectorEvicted(s.kind), 1);
+            true
         }
+        Cas::Done(Out::Refused) => {
+            metrics.add(Metric::DetectorRefused(s.kind), 1);
+            false
+        }
+        Cas::Done(Out::Absent) | Cas::HostRefused | Cas::GaveUp => false,
     }
-    metrics.add(Metric::CasGaveUp, 1);
-    false
 }
 
 #[cfg(test)]

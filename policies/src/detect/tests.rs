@@ -417,3 +417,42 @@ mod props {
         }
     }
 }
+
+/// The one-pass matcher agrees with the plain "any tool name anywhere, ASCII case folded"
+/// definition: at the start, at the very end, cut short at the end, in mixed case, inside
+/// other bytes (UTF-8, controls), and not on near misses.
+#[test]
+fn attack_tool_matcher_agrees_with_the_plain_definition() {
+    let naive = |ua: &[u8]| {
+        crate::detect::ATTACK_TOOLS.iter().any(|t| {
+            let t = t.as_bytes();
+            ua.len() >= t.len() && ua.windows(t.len()).any(|w| w.eq_ignore_ascii_case(t))
+        })
+    };
+    let mut cases: Vec<Vec<u8>> = vec![
+        b"".to_vec(),
+        b"s".to_vec(),
+        b"sqlma".to_vec(),
+        b"sqlmap".to_vec(),
+        b"SQLMAP/1.7".to_vec(),
+        b"Mozilla/5.0 (compatible; Nikto)".to_vec(),
+        b"curl/8.0 sqlmap".to_vec(),
+        b"curl/8.0 sqlma".to_vec(),
+        b"n-map nm ap".to_vec(),
+        "caf\u{e9} NmAp \u{202e}".as_bytes().to_vec(),
+        b"\x00\xffhydra\x01".to_vec(),
+        b"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/120".to_vec(),
+    ];
+    for t in crate::detect::ATTACK_TOOLS {
+        cases.push(format!("x {} y", t.to_ascii_uppercase()).into_bytes());
+        cases.push(t.as_bytes()[..t.len() - 1].to_vec());
+    }
+    for ua in &cases {
+        assert_eq!(
+            crate::detect::is_attack_tool(ua),
+            naive(ua),
+            "{:?}",
+            String::from_utf8_lossy(ua)
+        );
+    }
+}

@@ -32,7 +32,8 @@ impl Policy {
                 ("payload_key", &j.payload_key),
                 ("claim", &j.claim),
             ] {
-                if v.is_empty() || v.contains('\0') {
+                // `claim` may be empty: the key itself then holds the user.
+                if (v.is_empty() && name != "claim") || v.contains('\0') {
                     errs.push(PolicyError::at(
                         format!("identity.jwt.{name}"),
                         "must be a non-empty string without NUL",

@@ -423,6 +423,33 @@ impl Probe {
                     Err(e) => (status_code(Some(e)), None),
                 }
             }
+            b"grpc-ok" | b"grpc-denied" | b"grpc-unauth" => {
+                // A unary call through Envoy's gRPC client to the demo upstream: a message
+                // and status 0 in trailers (Echo, authorized), status 7 in the headers alone
+                // (Admin, unauthorized), status 16 in trailers (Echo, unauthorized).
+                let service = if what == b"grpc-denied" {
+                    "demo.Admin"
+                } else {
+                    "demo.Echo"
+                };
+                let metadata: Vec<(&str, &[u8])> = if what == b"grpc-ok" {
+                    vec![("authorization", b"Bearer demo-opaque-token")]
+                } else {
+                    vec![]
+                };
+                let r = self.dispatch_grpc_call(
+                    "grpc_loopback",
+                    service,
+                    "Say",
+                    metadata,
+                    Some(b"\x0a\x02hi"),
+                    Duration::from_secs(5),
+                );
+                match r {
+                    Ok(t) => (0, Some(t)),
+                    Err(e) => (status_code(Some(e)), None),
+                }
+            }
             _ => return Action::Continue,
         };
         let args = json!({ "what": bytes_value(&what), "status": status, "token": token });
@@ -490,7 +517,9 @@ fn foreign() -> Value {
         let (s, r) = raw::call_foreign_function(n, b"");
         out.insert(n.into(), json!({ "s": s, "len": r.len() }));
     }
-    json!({ "what": "foreign", "calls": out })
+    // `proxy_done` outside a shutdown: NotFound in Envoy (no root is pending done).
+    let done = raw::done();
+    json!({ "what": "foreign", "calls": out, "done": done })
 }
 
 /// Traps the VM (a wasm `unreachable`), as a plugin bug would.
@@ -523,6 +552,10 @@ impl Context for Probe {
         true
     }
 
+    fn on_grpc_call_response(&mut self, token: u32, status_code: u32, size: usize) {
+        record_grpc(self.ctx, token, status_code, size);
+    }
+
     fn on_http_call_response(&mut self, token: u32, n: usize, body_size: usize, trailers: usize) {
         let args =
             json!({ "token": token, "headers": n, "body_size": body_size, "trailers": trailers });
@@ -530,6 +563,19 @@ impl Context for Probe {
         let resumed = status_code(proxy_wasm::hostcalls::resume_http_request().err());
         record(self.ctx, "resume", json!({ "status": resumed }), None);
     }
+}
+
+/// The `grpc_call_response` record: the token, the status the SDK passes (0 for a message,
+/// else `on_grpc_close`'s), the message (the receive buffer) and `proxy_get_status`.
+fn record_grpc(ctx: u32, token: u32, code: u32, size: usize) {
+    let (bs, b) = raw::buffer_bytes(5, 0, size);
+    let (gs, gcode, gmessage) = raw::get_status();
+    let detail = json!({ "s": gs, "code": gcode, "message": bytes_value(&gmessage) });
+    let args = json!({ "token": token, "status": code, "size": size,
+                       "message": status_value(bs, bytes_value(&b)), "grpc_status": detail });
+    record(ctx, "grpc_call_response", args, None);
+    let resumed = status_code(proxy_wasm::hostcalls::resume_http_request().err());
+    record(ctx, "resume", json!({ "status": resumed }), None);
 }
 
 /// The `http_call_response` record: the usual fields, and the callout's response headers

@@ -52,6 +52,8 @@ extern "C" {
     fn proxy_increment_metric(id: u32, offset: i64) -> u32;
     fn proxy_record_metric(id: u32, value: u64) -> u32;
     fn proxy_get_metric(id: u32, value: *mut u64) -> u32;
+    fn proxy_done() -> u32;
+    fn proxy_get_status(code: *mut u32, data: *mut *mut u8, size: *mut usize) -> u32;
     fn proxy_call_foreign_function(
         name: *const u8,
         name_size: usize,
@@ -131,6 +133,12 @@ mod native {
     pub unsafe fn proxy_get_metric(_: u32, _: *mut u64) -> u32 {
         10
     }
+    pub unsafe fn proxy_done() -> u32 {
+        10
+    }
+    pub unsafe fn proxy_get_status(_: *mut u32, _: *mut *mut u8, _: *mut usize) -> u32 {
+        10
+    }
     pub unsafe fn proxy_call_foreign_function(
         _: *const u8,
         _: usize,
@@ -153,6 +161,20 @@ fn take(data: *mut u8, size: usize) -> Vec<u8> {
     // SAFETY: the host allocated `size` bytes through proxy_on_memory_allocate (a forgotten
     // `Vec::with_capacity(size)`) and hands ownership to us.
     unsafe { Vec::from_raw_parts(data, size, size) }
+}
+
+/// `proxy_done()`: its status (the SDK's wrapper panics on anything but `Ok`).
+pub fn done() -> u32 {
+    // SAFETY: no arguments.
+    unsafe { proxy_done() }
+}
+
+/// `proxy_get_status()`: status, the last gRPC status code and its message.
+pub fn get_status() -> (u32, u32, Vec<u8>) {
+    let (mut code, mut data, mut size) = (0u32, std::ptr::null_mut(), 0usize);
+    // SAFETY: out-pointers to locals; the host allocates the message (see `take`).
+    let s = unsafe { proxy_get_status(&mut code, &mut data, &mut size) };
+    (s, code, take(data, size))
 }
 
 /// `proxy_log(level, msg)`.

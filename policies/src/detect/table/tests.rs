@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::metrics::MemoryMetrics;
+use crate::shared::SetOutcome;
 use crate::shared::{HostRefused, MemoryStore};
 
 fn shape(slots: u32) -> Shape {
