@@ -17,9 +17,31 @@ function b64urlDecode(text) {
   return Uint8Array.from(s, (c) => c.charCodeAt(0));
 }
 
+// The most a link may decompress to: a link is attacker-made, and a few kilobytes of
+// deflate can claim gigabytes.
+const MAX_STATE_BYTES = 8 * 1024 * 1024;
+
 async function pipe(bytes, stream) {
-  const out = new Blob([bytes]).stream().pipeThrough(stream);
-  return new Uint8Array(await new Response(out).arrayBuffer());
+  const reader = new Blob([bytes]).stream().pipeThrough(stream).getReader();
+  const parts = [];
+  let n = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    n += value.length;
+    if (n > MAX_STATE_BYTES) {
+      await reader.cancel();
+      throw new Error('the link holds more than 8 MiB');
+    }
+    parts.push(value);
+  }
+  const out = new Uint8Array(n);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
 }
 
 /** The fragment (without `#`) for a state {policy, traffic, format, scenario}. */

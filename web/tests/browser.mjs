@@ -157,6 +157,21 @@ test('browser_hostile_input_and_a_hostile_link_render_only_as_text', async () =>
   assert.deepEqual(problems, []);
 });
 
+test('browser_a_link_that_decompresses_beyond_8_mib_is_refused', async () => {
+  const page = await open(server.url);
+  const bomb = await page.evaluate(async () => {
+    const big = new Uint8Array(64 * 1024 * 1024).fill(32);
+    const z = new Uint8Array(await new Response(new Blob([big]).stream().pipeThrough(new CompressionStream('deflate-raw'))).arrayBuffer());
+    let s = '';
+    for (const b of z) s += String.fromCharCode(b);
+    return 'v1.' + btoa(s).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+  });
+  assert.ok(bomb.length < 200_000, `${bomb.length}`);
+  const linked = await open(`${server.url}#${bomb}`);
+  assert.equal(await linked.inputValue('#policy'), '{"version": 1}\n', 'the default state, not the bomb');
+  assert.deepEqual(problems, []);
+});
+
 test('browser_shared_link_warns_about_credentials_strips_them_and_restores_the_state', async () => {
   const page = await open(server.url);
   await pick(page, 'benign-morning');
