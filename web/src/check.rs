@@ -4,15 +4,16 @@
 use serde_json::{json, Value};
 use vigil_policies::policy::Policy;
 
-/// The byte offset in `text` of the value at `path` (`.a.b[2]`, `.` for the document),
-/// found by parsing the text again with positions; the document's start when the path
-/// cannot be followed.
+/// Where in `text` the error at `path` (`a.b[2]`, empty for the document) is, in UTF-16
+/// code units (a JavaScript string index, for the editor): the deepest part of the path
+/// found by scanning the text again; the document's start when nothing of it is found.
 pub fn locate(text: &str, path: &str) -> usize {
-    crate::locate::offset(text, path).unwrap_or(0)
+    let bytes = crate::locate::offset(text, path).unwrap_or(0);
+    text.get(..bytes).map_or(0, |t| t.encode_utf16().count())
 }
 
 /// The check of `policy` as JSON: `{"ok": true, "explanation": "…"}` or
-/// `{"ok": false, "errors": [{"path": ".a.b", "problem": "…", "offset": n}]}`.
+/// `{"ok": false, "errors": [{"path": "a.b", "problem": "…", "offset": n}]}` ([`locate`]).
 pub fn check(policy: &str) -> Value {
     let errs = Policy::all_errors(policy.as_bytes());
     if !errs.is_empty() {

@@ -1,6 +1,6 @@
 //! vigil-web's two entry points as the page calls them (natively here; the browser test
 //! calls the same code compiled to WebAssembly).
-#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 use serde_json::Value;
 
@@ -82,4 +82,20 @@ fn replay_says_when_a_policy_chains_its_records() {
         "{r}"
     );
     assert!(r["notes"].to_string().contains("no fingerprint key"), "{r}");
+}
+
+#[test]
+fn check_offsets_are_javascript_string_indexes() {
+    let policy =
+        "{\"version\": 1, \"output\": {\"field_max_bytes\": \"\u{1F600}é\", \"sinks\": 3}}";
+    let r = vigil_web::check::check(policy);
+    let e = r["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["path"] == "output.sinks")
+        .unwrap_or_else(|| panic!("{r}"));
+    let utf16: Vec<u16> = policy.encode_utf16().collect();
+    let at = e["offset"].as_u64().unwrap() as usize;
+    assert_eq!(String::from_utf16(&utf16[at..]).unwrap(), "\"sinks\": 3}}");
 }
