@@ -14,8 +14,10 @@ const SCENARIOS = [
   ['hostile', 'Hostile input'],
   ['benign-morning', 'A benign morning'],
 ];
+const EXAMPLES = ['baseline', 'strict-brute-force', 'custom-rules'];
 const $ = (id) => document.getElementById(id);
 const scenarioText = new Map();
+const exampleText = new Map();
 let ready = false;
 
 function setStatus(text, bad = false) {
@@ -243,7 +245,15 @@ async function main() {
     $('scenario').append(o);
   }
   // Everything the page needs is loaded now, so it works offline from here on.
-  await Promise.all([init(), ...SCENARIOS.map(([id]) => loadScenario(id))]);
+  await Promise.all([
+    init(),
+    ...SCENARIOS.map(([id]) => loadScenario(id)),
+    ...EXAMPLES.map(async (id) => {
+      const r = await fetch(`policies/${id}.json`);
+      if (!r.ok) throw new Error(`policy ${id}: HTTP ${r.status}`);
+      exampleText.set(id, await r.text());
+    }),
+  ]);
   ready = true;
   $('run').disabled = false;
   $('share').disabled = false;
@@ -254,7 +264,7 @@ async function main() {
     $('policy').value = fromLink.policy;
     $('traffic').value = fromLink.traffic;
   } else {
-    $('policy').value = '{"version": 1}\n';
+    $('policy').value = exampleText.get('baseline');
     $('traffic').value = await loadScenario($('scenario').value);
   }
   document.body.dataset.ready = '1';
@@ -264,6 +274,10 @@ async function main() {
 $('policy').addEventListener('input', () => checkPolicy());
 $('policy').addEventListener('scroll', () => { document.querySelector('.backdrop').scrollTop = $('policy').scrollTop; });
 $('run').addEventListener('click', run);
+$('example').addEventListener('change', () => {
+  $('policy').value = exampleText.get($('example').value) || '';
+  run();
+});
 $('format').addEventListener('change', run);
 $('scenario').addEventListener('change', async () => {
   $('traffic').value = await loadScenario($('scenario').value);

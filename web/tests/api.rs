@@ -99,3 +99,16 @@ fn check_offsets_are_javascript_string_indexes() {
     let at = e["offset"].as_u64().unwrap() as usize;
     assert_eq!(String::from_utf16(&utf16[at..]).unwrap(), "\"sinks\": 3}}");
 }
+
+#[test]
+fn every_example_policy_of_the_page_passes_check() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("policies");
+    let mut n = 0;
+    for e in std::fs::read_dir(dir).unwrap() {
+        let text = std::fs::read_to_string(e.unwrap().path()).unwrap();
+        let r = vigil_web::check::check(&text);
+        assert_eq!(r["ok"], true, "{r}");
+        n += 1;
+    }
+    assert_eq!(n, 3);
+}

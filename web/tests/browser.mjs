@@ -10,6 +10,7 @@ import { spawn, execFileSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
+import { readFileSync } from 'node:fs';
 import assert from 'node:assert/strict';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -92,6 +93,15 @@ test('browser_works_offline_once_loaded', async () => {
   assert.deepEqual(problems.filter((p) => !p.startsWith('request off')), []);
 });
 
+test('browser_example_policy_changes_the_events', async () => {
+  const page = await open(server.url);
+  await pick(page, 'brute-force');
+  await page.selectOption('#example', 'strict-brute-force');
+  await page.waitForFunction(() => document.querySelector('#policy').value.includes('"max_failures": 4'));
+  const line = await page.$eval('.badge.alert', (b) => b.closest('li').dataset.line);
+  assert.equal(line, '6', 'with max_failures 4 the 5th failure (line 6) raises the alert');
+});
+
 test('browser_policy_error_is_shown_at_its_json_path_and_clears_when_fixed', async () => {
   const page = await open(server.url);
   await pick(page, 'brute-force');
@@ -168,7 +178,7 @@ test('browser_a_link_that_decompresses_beyond_8_mib_is_refused', async () => {
   });
   assert.ok(bomb.length < 200_000, `${bomb.length}`);
   const linked = await open(`${server.url}#${bomb}`);
-  assert.equal(await linked.inputValue('#policy'), '{"version": 1}\n', 'the default state, not the bomb');
+  assert.equal(await linked.inputValue('#policy'), readFileSync(join(ROOT, 'web/policies/baseline.json'), 'utf8'));
   assert.deepEqual(problems, []);
 });
 
