@@ -171,18 +171,28 @@ fn playground_hostile_scenario_is_the_hostile_corpus() -> Result<()> {
     Ok(())
 }
 
-/// Every ready scenario of the page (`web/scenarios`) under the baseline.
+/// Every ready scenario of the page (`web/scenarios`) under every example policy of the
+/// page (`web/policies`).
 #[test]
-fn playground_equals_vigil_replay_on_the_page_scenarios_in_every_format() -> Result<()> {
+fn playground_equals_vigil_replay_on_the_page_scenarios_and_policies_in_every_format() -> Result<()>
+{
     let plugin = Plugin::load(plugin_wasm()?)?;
+    let policies_dir = scenarios_dir().join("../policies");
+    let mut policies = Vec::new();
+    for e in std::fs::read_dir(&policies_dir)? {
+        policies.push(e?.path());
+    }
+    ensure!(policies.len() >= 3, "{} example policies", policies.len());
     let mut n = 0;
     for e in std::fs::read_dir(scenarios_dir())? {
         let path = e?.path();
         if path.to_string_lossy().ends_with(".traffic.jsonl") {
-            let name = path.display().to_string();
-            n += compare(&plugin, &name, "", &read(&path)?)?;
+            for p in &policies {
+                let name = format!("{} under {}", path.display(), p.display());
+                n += compare(&plugin, &name, &read(p)?, &read(&path)?)?;
+            }
         }
     }
-    ensure!(n > 20, "{n} records");
+    ensure!(n > 60, "{n} records");
     Ok(())
 }
