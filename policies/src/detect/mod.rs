@@ -63,20 +63,22 @@
 //! [`crate::envoy::MAX_RECORDS`]); a third is counted in
 //! `vigil.alerts_suppressed.per_request`. A suppressed alert still re-arms its key's window.
 
+mod cap;
 pub mod distributed;
 pub mod secret;
 pub mod siphash;
 pub mod table;
+mod tools;
 
-use crate::metrics::{Metric, Metrics, Suppressed};
+pub use cap::{admit, CAP_KEY};
+pub use tools::{is_attack_tool, ATTACK_TOOLS};
+
+use crate::metrics::{Metric, Metrics};
 use crate::policy::Policy;
-use crate::shared::{cas_update, Cas, SharedStore, Step};
+use crate::shared::SharedStore;
 use siphash::Key;
 use std::net::IpAddr;
 use table::{Missing, Shape, TableKind, FAIL_MAX, STUFFING, SUCCESS_AFTER_FAIL};
-
-/// The shared-data key of the global alert cap: `u64 window_start_ms | u32 alerts`.
-pub const CAP_KEY: &str = "vigil.det.v1.cap";
 
 /// Which detector raised an alert.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -115,59 +117,6 @@ pub enum Signal {
     RateLimited = 3,
     /// A known attack tool's user agent.
     AttackTool = 4,
-}
-
-/// Lower-case user-agent fragments of well-known attack and scanning tools.
-pub const ATTACK_TOOLS: [&str; 22] = [
-    "sqlmap",
-    "nikto",
-    "nmap",
-    "masscan",
-    "zgrab",
-    "gobuster",
-    "dirbuster",
-    "dirb/",
-    "wpscan",
-    "nuclei",
-    "hydra",
-    "ffuf",
-    "feroxbuster",
-    "acunetix",
-    "nessus",
-    "openvas",
-    "w3af",
-    "arachni",
-    "skipfish",
-    "commix",
-    "havij",
-    "netsparker",
-];
-
-/// Which bytes start a name in [`ATTACK_TOOLS`] (both cases): one table lookup per byte of a
-/// user agent rules out most positions before any name is compared.
-const TOOL_FIRST: [bool; 256] = {
-    let mut t = [false; 256];
-    let mut i = 0;
-    while i < ATTACK_TOOLS.len() {
-        let b = ATTACK_TOOLS[i].as_bytes()[0];
-        t[b.to_ascii_lowercase() as usize] = true;
-        t[b.to_ascii_uppercase() as usize] = true;
-        i += 1;
-    }
-    t
-};
-
-/// Whether a user agent names a known attack tool (ASCII case-insensitive), in one pass
-/// over the user agent.
-pub fn is_attack_tool(ua: &[u8]) -> bool {
-    (0..ua.len()).any(|i| {
-        TOOL_FIRST[usize::from(ua[i])]
-            && ATTACK_TOOLS.iter().any(|t| {
-                let t = t.as_bytes();
-                ua.get(i..i + t.len())
-                    .is_some_and(|w| w.eq_ignore_ascii_case(t))
-            })
-    })
 }
 
 /// What an alert is keyed by.
@@ -576,46 +525,6 @@ pub fn on_success(
         }
     }
     found
-}
-
-/// Takes one alert from the global budget; `false` (counted) when it is spent. A store that
-/// refuses or keeps conflicting lets the alert through (counted as such): the cap must not
-/// silence alerts because shared data is unwell.
-pub fn admit(
-    p: &Policy,
-    store: &mut impl SharedStore,
-    metrics: &mut impl Metrics,
-    now_ms: u64,
-) -> bool {
-    let d = &p.detectors;
-    let window = u64::from(d.alert_cap_window_seconds) * 1000;
-    let admitted = cas_update(store, metrics, CAP_KEY, |bytes| {
-        let start = bytes.get(..8).and_then(crate::envoy::le_u64).unwrap_or(0);
-        let n = bytes
-            .get(8..12)
-            .and_then(|b| b.try_into().ok())
-            .map_or(0, u32::from_le_bytes);
-        let (start, n) =
-            if now_ms.saturating_sub(start) >= window || start > now_ms.saturating_add(window) {
-                (now_ms, 0)
-            } else {
-                (start, n)
-            };
-        if n >= d.alert_cap_per_window {
-            return Step::Done(false);
-        }
-        let mut v = start.to_le_bytes().to_vec();
-        v.extend_from_slice(&(n + 1).to_le_bytes());
-        Step::Write(v, true)
-    });
-    match admitted {
-        Cas::Done(false) => {
-            metrics.add(Metric::AlertsSuppressed(Suppressed::GlobalCap), 1);
-            false
-        }
-        // Admitted, or the store is unwell (counted): the cap never silences an alert.
-        Cas::Done(true) | Cas::HostRefused | Cas::GaveUp => true,
-    }
 }
 
 #[cfg(test)]
