@@ -249,7 +249,7 @@ pub struct HostState {
     /// `proxy_get_status`: the last gRPC close's code and message.
     pub(crate) grpc_status: (u32, Vec<u8>),
     pub(crate) local_responses: Vec<LocalResponse>,
-    pub(crate) rng: u64,
+    pub(crate) rng: vigil_traffic::Rng,
     pub(crate) stream_controls: Vec<String>,
     pub(crate) done_calls: u32,
     /// The root's `on_done` answered false at shutdown: `proxy_done` is awaited.
@@ -306,7 +306,7 @@ impl HostState {
             grpc_message: None,
             grpc_status: (0, Vec::new()),
             local_responses: Vec::new(),
-            rng: seed ^ 0x9E37_79B9_7F4A_7C15,
+            rng: vigil_traffic::Rng::new(seed),
             stream_controls: Vec::new(),
             done_calls: 0,
             pending_done: false,
@@ -337,30 +337,13 @@ impl HostState {
         self.stream.as_mut().filter(|s| s.id == c)
     }
 
-    /// Deterministic xorshift64* generator.
+    /// The VM's next 64 random bits (WASI `random_get`).
     pub(crate) fn next_random(&mut self) -> u64 {
-        let mut x = self.rng;
-        if x == 0 {
-            x = 0x2545_F491_4F6C_DD1D;
-        }
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.rng = x;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+        self.rng.next_u64()
     }
 
     /// A UUID-v4-shaped request id, deterministic per VM seed.
     pub(crate) fn new_request_id(&mut self) -> String {
-        let a = self.next_random();
-        let b = self.next_random();
-        format!(
-            "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
-            a >> 32,
-            (a >> 16) & 0xffff,
-            a & 0xfff,
-            0x8000 | (b >> 48) & 0x3fff,
-            b & 0xffff_ffff_ffff
-        )
+        self.rng.request_id()
     }
 }

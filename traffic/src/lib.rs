@@ -42,8 +42,10 @@
 
 pub mod model;
 mod raw;
+mod rng;
 mod time;
 
+pub use rng::Rng;
 pub use time::{http_date, parse_rfc3339};
 
 use base64::Engine as _;

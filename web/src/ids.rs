@@ -18,43 +18,8 @@ pub const CANARY_SEED: u64 = 0x00ca_0000;
 const SEED_TAG: u64 = 0x5669_6769_6c21;
 const SECRET_TAGS: [u64; 2] = [0x0073_6563_7265_7430, 0x0073_6563_7265_7431];
 
-/// One VM's generator (`HostState::next_random` in the harness).
-#[derive(Debug, Clone)]
-pub struct Rng(u64);
-
-impl Rng {
-    /// The generator of a VM with this seed.
-    pub fn new(seed: u64) -> Rng {
-        Rng(seed ^ 0x9E37_79B9_7F4A_7C15)
-    }
-
-    /// The next 64 bits.
-    pub fn next_u64(&mut self) -> u64 {
-        let mut x = self.0;
-        if x == 0 {
-            x = 0x2545_F491_4F6C_DD1D;
-        }
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    /// A UUID-v4-shaped request id (`HostState::new_request_id`).
-    pub fn request_id(&mut self) -> String {
-        let a = self.next_u64();
-        let b = self.next_u64();
-        format!(
-            "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
-            a >> 32,
-            (a >> 16) & 0xffff,
-            a & 0xfff,
-            0x8000 | (b >> 48) & 0x3fff,
-            b & 0xffff_ffff_ffff
-        )
-    }
-}
+/// One VM's generator (the harness's, from `vigil-traffic`).
+pub use vigil_traffic::Rng;
 
 /// What the plugin draws at `on_configure`, and the generator after it.
 #[derive(Debug, Clone)]

@@ -189,6 +189,11 @@ pub fn log_enabled(level: Level) -> bool {
     unsafe { envoy_dynamic_module_callback_log_enabled(level as i32) }
 }
 
+/// `http_filter_config_define_counter` / `_define_gauge`: config, name, label names, their
+/// count, the id out-pointer.
+type DefineMetric =
+    unsafe extern "C" fn(*mut c_void, RawBuf, *const RawBuf, usize, *mut usize) -> i32;
+
 /// Envoy's filter config while `config_new` runs (for defining counters).
 pub struct ConfigHandle<'hook> {
     raw: *mut c_void,
@@ -198,28 +203,28 @@ pub struct ConfigHandle<'hook> {
 impl ConfigHandle<'_> {
     /// Defines a counter; its id, or the ABI's `metrics_result` code.
     pub fn define_counter(&self, name: &str) -> Result<usize, i32> {
-        let mut id = 0usize;
-        let rc = unsafe {
-            envoy_dynamic_module_callback_http_filter_config_define_counter(
-                self.raw,
-                RawBuf::of(name.as_bytes()),
-                std::ptr::null(),
-                0,
-                &mut id,
-            )
-        };
-        if rc == 0 {
-            Ok(id)
-        } else {
-            Err(rc)
-        }
+        self.define(
+            envoy_dynamic_module_callback_http_filter_config_define_counter,
+            name,
+        )
     }
 
     /// Defines a gauge (no labels); its id, or the ABI's status.
     pub fn define_gauge(&self, name: &str) -> Result<usize, i32> {
+        self.define(
+            envoy_dynamic_module_callback_http_filter_config_define_gauge,
+            name,
+        )
+    }
+
+    /// A metric definition without labels, through `define` (counter or gauge: one
+    /// signature).
+    fn define(&self, define: DefineMetric, name: &str) -> Result<usize, i32> {
         let mut id = 0usize;
+        // SAFETY: `raw` is the config of the running `config_new`; the name is a live
+        // buffer for the call; no labels; `id` is a local out-pointer.
         let rc = unsafe {
-            envoy_dynamic_module_callback_http_filter_config_define_gauge(
+            define(
                 self.raw,
                 RawBuf::of(name.as_bytes()),
                 std::ptr::null(),
