@@ -92,7 +92,7 @@ pub enum Kind {
 }
 
 /// Properties read at every callback (dotted; the probe splits them into segments).
-pub const PROPERTIES: [(&str, Kind); 38] = [
+pub const PROPERTIES: [(&str, Kind); 46] = [
     ("request.path", Kind::Str),
     ("request.url_path", Kind::Str),
     ("request.host", Kind::Str),
@@ -122,6 +122,14 @@ pub const PROPERTIES: [(&str, Kind); 38] = [
     ("connection.mtls", Kind::Str),
     ("connection.requested_server_name", Kind::Str),
     ("connection.termination_details", Kind::Str),
+    ("connection.tls_version", Kind::Str),
+    ("connection.subject_local_certificate", Kind::Str),
+    ("connection.subject_peer_certificate", Kind::Str),
+    ("connection.dns_san_local_certificate", Kind::Str),
+    ("connection.dns_san_peer_certificate", Kind::Str),
+    ("connection.uri_san_local_certificate", Kind::Str),
+    ("connection.uri_san_peer_certificate", Kind::Str),
+    ("connection.sha256_peer_certificate_digest", Kind::Str),
     ("upstream.address", Kind::Str),
     ("upstream.port", Kind::Int),
     ("route_name", Kind::Str),
