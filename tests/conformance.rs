@@ -47,6 +47,8 @@ pub struct Case {
     pub chunks: Option<Vec<usize>>,
     /// Send these bytes instead of `req` (a request Envoy's codec rejects).
     pub raw: Option<Vec<u8>>,
+    /// Send over TLS (the TLS listener), with the client certificate when `true`.
+    pub tls: Option<bool>,
 }
 
 fn case(name: &str, req: Req) -> Case {
@@ -55,6 +57,7 @@ fn case(name: &str, req: Req) -> Case {
         req,
         chunks: None,
         raw: None,
+        tls: None,
     }
 }
 
@@ -191,6 +194,15 @@ pub fn cases() -> Result<Vec<Case>> {
             "callout_timeout",
             Req::get("/hello").header("x-probe-action", "callout-timeout"),
         ),
+        // TLS: the server's certificate only, then a client certificate too (mTLS).
+        Case {
+            tls: Some(false),
+            ..case("tls", Req::get("/hello"))
+        },
+        Case {
+            tls: Some(true),
+            ..case("mtls", Req::get("/hello"))
+        },
         // Unary gRPC calls through Envoy's gRPC client (Options::grpc_loopback): a message
         // with status 0 in trailers, status 7 alone in the headers, status 16 in trailers.
         case(
@@ -262,13 +274,19 @@ pub fn run_envoy(cases: &[Case]) -> Result<EnvoyRun> {
     let mut opts = Options::new("conformance");
     opts.wasm = Some(probe_wasm()?);
     opts.grpc_loopback = true;
+    opts.tls = true;
     let envoy = Envoy::start(&opts)?;
     let mut records = Vec::new();
     let mut responses = Vec::new();
     for c in cases {
         let before = deletes(&envoy_records(&envoy)).len();
-        let resp = crate::envoy::send_parts(envoy.listen, &c.wire(), CHUNK_GAP)
-            .with_context(|| format!("case {}", c.name))?;
+        let resp = match (c.tls, envoy.tls_addr()) {
+            (Some(client_cert), Some(addr)) => {
+                crate::tls::send_tls(addr, &envoy.dir, &c.wire().concat(), client_cert)
+            }
+            _ => crate::envoy::send_parts(envoy.listen, &c.wire(), CHUNK_GAP),
+        }
+        .with_context(|| format!("case {}", c.name))?;
         let deadline = Instant::now() + Duration::from_secs(10);
         let ctx = loop {
             let d = deletes(&envoy_records(&envoy));
@@ -485,6 +503,7 @@ pub fn traffic_line(i: usize, c: &Case, recs: &[Value]) -> Result<Value> {
             a
         })
         .collect();
+    let tls = tls_of(&prop);
     let mut line = json!({
         "name": c.name,
         "time": format!("2026-11-23T09:00:{:02}.000Z", i % 60),
@@ -497,7 +516,40 @@ pub fn traffic_line(i: usize, c: &Case, recs: &[Value]) -> Result<Value> {
     if !callouts.is_empty() {
         line["callouts"] = json!(callouts);
     }
+    if let Some(t) = tls {
+        line["tls"] = t;
+    }
     Ok(line)
+}
+
+/// The traffic file's `tls` from what the probe read of `connection.*` in Envoy (`None`:
+/// a plain connection, where `tls_version` is NotFound).
+fn tls_of(prop: &dyn Fn(&str) -> Value) -> Option<Value> {
+    let text = |k: &str| {
+        prop(&format!("connection.{k}"))
+            .as_str()
+            .map(str::to_string)
+    };
+    let version = text("tls_version")?;
+    let list = |k: &str| text(k).map_or_else(Vec::new, |v| vec![v]);
+    let cert = |side: &str| {
+        json!({
+            "subject": text(&format!("subject_{side}_certificate")).unwrap_or_default(),
+            "uri_sans": list(&format!("uri_san_{side}_certificate")),
+            "dns_sans": list(&format!("dns_san_{side}_certificate")),
+        })
+    };
+    let mut t = json!({
+        "version": version,
+        "sni": text("requested_server_name").unwrap_or_default(),
+        "local": cert("local"),
+    });
+    if text("mtls").as_deref() == Some("\u{1}") {
+        let mut peer = cert("peer");
+        peer["sha256"] = json!(text("sha256_peer_certificate_digest").unwrap_or_default());
+        t["peer"] = peer;
+    }
+    Some(t)
 }
 
 /// The upstream's reply behind what the plugin saw of a unary gRPC call: a message with

@@ -136,6 +136,8 @@ pub struct Options {
     pub grpc_loopback: bool,
     /// HTTP filter items (YAML at the filters' indentation) placed right after jwt_authn.
     pub after_jwt_authn: Vec<String>,
+    /// Add a TLS copy of Vigil's listener ([`crate::tls`]; [`Envoy::tls_addr`]).
+    pub tls: bool,
 }
 
 impl Options {
@@ -155,6 +157,7 @@ impl Options {
             bootstrap_extra: Vec::new(),
             grpc_loopback: false,
             after_jwt_authn: Vec::new(),
+            tls: false,
         }
     }
 
@@ -430,6 +433,16 @@ fn launch(opts: &Options) -> Result<Launched> {
         Some(_) => config.replace("wasm.vigil.event.", "vigil.event."),
         None => config,
     };
+    let config = if opts.tls {
+        crate::tls::make_certs(&dir)?;
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        fs::write(dir.join("tls.port"), port.to_string())?;
+        crate::tls::with_tls_listener(&config, &dir, port)?
+    } else {
+        config
+    };
     let config_path = dir.join("envoy.yaml");
     fs::write(&config_path, config)?;
     let log = fs::File::create(&log_path)?;
@@ -613,6 +626,15 @@ impl Envoy {
             "POST {path} HTTP/1.1\r\nhost: admin\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
         );
         send_raw(self.admin, req.as_bytes())
+    }
+
+    /// The TLS listener's address ([`Options::tls`]).
+    pub fn tls_addr(&self) -> Option<SocketAddr> {
+        let port = fs::read_to_string(self.dir.join("tls.port")).ok()?;
+        Some(SocketAddr::from((
+            [127, 0, 0, 1],
+            port.trim().parse().ok()?,
+        )))
     }
 
     /// Admin `/stats` as name → value (counters and gauges; histograms are skipped).

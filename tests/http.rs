@@ -248,7 +248,8 @@ pub fn http_get(addr: SocketAddr, path: &str) -> Result<HttpResponse> {
     send_raw(addr, req.as_bytes())
 }
 
-fn parse_response(buf: &[u8]) -> Result<HttpResponse> {
+/// Parses a raw HTTP/1.1 response (status line, headers, body).
+pub fn parse_response(buf: &[u8]) -> Result<HttpResponse> {
     let end = buf
         .windows(4)
         .position(|w| w == b"\r\n\r\n")

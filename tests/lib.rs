@@ -15,3 +15,4 @@ pub mod otlp;
 pub mod otlp_pb;
 pub mod receiver;
 pub mod source;
+pub mod tls;

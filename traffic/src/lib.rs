@@ -17,7 +17,7 @@
 //! | `request` | object, optional only when `envoy.rejected_by` is `codec` | what the client sent |
 //! | `request.method` | string | `:method` |
 //! | `request.path` | string | `:path` (with the query) |
-//! | `request.scheme` | optional string | `:scheme` (default `http`) |
+//! | `request.scheme` | optional string | `:scheme` (default `https` with `tls`, else `http`) |
 //! | `request.protocol` | optional string | `request.protocol` (default `HTTP/1.1`) |
 //! | `request.headers` | `[[name, value], ...]` | request headers in order, as the client sent them; `host` becomes `:authority`; the harness applies Envoy's HTTP/1 codec and connection manager (repeated inline headers such as `user-agent` merged with `,`; `transfer-encoding`, `connection`, `keep-alive`, `proxy-connection` and `upgrade` consumed; `connection: close` makes Envoy's response say so: see `vigil_harness::fidelity`) |
 //! | `request.body` | optional value, or list of values | the body; a list gives the chunks Envoy's codec delivers one by one (a single value is one chunk) |
@@ -28,6 +28,7 @@
 //! | `response.trailers` | optional `[[name, value], ...]` | response trailers |
 //! | `expect` | optional list of objects | for `vigil test`: the events this exchange must produce, in order, each by field subset (see `vigil_harness::expect`); `[]`: no event. Other readers ignore it |
 //! | `callouts` | optional list of `{"headers": [[name, value], ...], "body": value, "trailers": [...]}` | the answers to the plugin's HTTP callouts and unary gRPC calls, in the order it dispatches them (`headers` include `:status`; for a gRPC call, the upstream's HTTP/2 reply: the message as a length-prefixed frame in `body` and `grpc-status` in `trailers`, or in `headers` for a trailers-only reply). Envoy answers a failed callout too: a timeout is `504` with body `upstream request timeout`, a connection failure a `503`, each with `content-length` and `content-type` (measured: conformance probe). A callout the file does not answer stays pending, as it would until its timeout |
+//! | `tls` | optional `{"version": "TLSv1.3", "sni": "...", "local": cert, "peer": cert}`, a cert being `{"subject": "...", "uri_sans": [...], "dns_sans": [...], "sha256": "hex"}` (all optional) | the downstream connection's TLS, as Envoy's `connection.*` properties report it: `mtls` is true when `peer` is given; `tls_version`, `requested_server_name`, `subject_*_certificate`, the first `uri_san_*`/`dns_san_*` and `sha256_peer_certificate_digest` come from here (measured against Envoy with the conformance probe, with and without a client certificate). Absent: a plain connection |
 //! | `envoy.rejected_by` | optional `"codec"` or `"filter"` | who answered instead of the upstream. `codec`: Envoy's HTTP codec rejected the request (431 `http1.headers_too_large`, 400 `http1.codec_error`, ...) before any filter: the plugin gets `on_context_create`, `on_log`, `on_done`, `on_delete` only, with no request headers and Envoy's local reply. `filter`: a filter after the plugin answered with a local reply (jwt_authn, RBAC or a rate limiter from the request headers; the buffer filter's 413 after some body): the plugin sees the request headers, then only the body chunks given in `request.body` (give none when the filter answered from the headers), without end of stream, never the trailers, then the local reply. Absent: the request went upstream |
 //! | `envoy.request_headers_added` | optional `[[name, value], ...]` | headers that filters after the plugin add to the request (the buffer filter's `content-length` on a chunked request, jwt_authn's `forward_payload_header`, ext_authz's headers): in the request map from `on_log` on, before the router's `x-envoy-expected-rq-timeout-ms` |
 //! | `envoy.response_flags` | optional list of short names (`"RL"`, `"UAEX"`, ...) | `response.flags` bitmask |
@@ -44,9 +45,11 @@ pub mod model;
 mod raw;
 mod rng;
 mod time;
+mod tls;
 
 pub use rng::Rng;
 pub use time::{http_date, parse_rfc3339};
+pub use tls::{Cert, Tls};
 
 use base64::Engine as _;
 use serde::Deserialize;
@@ -179,6 +182,8 @@ pub struct Exchange {
     pub envoy: EnvoyInfo,
     /// Answers to the plugin's HTTP callouts, in dispatch order.
     pub callouts: Vec<HttpCallResponse>,
+    /// The downstream connection's TLS (`None`: plain).
+    pub tls: Option<Tls>,
     /// The events expected of this exchange (`vigil test`), if any.
     pub expect: Option<Vec<serde_json::Value>>,
 }
@@ -272,7 +277,7 @@ fn body(v: Option<RawBody>, what: &str) -> Result<(Vec<u8>, Vec<usize>), String>
     Ok((parts.concat(), chunks))
 }
 
-fn request(raw: RawRequest) -> Result<Request, String> {
+fn request(raw: RawRequest, tls: bool) -> Result<Request, String> {
     if raw.method.is_empty() || !raw.path.starts_with('/') {
         return Err("request.method must be non-empty and request.path must start with `/`".into());
     }
@@ -280,7 +285,10 @@ fn request(raw: RawRequest) -> Result<Request, String> {
     Ok(Request {
         method: raw.method,
         path: raw.path,
-        scheme: raw.scheme.unwrap_or_else(|| "http".into()),
+        // Envoy's `:scheme` follows the connection: `https` over TLS.
+        scheme: raw
+            .scheme
+            .unwrap_or_else(|| if tls { "https" } else { "http" }.into()),
         protocol: raw.protocol.unwrap_or_else(|| "HTTP/1.1".into()),
         headers: headers(raw.headers, "request header")?,
         body,
@@ -306,7 +314,7 @@ pub fn parse_exchange(line: &str) -> Result<Exchange, String> {
     }
     let codec = envoy.rejected_by == Some(RejectedBy::Codec);
     let request = match raw.request {
-        Some(r) => request(r)?,
+        Some(r) => request(r, raw.tls.is_some())?,
         None if codec => Request {
             method: String::new(),
             path: String::new(),
@@ -353,6 +361,7 @@ pub fn parse_exchange(line: &str) -> Result<Exchange, String> {
                 "response trailer",
             )?,
         },
+        tls: raw.tls,
         expect: match raw.expect {
             Some(list) if list.iter().any(|v| !v.is_object()) => {
                 return Err("`expect` must be a list of objects (field subsets)".into())

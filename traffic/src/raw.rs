@@ -34,6 +34,8 @@ pub(crate) struct RawExchange {
     #[serde(default)]
     pub(crate) callouts: Vec<RawCallout>,
     #[serde(default)]
+    pub(crate) tls: Option<crate::tls::Tls>,
+    #[serde(default)]
     pub(crate) expect: Option<Vec<serde_json::Value>>,
 }
 

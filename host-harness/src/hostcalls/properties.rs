@@ -350,8 +350,7 @@ pub(crate) fn lookup_val<'a>(st: &'a HostState, path: &[&str]) -> R<'a> {
                 },
                 "connection" => match rest {
                     ["id"] => u64le(u64::from(st.id)),
-                    ["mtls"] => Ok(Val::Borrowed(&[0])),
-                    ["requested_server_name"] => Ok(Val::Borrowed(&[])),
+                    [name] => connection(st.x.tls.as_ref(), name),
                     _ => Err(Status::NotFound),
                 },
                 // CEL `filter_state[key]`: a `set_property` value by its full key.
@@ -371,6 +370,35 @@ pub(crate) fn lookup_val<'a>(st: &'a HostState, path: &[&str]) -> R<'a> {
                 },
             }
         }
+    }
+}
+
+/// `connection.<name>` of a downstream connection with `tls` (`None`: plain): on a plain
+/// connection `mtls` is false, the SNI empty and the certificate facts NotFound; over TLS
+/// without a client certificate the peer's subject is empty and its other facts NotFound
+/// (measured: conformance probe).
+fn connection<'a>(tls: Option<&'a vigil_traffic::Tls>, name: &str) -> Result<Val<'a>, Status> {
+    let text = |s: &'a str| Ok(Val::Borrowed(s.as_bytes()));
+    let first = |v: &'a [String]| v.first().map_or(Err(Status::NotFound), |s| text(s));
+    let peer = tls.and_then(|t| t.peer.as_ref());
+    let local = tls.and_then(|t| t.local.as_ref());
+    match name {
+        "mtls" => Ok(Val::Borrowed(if peer.is_some() { &[1] } else { &[0] })),
+        "requested_server_name" => text(tls.map_or("", |t| t.sni.as_str())),
+        "tls_version" => tls.map_or(Err(Status::NotFound), |t| text(&t.version)),
+        "subject_local_certificate" => local.map_or(Err(Status::NotFound), |c| text(&c.subject)),
+        // Over TLS without a client certificate: empty, not NotFound (measured).
+        "subject_peer_certificate" => match (tls, peer) {
+            (_, Some(c)) => text(&c.subject),
+            (Some(_), None) => text(""),
+            (None, None) => Err(Status::NotFound),
+        },
+        "uri_san_local_certificate" => local.map_or(Err(Status::NotFound), |c| first(&c.uri_sans)),
+        "uri_san_peer_certificate" => peer.map_or(Err(Status::NotFound), |c| first(&c.uri_sans)),
+        "dns_san_local_certificate" => local.map_or(Err(Status::NotFound), |c| first(&c.dns_sans)),
+        "dns_san_peer_certificate" => peer.map_or(Err(Status::NotFound), |c| first(&c.dns_sans)),
+        "sha256_peer_certificate_digest" => peer.map_or(Err(Status::NotFound), |c| text(&c.sha256)),
+        _ => Err(Status::NotFound),
     }
 }
 
