@@ -148,13 +148,18 @@ impl Vm {
             FailurePolicy::FailClosed => out.host_reply = Some(HostReply::wasm_fail_stream()),
             FailurePolicy::FailOpen => out.bypassed = true,
             FailurePolicy::FailReload => {
-                if now_ns < self.failed_at_ns.saturating_add(RELOAD_BACKOFF_NS) {
+                // Envoy: backoff from the worker's last load (start or reload attempt), not
+                // from the trap (`PluginConfig::maybeReloadHandleIfNeeded`).
+                if now_ns < self.loaded_at_ns.saturating_add(RELOAD_BACKOFF_NS) {
                     self.reload_stats.backoff += 1;
                     out.host_reply = Some(HostReply::wasm_fail_stream());
                     return;
                 }
                 self.store.data_mut().now_ns = now_ns;
-                if matches!(self.reload(), Ok(true)) {
+                let reloaded = matches!(self.reload(), Ok(true));
+                // Envoy stamps the attempt, whatever its outcome.
+                self.loaded_at_ns = now_ns;
+                if reloaded {
                     self.reload_stats.success += 1;
                     out.reloaded = true;
                 } else {
@@ -162,7 +167,7 @@ impl Vm {
                     if self.failed.is_none() {
                         self.failed = Some("reload failed".into());
                     }
-                    self.failed_at_ns = now_ns;
+                    self.loaded_at_ns = now_ns;
                     out.host_reply = Some(HostReply::wasm_fail_stream());
                 }
             }

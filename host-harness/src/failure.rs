@@ -10,8 +10,11 @@
 //! - `FAIL_CLOSED` (Envoy's default): every later request on that worker gets the same 503,
 //!   without entering the VM;
 //! - `FAIL_OPEN`: later requests pass through as if the filter were absent;
-//! - `FAIL_RELOAD`: a request within the reload backoff (about 1 s) gets the 503 and counts
-//!   `wasm.<plugin>.vm_reload_backoff`; the first request after it reloads the VM (a fresh
+//! - `FAIL_RELOAD`: a request within the reload backoff gets the 503 and counts
+//!   `wasm.<plugin>.vm_reload_backoff`. The backoff runs from the worker's last load (its
+//!   start, or the last reload attempt), not from the trap, and lasts a random 1-2 s in
+//!   Envoy (`JitteredLowerBoundBackOffStrategy`, base 1 s, drawn at every check); the
+//!   harness uses the lower bound, 1 s. The first request after it reloads the VM (a fresh
 //!   instance: `_initialize`, root context 1, `on_vm_start`, `on_configure`; stream context
 //!   ids start again at 2), counts `vm_reload_success`, and runs on the new VM;
 //! - the failed VM never gets the root's `on_done`/`on_delete`.

@@ -50,7 +50,6 @@ impl Vm {
         let ok = self.start()?;
         if !ok {
             self.failed = Some("reload: the new VM refused its configuration".into());
-            self.failed_at_ns = now;
         }
         Ok(ok)
     }

@@ -114,9 +114,11 @@ pub struct Vm {
     /// What a reload needs: the module and the options this VM was made with.
     pub(crate) plugin: Plugin,
     pub(crate) opts: VmOptions,
-    /// The callback that trapped, and the clock then (for the reload backoff).
+    /// The callback that trapped.
     pub(crate) failed_callback: Option<String>,
-    pub(crate) failed_at_ns: u64,
+    /// When this worker's VM was last loaded (started, or a reload attempted): Envoy's
+    /// `FAIL_RELOAD` backoff runs from there, not from the trap.
+    pub(crate) loaded_at_ns: u64,
     pub(crate) reload_stats: ReloadStats,
     /// VM instances started so far on this "worker" (1 + reloads).
     pub(crate) generation: u64,
@@ -239,7 +241,7 @@ impl Vm {
             plugin: plugin.clone(),
             opts: kept,
             failed_callback: None,
-            failed_at_ns: 0,
+            loaded_at_ns: 0,
             reload_stats: ReloadStats::default(),
             generation: 1,
         };
@@ -287,7 +289,6 @@ impl Vm {
                 let message = trap_message(&e);
                 self.failed = Some(format!("{name}: {message}"));
                 self.failed_callback = Some(name.to_string());
-                self.failed_at_ns = self.store.data().now_ns;
                 Err(HarnessError::Trap {
                     callback: name.to_string(),
                     message,
@@ -299,6 +300,7 @@ impl Vm {
     /// Creates the root context, runs `on_vm_start` then `on_configure`. Returns whether
     /// both accepted (false: Envoy rejects the configuration). A trap is an error.
     pub fn start(&mut self) -> Result<bool, HarnessError> {
+        self.loaded_at_ns = self.store.data().now_ns;
         let root = self.store.data().root_context_id;
         let (vm_len, cfg_len) = {
             let c = &self.store.data().cfg;

@@ -1,8 +1,8 @@
 //! Conformance of the VM lifecycle and of a trap under each `failure_policy`: the probe
 //! (`tests/conformance-probe`) runs in real Envoy 1.40 and in the harness
-//! ([`vigil_harness::Harness`]) through the same script: a request, a request that makes the
-//! probe trap in `on_request_headers`, one more at once, then two after Envoy's 1 s reload
-//! backoff, then a shutdown (SIGTERM). Both must agree on:
+//! ([`vigil_harness::Harness`]) through the same script ([`SCRIPT`]): requests around two
+//! traps in `on_request_headers`, one of them inside Envoy's reload backoff, then a shutdown
+//! (SIGTERM). Both must agree on:
 //! - what each client got (status, and Envoy's `response_code_details` for its own replies);
 //! - every VM's root-context callbacks (`vm_start`, `configure`, `root_done`, `root_delete`),
 //!   VM by VM in order of first appearance: the canary, the main thread's VM, the worker, and
@@ -16,12 +16,18 @@ use vigil_harness::{traffic, FailurePolicy, Harness, Plugin, VmOptions};
 use vigil_tests::conformance::{probe_wasm, PREFIX};
 use vigil_tests::envoy::{Envoy, Options, Req};
 
-/// The script: (request id, trap?, pause before sending in ms).
+/// The script: (request id, trap?, pause before sending in ms). Envoy's reload backoff runs
+/// from the worker's last load and lasts a random 1-2 s, so the script keeps clear of that
+/// window: it starts 2.5 s after the workers loaded (the first trap's reload is immediate),
+/// traps again at once (the next request falls within the backoff of that reload), and
+/// waits 2.5 s more (the next reload is due).
 const SCRIPT: &[(&str, bool, u64)] = &[
-    ("ok-1", false, 0),
+    ("ok-1", false, 2500),
     ("trap", true, 0),
     ("at-once", false, 0),
-    ("after-backoff-1", false, 1300),
+    ("trap-2", true, 0),
+    ("in-backoff", false, 0),
+    ("after-backoff-1", false, 2500),
     ("after-backoff-2", false, 0),
 ];
 
